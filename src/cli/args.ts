@@ -1,0 +1,172 @@
+// Command-line flags of `npm run train`: one table drives parsing, validation and --help, so the help
+// always lists every flag. Pure (no I/O), so it is tested directly.
+import { parseArgs } from 'node:util';
+import { type Activation, DEFAULT_PRESET, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, type TrainConfig } from '../engine/config';
+
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+type Kind = 'int' | 'uint' | 'number' | 'string' | 'path' | 'flag';
+interface Flag {
+  kind: Kind;
+  help: string;
+  choices?: readonly string[];
+  default?: string;
+}
+
+const FLAGS = {
+  dataset: { kind: 'string', help: 'bundled dataset (names, reverse, sort, addmod) or a path to a UTF-8 text file, one document per line', default: 'names' },
+  preset: { kind: 'string', help: 'model size', choices: Object.keys(PRESETS), default: DEFAULT_PRESET },
+  layers: { kind: 'int', help: 'Transformer blocks (overrides the preset)' },
+  'd-model': { kind: 'int', help: 'residual width (overrides the preset)' },
+  heads: { kind: 'int', help: 'attention heads; must divide d-model (overrides the preset)' },
+  'd-ff': { kind: 'int', help: 'MLP hidden width (overrides the preset)' },
+  context: { kind: 'int', help: 'context length T (overrides the preset)' },
+  activation: { kind: 'string', help: 'MLP activation', choices: ['gelu', 'relu'], default: 'gelu' },
+  positional: { kind: 'string', help: 'positional encoding', choices: ['learned', 'sinusoidal'], default: 'learned' },
+  precision: { kind: 'string', help: 'numeric scheme of the linear layers', choices: PRECISIONS, default: 'fp32' },
+  steps: { kind: 'uint', help: 'optimizer steps (0: only evaluate, e.g. a loaded checkpoint)', default: String(DEFAULT_TRAIN.steps) },
+  batch: { kind: 'int', help: 'sequences per step (default: the preset\'s)' },
+  lr: { kind: 'number', help: 'peak learning rate (default: the preset\'s)' },
+  'min-lr-ratio': { kind: 'number', help: 'final learning rate as a fraction of the peak (cosine decay)', default: String(DEFAULT_TRAIN.minLrRatio) },
+  warmup: { kind: 'uint', help: 'linear warmup steps', default: String(DEFAULT_TRAIN.warmupSteps) },
+  'weight-decay': { kind: 'number', help: 'AdamW decoupled weight decay (matrices and embeddings only)', default: String(DEFAULT_TRAIN.weightDecay) },
+  beta1: { kind: 'number', help: 'AdamW β1', default: String(DEFAULT_TRAIN.beta1) },
+  beta2: { kind: 'number', help: 'AdamW β2', default: String(DEFAULT_TRAIN.beta2) },
+  'grad-clip': { kind: 'number', help: 'clip the global gradient norm to this (0: off)', default: String(DEFAULT_TRAIN.gradClip) },
+  seed: { kind: 'uint', help: 'seed of data order, initialisation and sampling', default: String(DEFAULT_TRAIN.seed) },
+  'log-every': { kind: 'int', help: 'steps per metrics readback and log line', default: String(DEFAULT_TRAIN.logEvery) },
+  'eval-every': { kind: 'uint', help: 'steps between validation runs (0: only at the end)', default: '0' },
+  'val-batches': { kind: 'int', help: 'batches in the fixed validation set', default: String(DEFAULT_TRAIN.valBatches) },
+  metrics: { kind: 'path', help: 'write metrics as JSON Lines to this file' },
+  save: { kind: 'path', help: 'save the trained model to this .safetensors file' },
+  load: { kind: 'path', help: 'start from this .safetensors checkpoint (its model config is used)' },
+  sample: { kind: 'uint', help: 'print this many generated samples at the end', default: '0' },
+  quiet: { kind: 'flag', help: 'no progress output' },
+  help: { kind: 'flag', help: 'show this help' },
+} satisfies Record<string, Flag>;
+
+export type FlagName = keyof typeof FLAGS;
+
+export interface CliOptions {
+  dataset: string;
+  preset: string;
+  /** Model fields given on the command line (they override the preset or a loaded checkpoint). */
+  modelOverrides: { nLayer?: number; dModel?: number; nHead?: number; dFF?: number; contextLength?: number; activation?: Activation; positionalEncoding?: PositionalEncoding };
+  train: TrainConfig;
+  evalEvery: number;
+  metricsPath?: string;
+  savePath?: string;
+  loadPath?: string;
+  samples: number;
+  quiet: boolean;
+  help: boolean;
+}
+
+export function helpText(): string {
+  const lines = ['Usage: npm run train -- [flags]', '', 'Trains a GPT on WebGPU (Node, Dawn). Flags:'];
+  for (const [name, f] of Object.entries(FLAGS) as [string, Flag][]) {
+    const arg = f.kind === 'flag' ? '' : f.choices ? ` ${f.choices.join('|')}` : f.kind === 'path' ? ' FILE' : ' N';
+    const def = f.default !== undefined ? ` (default ${f.default})` : '';
+    lines.push(`  --${name}${arg}`.padEnd(34) + f.help + def);
+  }
+  lines.push('', 'Example: npm run train -- --dataset names --preset tiny --steps 300 --seed 1 --metrics m.jsonl');
+  return lines.join('\n');
+}
+
+function parseValue(name: string, f: Flag, raw: string): number | string {
+  if (f.choices && !f.choices.includes(raw)) throw new CliError(`--${name} must be one of ${f.choices.join(', ')} (got "${raw}")`);
+  switch (f.kind) {
+    case 'int':
+    case 'uint': {
+      const v = Number(raw);
+      const min = f.kind === 'int' ? 1 : 0;
+      if (raw.trim() === '' || !Number.isInteger(v) || v < min) {
+        throw new CliError(`--${name} must be ${f.kind === 'int' ? 'a positive' : 'a non-negative'} integer (got "${raw}")`);
+      }
+      if (v > 0xffffffff) throw new CliError(`--${name} is too large (got ${raw})`);
+      return v;
+    }
+    case 'number': {
+      const v = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(v)) throw new CliError(`--${name} must be a number (got "${raw}")`);
+      return v;
+    }
+    default:
+      if (raw === '') throw new CliError(`--${name} needs a value`);
+      return raw;
+  }
+}
+
+export function parseTrainArgs(argv: readonly string[]): CliOptions {
+  // `--steps -1` would read as two flags; join values that look like negative numbers so the value
+  // check (not the parser) reports them.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = argv[i + 1];
+    if (a.startsWith('--') && !a.includes('=') && next !== undefined && /^-\d|^-\./.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options: Record<string, { type: 'string' | 'boolean' }> = {};
+    for (const [name, f] of Object.entries(FLAGS) as [string, Flag][]) options[name] = { type: f.kind === 'flag' ? 'boolean' : 'string' };
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    throw new CliError(`${msg} (see --help)`);
+  }
+  const get = <T extends number | string>(name: FlagName): T | undefined => {
+    const f = FLAGS[name] as Flag;
+    const raw = values[name];
+    if (raw === undefined) return f.default === undefined ? undefined : (parseValue(name, f, f.default) as T);
+    return parseValue(name, f, String(raw)) as T;
+  };
+  const preset = get<string>('preset')!;
+  const p = PRESETS[preset];
+  const train: TrainConfig = {
+    ...DEFAULT_TRAIN,
+    precision: get<string>('precision') as Precision,
+    steps: get<number>('steps')!,
+    batchSize: get<number>('batch') ?? p.batchSize,
+    lr: get<number>('lr') ?? p.lr,
+    minLrRatio: get<number>('min-lr-ratio')!,
+    warmupSteps: get<number>('warmup')!,
+    weightDecay: get<number>('weight-decay')!,
+    beta1: get<number>('beta1')!,
+    beta2: get<number>('beta2')!,
+    gradClip: get<number>('grad-clip')!,
+    seed: get<number>('seed')!,
+    logEvery: get<number>('log-every')!,
+    valBatches: get<number>('val-batches')!,
+  };
+  const overrides: CliOptions['modelOverrides'] = {};
+  const set = <K extends keyof CliOptions['modelOverrides']>(k: K, v: CliOptions['modelOverrides'][K] | undefined) => {
+    if (v !== undefined) overrides[k] = v;
+  };
+  set('nLayer', get<number>('layers'));
+  set('dModel', get<number>('d-model'));
+  set('nHead', get<number>('heads'));
+  set('dFF', get<number>('d-ff'));
+  set('contextLength', get<number>('context'));
+  if (values.activation !== undefined) set('activation', get<string>('activation') as Activation);
+  if (values.positional !== undefined) set('positionalEncoding', get<string>('positional') as PositionalEncoding);
+  return {
+    dataset: get<string>('dataset')!,
+    preset,
+    modelOverrides: overrides,
+    train,
+    evalEvery: get<number>('eval-every')!,
+    metricsPath: get<string>('metrics'),
+    savePath: get<string>('save'),
+    loadPath: get<string>('load'),
+    samples: get<number>('sample')!,
+    quiet: Boolean(values.quiet),
+    help: Boolean(values.help),
+  };
+}

@@ -1,0 +1,169 @@
+// The configuration of a run: the model's shape and how it is trained. A run is fully determined by
+// (RunConfig, seed): same data order, same initialisation, same random draws.
+
+/** Only the decoder (GPT) is built today; the other two values are reserved so that an encoder
+ *  classifier and an encoder-decoder can be added as new block arrangements, not as a rewrite. */
+export type Architecture = 'decoder' | 'encoder' | 'encoder-decoder';
+export type Activation = 'gelu' | 'relu';
+export type PositionalEncoding = 'learned' | 'sinusoidal';
+/** The numeric scheme of every linear layer (see src/engine/linear). More values come with the
+ *  quantized schemes. */
+export type Precision = 'fp32';
+export const PRECISIONS: readonly Precision[] = ['fp32'];
+
+export interface ModelConfig {
+  architecture: Architecture;
+  /** Transformer blocks. */
+  nLayer: number;
+  /** Width of the residual stream. */
+  dModel: number;
+  /** Attention heads; dModel must be divisible by it (head size d_k = dModel / nHead). */
+  nHead: number;
+  /** Hidden width of the MLP. */
+  dFF: number;
+  /** Longest sequence the model sees (T). */
+  contextLength: number;
+  vocabSize: number;
+  activation: Activation;
+  positionalEncoding: PositionalEncoding;
+  layerNormEps: number;
+}
+
+export interface TrainConfig {
+  precision: Precision;
+  steps: number;
+  batchSize: number;
+  /** Peak learning rate, reached after the warmup. */
+  lr: number;
+  /** The cosine decays to lr * minLrRatio at the last step. */
+  minLrRatio: number;
+  warmupSteps: number;
+  /** Decoupled weight decay (AdamW), applied to matrices and embeddings, not to biases or LayerNorm. */
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Global gradient-norm clip; 0 turns clipping off. */
+  gradClip: number;
+  seed: number;
+  /** Steps between logged metrics (loss is read back asynchronously at this cadence). */
+  logEvery: number;
+  /** Batches in the fixed validation set. */
+  valBatches: number;
+}
+
+export interface RunConfig {
+  model: ModelConfig;
+  train: TrainConfig;
+  /** A bundled dataset name (`names`, a synthetic task) or, in Node, a path to a text file. */
+  dataset: string;
+}
+
+export type ModelShape = Pick<ModelConfig, 'nLayer' | 'dModel' | 'nHead' | 'dFF' | 'contextLength'>;
+
+/** Model sizes. `tiny` is small enough to train on a CPU Vulkan driver in tests; `small` is the
+ *  teaching default. */
+export const PRESETS: Record<string, ModelShape & { batchSize: number; lr: number }> = {
+  tiny: { nLayer: 2, dModel: 48, nHead: 4, dFF: 192, contextLength: 16, batchSize: 32, lr: 3e-3 },
+  small: { nLayer: 4, dModel: 128, nHead: 4, dFF: 512, contextLength: 32, batchSize: 32, lr: 2e-3 },
+  medium: { nLayer: 6, dModel: 256, nHead: 8, dFF: 1024, contextLength: 64, batchSize: 32, lr: 1e-3 },
+};
+export const DEFAULT_PRESET = 'small';
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  precision: 'fp32',
+  steps: 300,
+  batchSize: 32,
+  lr: 3e-3,
+  minLrRatio: 0.1,
+  warmupSteps: 20,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.99,
+  eps: 1e-8,
+  gradClip: 1.0,
+  seed: 1,
+  logEvery: 10,
+  valBatches: 8,
+};
+
+export function modelConfigFromPreset(preset: string, vocabSize: number): ModelConfig {
+  const shape = PRESETS[preset];
+  if (!shape) throw new ConfigError(`unknown preset "${preset}"; choose one of: ${Object.keys(PRESETS).join(', ')}`);
+  return {
+    architecture: 'decoder',
+    nLayer: shape.nLayer,
+    dModel: shape.dModel,
+    nHead: shape.nHead,
+    dFF: shape.dFF,
+    contextLength: shape.contextLength,
+    vocabSize,
+    activation: 'gelu',
+    positionalEncoding: 'learned',
+    layerNormEps: 1e-5,
+  };
+}
+
+/** A configuration that cannot be run. The message says what is wrong and what to do. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function positiveInt(name: string, v: number): string | null {
+  return Number.isInteger(v) && v > 0 ? null : `${name} must be a positive integer (got ${v})`;
+}
+
+/** Every problem with a model config, as messages a user can act on. Empty when it is valid. */
+export function modelConfigErrors(c: ModelConfig): string[] {
+  const errs: string[] = [];
+  for (const [k, v] of [
+    ['layers', c.nLayer], ['d_model', c.dModel], ['heads', c.nHead], ['d_ff', c.dFF],
+    ['context', c.contextLength], ['vocab', c.vocabSize],
+  ] as const) {
+    const e = positiveInt(k, v);
+    if (e) errs.push(e);
+  }
+  if (errs.length === 0 && c.dModel % c.nHead !== 0) {
+    errs.push(`d_model (${c.dModel}) must be divisible by heads (${c.nHead}); try heads = ${divisorsNear(c.dModel, c.nHead)}`);
+  }
+  if (c.architecture !== 'decoder') errs.push(`architecture "${c.architecture}" is not built yet; use "decoder"`);
+  if (c.activation !== 'gelu' && c.activation !== 'relu') errs.push(`activation must be gelu or relu (got ${c.activation})`);
+  if (c.positionalEncoding !== 'learned' && c.positionalEncoding !== 'sinusoidal') {
+    errs.push(`positional encoding must be learned or sinusoidal (got ${c.positionalEncoding})`);
+  }
+  if (!(c.layerNormEps > 0)) errs.push(`layer-norm eps must be > 0 (got ${c.layerNormEps})`);
+  return errs;
+}
+
+function divisorsNear(n: number, near: number): string {
+  const ds: number[] = [];
+  for (let d = 1; d <= n && ds.length < 64; d++) if (n % d === 0) ds.push(d);
+  ds.sort((a, b) => Math.abs(a - near) - Math.abs(b - near));
+  return ds.slice(0, 3).sort((a, b) => a - b).join(' or ');
+}
+
+export function trainConfigErrors(t: TrainConfig): string[] {
+  const errs: string[] = [];
+  for (const [k, v] of [['batch', t.batchSize], ['log-every', t.logEvery], ['val-batches', t.valBatches]] as const) {
+    const e = positiveInt(k, v);
+    if (e) errs.push(e);
+  }
+  if (!(Number.isInteger(t.steps) && t.steps >= 0)) errs.push(`steps must be a non-negative integer (got ${t.steps})`);
+  if (!(t.lr > 0) || !Number.isFinite(t.lr)) errs.push(`lr must be a positive number (got ${t.lr})`);
+  if (!(t.minLrRatio >= 0 && t.minLrRatio <= 1)) errs.push(`min-lr-ratio must be in [0, 1] (got ${t.minLrRatio})`);
+  if (!(Number.isInteger(t.warmupSteps) && t.warmupSteps >= 0)) errs.push(`warmup must be a non-negative integer (got ${t.warmupSteps})`);
+  if (!(t.weightDecay >= 0)) errs.push(`weight-decay must be >= 0 (got ${t.weightDecay})`);
+  if (!(t.beta1 >= 0 && t.beta1 < 1) || !(t.beta2 >= 0 && t.beta2 < 1)) errs.push('beta1 and beta2 must be in [0, 1)');
+  if (!(t.eps > 0)) errs.push(`eps must be > 0 (got ${t.eps})`);
+  if (!(t.gradClip >= 0)) errs.push(`grad-clip must be >= 0 (got ${t.gradClip}); 0 turns clipping off`);
+  if (!(Number.isInteger(t.seed) && t.seed >= 0 && t.seed <= 0xffffffff)) errs.push(`seed must be an integer in [0, 2^32) (got ${t.seed})`);
+  if (!(PRECISIONS as readonly string[]).includes(t.precision)) errs.push(`precision must be one of ${PRECISIONS.join(', ')} (got ${t.precision})`);
+  return errs;
+}
+
+/** Throws a ConfigError listing every problem, or returns the config unchanged. */
+export function validateRunConfig(c: RunConfig): RunConfig {
+  const errs = [...modelConfigErrors(c.model), ...trainConfigErrors(c.train)];
+  if (errs.length) throw new ConfigError(errs.join('; '));
+  return c;
+}

@@ -1,0 +1,70 @@
+// What every dataset offers the trainer: training batches drawn from a seeded generator, a fixed
+// validation set, and the tokens that start and end a generated sample.
+
+import type { Rng } from './rng';
+import type { CharTokenizer } from './tokenizer';
+
+/** The target value of a position whose prediction is not scored (prompt characters and padding
+ *  of synthetic tasks, already-scored overlap of validation windows). */
+export const UNSCORED_TARGET = -1;
+
+/** B sequences of T tokens, row-major ([b * T + t]). targets[i] is the token that should follow
+ *  inputs[i], or UNSCORED_TARGET (-1) where the position is not scored. */
+export interface Batch {
+  inputs: Int32Array;
+  targets: Int32Array;
+}
+
+/** A prompt and its correct completion. The completion is followed by '\n' in training, so
+ *  generation stops at the dataset's sample end. */
+export interface TaskProblem {
+  prompt: string;
+  answer: string;
+}
+
+export interface Dataset {
+  name: string;
+  description: string;
+  tokenizer: CharTokenizer;
+  /** A fresh training batch of B sequences of length T, drawn with rng (deterministic for a given rng state). */
+  trainBatch(rng: Rng, B: number, T: number): Batch;
+  /** The fixed validation set: `count` batches, identical on every call with the same arguments (independent of any run seed). */
+  valBatches(count: number, B: number, T: number): Batch[];
+  /** For generation: the token that starts a sample, and whether a token ends one. */
+  sampleStart(): number;
+  isSampleEnd(token: number): boolean;
+  /** Synthetic tasks: problems whose generated completion can be scored against `answer`;
+   *  undefined for plain corpora. contextLength is the T the model was trained with: problem sizes
+   *  depend on it (omitted: the default preset's context length). */
+  task?: { prompt(rng: Rng, contextLength?: number): TaskProblem };
+}
+
+/** A problem with a dataset that the user can fix: the message says what is wrong and what to do. */
+export class DatasetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+}
+
+/** Checks the batch shape arguments every dataset method takes. */
+export function checkBatchShape(datasetName: string, batchSize: number, contextLength: number): void {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new DatasetError(
+      `dataset "${datasetName}": batch size must be a positive integer, got ${batchSize}`,
+    );
+  }
+  if (!Number.isInteger(contextLength) || contextLength < 1) {
+    throw new DatasetError(
+      `dataset "${datasetName}": context length must be a positive integer, got ${contextLength}`,
+    );
+  }
+}
+
+export function checkBatchCount(datasetName: string, count: number): void {
+  if (!Number.isInteger(count) || count < 0) {
+    throw new DatasetError(
+      `dataset "${datasetName}": the number of validation batches must be a non-negative integer, got ${count}`,
+    );
+  }
+}

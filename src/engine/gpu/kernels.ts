@@ -1,0 +1,163 @@
+// Shader modules and compute pipelines, each created once and cached; and `Dispatch`, one recorded
+// kernel launch with its uniforms and bind group fixed at build time, so a training step only replays
+// a list of dispatches into one command encoder.
+import attentionWgsl from '../../shaders/attention.wgsl?raw';
+import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
+import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
+import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
+import lossWgsl from '../../shaders/loss.wgsl?raw';
+import matmulWgsl from '../../shaders/matmul.wgsl?raw';
+import optimizerWgsl from '../../shaders/optimizer.wgsl?raw';
+import { Tensor } from '../tensor';
+import type { GpuMemory } from './memory';
+
+export const SHADERS = {
+  attention: attentionWgsl,
+  elementwise: elementwiseWgsl,
+  embedding: embeddingWgsl,
+  layernorm: layernormWgsl,
+  loss: lossWgsl,
+  matmul: matmulWgsl,
+  optimizer: optimizerWgsl,
+} as const;
+export type ShaderName = keyof typeof SHADERS;
+
+export interface Dispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number, number];
+}
+
+/** A uniform value: integers are written as u32, `f32(x)` as f32, in the order of the WGSL struct. */
+export type UniformValue = number | { f32: number };
+export const f32 = (x: number): UniformValue => ({ f32: x });
+
+export function packUniforms(values: readonly UniformValue[]): ArrayBuffer {
+  const data = new ArrayBuffer(Math.max(16, Math.ceil((values.length * 4) / 16) * 16));
+  const view = new DataView(data);
+  values.forEach((v, i) => {
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`uniform ${i} is not a u32: ${v}`);
+      view.setUint32(i * 4, v, true);
+    } else {
+      view.setFloat32(i * 4, v.f32, true);
+    }
+  });
+  return data;
+}
+
+export type Bindable = Tensor | GPUBuffer | GPUBufferBinding;
+
+export interface DispatchSpec {
+  shader: ShaderName;
+  entry: string;
+  label: string;
+  /** WGSL `override` constants (e.g. TRANS_A). */
+  constants?: Record<string, number | boolean>;
+  /** Binding 0: either values (a uniform buffer is created for this dispatch) or a shared buffer
+   *  that the step loop rewrites (the per-step optimizer state). */
+  uniforms?: readonly UniformValue[] | GPUBuffer;
+  /** Bindings 1, 2, …: exactly those the entry point uses; null for a binding number it leaves out. */
+  bindings: readonly (Bindable | null)[];
+  workgroups: readonly [number, number, number];
+}
+
+export class Kernels {
+  private modules = new Map<ShaderName, GPUShaderModule>();
+  private pipelines = new Map<string, GPUComputePipeline>();
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly memory: GpuMemory,
+  ) {}
+
+  pipeline(shader: ShaderName, entry: string, constants: Record<string, number | boolean> = {}): GPUComputePipeline {
+    const key = `${shader}:${entry}:${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      let module = this.modules.get(shader);
+      if (!module) {
+        module = this.device.createShaderModule({ code: SHADERS[shader], label: shader });
+        this.modules.set(shader, module);
+      }
+      const c: Record<string, number> = {};
+      for (const [k, v] of Object.entries(constants)) c[k] = typeof v === 'boolean' ? Number(v) : v;
+      p = this.device.createComputePipeline({
+        layout: 'auto',
+        compute: { module, entryPoint: entry, constants: c },
+        label: key,
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** The pipeline's bind group layout, fetched once. */
+  private layout(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+    let l = this.layouts.get(pipeline);
+    if (!l) {
+      l = pipeline.getBindGroupLayout(0);
+      this.layouts.set(pipeline, l);
+    }
+    return l;
+  }
+  private layouts = new Map<GPUComputePipeline, GPUBindGroupLayout>();
+
+  /** A small shared buffer bound where a kernel declares a binding that this use does not read
+   *  (no bias, sinusoidal positions, …). */
+  get placeholder(): GPUBuffer {
+    this._placeholder ??= this.memory.buffer(16, GPUBufferUsage.STORAGE, 'placeholder');
+    return this._placeholder;
+  }
+  private _placeholder: GPUBuffer | undefined;
+
+  dispatch(spec: DispatchSpec): Dispatch {
+    const pipeline = this.pipeline(spec.shader, spec.entry, spec.constants);
+    const entries: GPUBindGroupEntry[] = [];
+    if (spec.uniforms) {
+      let buffer: GPUBuffer;
+      if (Array.isArray(spec.uniforms)) {
+        const data = packUniforms(spec.uniforms);
+        buffer = this.memory.buffer(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${spec.label}.uniforms`);
+        this.device.queue.writeBuffer(buffer, 0, data);
+      } else {
+        buffer = spec.uniforms as GPUBuffer;
+      }
+      entries.push({ binding: 0, resource: { buffer } });
+    }
+    spec.bindings.forEach((b, i) => {
+      if (b) entries.push({ binding: i + 1, resource: toBinding(b) });
+    });
+    const bindGroup = this.device.createBindGroup({ layout: this.layout(pipeline), entries, label: spec.label });
+    return { label: spec.label, pipeline, bindGroup, workgroups: spec.workgroups };
+  }
+}
+
+function toBinding(b: Bindable): GPUBufferBinding {
+  if (b instanceof Tensor) return b.binding();
+  if ('buffer' in b && !('mapState' in b)) return b as GPUBufferBinding;
+  return { buffer: b as GPUBuffer };
+}
+
+/** Workgroups for `n` elements at `perGroup` each, spread over y past the 65,535 limit on x.
+ *  Kernels rebuild the index as gid.x + gid.y · num_workgroups.x · perGroup. */
+export function grid1d(n: number, perGroup = 256): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / perGroup));
+  if (groups <= 65535) return [groups, 1, 1];
+  return [65535, Math.ceil(groups / 65535), 1];
+}
+
+/** One workgroup per row; kernels rebuild the row as wg.x + wg.y · 65535. */
+export function gridRows(rows: number): [number, number, number] {
+  return rows <= 65535 ? [Math.max(1, rows), 1, 1] : [65535, Math.ceil(rows / 65535), 1];
+}
+
+/** Replays dispatches into an open compute pass. */
+export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  }
+}

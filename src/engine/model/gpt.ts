@@ -1,0 +1,269 @@
+// A decoder-only Transformer (GPT-2 layout, pre-LayerNorm) built from a ModelConfig for a fixed batch
+// shape. Every buffer is allocated here; forward and backward are lists of dispatches, written out
+// layer by layer as explicit *_forward / *_backward pairs (the llm.c way), so a training step is a
+// replay into one command encoder.
+//
+//   x = wte[tokens] + pos
+//   for each block:  x = x + c_proj(attention(c_attn(ln_1(x))));  x = x + mlp.c_proj(act(mlp.c_fc(ln_2(x))))
+//   logits = lm_head(ln_f(x))
+//
+// Every linear layer of the blocks goes through the run's LinearScheme; lm_head stays f32 in every
+// scheme (as in the paper, which keeps the classifier in full precision).
+import type { ModelConfig } from '../config';
+import { type Dispatch, type Kernels } from '../gpu/kernels';
+import type { GpuMemory } from '../gpu/memory';
+import { fp32Scheme } from '../linear/fp32';
+import type { LinearLayerSpec, LinearScheme, SchemeParameter } from '../linear/scheme';
+import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward } from '../ops/attention';
+import { activationBackward, activationForward, residualAdd } from '../ops/elementwise';
+import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops/embedding';
+import { layerNormBackward, layerNormForward, type LayerNormTensors } from '../ops/layernorm';
+import { softmaxCrossEntropy } from '../ops/loss';
+import { Tensor } from '../tensor';
+import { ParamLayout, type ParamSpec } from './params';
+
+const BLOCK_LINEARS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
+
+function linearShape(c: ModelConfig, which: (typeof BLOCK_LINEARS)[number]): { inFeatures: number; outFeatures: number } {
+  switch (which) {
+    case 'attn.c_attn': return { inFeatures: c.dModel, outFeatures: 3 * c.dModel };
+    case 'attn.c_proj': return { inFeatures: c.dModel, outFeatures: c.dModel };
+    case 'mlp.c_fc': return { inFeatures: c.dModel, outFeatures: c.dFF };
+    case 'mlp.c_proj': return { inFeatures: c.dFF, outFeatures: c.dModel };
+  }
+}
+
+/** Every parameter of the model, with GPT-2's initialisation: N(0, 0.02) for matrices and embeddings,
+ *  N(0, 0.02/√(2·layers)) for the projections that write into the residual stream, zero biases, unit
+ *  LayerNorm gains. Names follow nanoGPT so checkpoints load there. */
+export function gptParamSpecs(c: ModelConfig, scheme: LinearScheme): ParamSpec[] {
+  const normal = (std: number) => ({ kind: 'normal' as const, std });
+  const zeros = { kind: 'constant' as const, value: 0 };
+  const ones = { kind: 'constant' as const, value: 1 };
+  const specs: ParamSpec[] = [{ name: 'transformer.wte.weight', shape: [c.vocabSize, c.dModel], init: normal(0.02), decay: true }];
+  if (c.positionalEncoding === 'learned') {
+    specs.push({ name: 'transformer.wpe.weight', shape: [c.contextLength, c.dModel], init: normal(0.02), decay: true });
+  }
+  const residualStd = 0.02 / Math.sqrt(2 * c.nLayer);
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `transformer.h.${l}`;
+    specs.push({ name: `${p}.ln_1.weight`, shape: [c.dModel], init: ones, decay: false });
+    specs.push({ name: `${p}.ln_1.bias`, shape: [c.dModel], init: zeros, decay: false });
+    for (const which of BLOCK_LINEARS) {
+      const { inFeatures, outFeatures } = linearShape(c, which);
+      const std = which.endsWith('c_proj') ? residualStd : 0.02;
+      specs.push({ name: `${p}.${which}.weight`, shape: [outFeatures, inFeatures], init: normal(std), decay: true });
+      specs.push({ name: `${p}.${which}.bias`, shape: [outFeatures], init: zeros, decay: false });
+      for (const extra of scheme.extraParameters({ name: `${p}.${which}`, inFeatures, outFeatures })) {
+        specs.push({ ...extra, name: `${p}.${which}.${extra.name}` });
+      }
+      if (which === 'attn.c_proj') {
+        specs.push({ name: `${p}.ln_2.weight`, shape: [c.dModel], init: ones, decay: false });
+        specs.push({ name: `${p}.ln_2.bias`, shape: [c.dModel], init: zeros, decay: false });
+      }
+    }
+  }
+  specs.push({ name: 'transformer.ln_f.weight', shape: [c.dModel], init: ones, decay: false });
+  specs.push({ name: 'transformer.ln_f.bias', shape: [c.dModel], init: zeros, decay: false });
+  specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.dModel], init: normal(0.02), decay: true });
+  return specs;
+}
+
+interface BlockActivations {
+  ln1: LayerNormTensors;
+  qkv: Tensor;
+  attn: AttentionActivations;
+  attnOut: Tensor;
+  attnProj: Tensor;
+  residMid: Tensor;
+  ln2: LayerNormTensors;
+  fc: Tensor;
+  fcAct: Tensor;
+  mlpProj: Tensor;
+  residOut: Tensor;
+}
+
+export interface GptBuildOptions {
+  config: ModelConfig;
+  /** Sequences per batch. */
+  batchSize: number;
+  scheme: LinearScheme;
+  /** Per-step metric records of the training loop (loss at slot, gradient norm at slot + 1). */
+  metrics: Tensor;
+  /** Validation sums: [Σ batch-mean loss, batches]. */
+  valMetrics: Tensor;
+}
+
+export class Gpt {
+  readonly config: ModelConfig;
+  readonly B: number;
+  readonly T: number;
+  readonly layout: ParamLayout;
+  readonly params: Tensor;
+  readonly grads: Tensor;
+  /** u32 [B·T] token ids and next-token targets (0xffffffff = not scored). */
+  readonly inputs: Tensor;
+  readonly targets: Tensor;
+  readonly logits: Tensor;
+  /** Embedding to logits. */
+  readonly forward: Dispatch[] = [];
+  /** Loss and ∇logits, batch mean written to the training metrics slot (rewrite `trainLossUniforms`). */
+  readonly trainLoss: Dispatch[];
+  readonly trainLossUniforms: GPUBuffer;
+  /** Loss added to the validation sums. */
+  readonly valLoss: Dispatch[];
+  /** ∇logits to every parameter gradient. */
+  readonly backward: Dispatch[] = [];
+
+  constructor(k: Kernels, o: GptBuildOptions) {
+    const c = o.config;
+    const mem = k.memory;
+    this.config = c;
+    this.B = o.batchSize;
+    this.T = c.contextLength;
+    const B = this.B;
+    const T = this.T;
+    const N = B * T;
+    const C = c.dModel;
+    const V = c.vocabSize;
+    const align = Math.max(1, k.device.limits.minStorageBufferOffsetAlignment / 4);
+    this.layout = new ParamLayout(gptParamSpecs(c, o.scheme), align);
+    this.params = mem.tensor([this.layout.totalFloats], 'params');
+    this.grads = mem.tensor([this.layout.totalFloats], 'grads');
+    this.inputs = mem.tensor([N], 'inputs');
+    this.targets = mem.tensor([N], 'targets');
+
+    const P = (name: string) => this.param(name);
+    const G = (name: string) => this.grad(name);
+    const ln = (label: string, x: Tensor, prefix: string): LayerNormTensors => ({
+      x,
+      gamma: P(`${prefix}.weight`),
+      beta: P(`${prefix}.bias`),
+      y: mem.tensor([N, C], `${label}.y`),
+      mean: mem.tensor([N], `${label}.mean`),
+      rstd: mem.tensor([N], `${label}.rstd`),
+    });
+
+    // --- activations
+    const x0 = mem.tensor([N, C], 'embedding.out');
+    const attnShape: AttentionShape = { B, T, C, nHead: c.nHead, causal: c.architecture === 'decoder' };
+    const blocks: BlockActivations[] = [];
+    let residIn = x0;
+    for (let l = 0; l < c.nLayer; l++) {
+      const p = `transformer.h.${l}`;
+      const ln1 = ln(`${p}.ln_1`, residIn, `${p}.ln_1`);
+      const residMid = mem.tensor([N, C], `${p}.resid_mid`);
+      const b: BlockActivations = {
+        ln1,
+        qkv: mem.tensor([N, 3 * C], `${p}.qkv`),
+        attn: allocAttentionActivations(mem, attnShape, `${p}.attn`),
+        attnOut: mem.tensor([N, C], `${p}.attn_out`),
+        attnProj: mem.tensor([N, C], `${p}.attn_proj`),
+        residMid,
+        ln2: ln(`${p}.ln_2`, residMid, `${p}.ln_2`),
+        fc: mem.tensor([N, c.dFF], `${p}.fc`),
+        fcAct: mem.tensor([N, c.dFF], `${p}.fc_act`),
+        mlpProj: mem.tensor([N, C], `${p}.mlp_proj`),
+        residOut: mem.tensor([N, C], `${p}.resid_out`),
+      };
+      blocks.push(b);
+      residIn = b.residOut;
+    }
+    const lnf = ln('ln_f', residIn, 'transformer.ln_f');
+    this.logits = mem.tensor([N, V], 'logits');
+
+    // --- gradient scratch, shared by the blocks (backward visits one block at a time)
+    const dResid = Array.from({ length: c.nLayer + 1 }, (_, l) => mem.tensor([N, C], `d_resid.${l}`));
+    const dResidMid = mem.tensor([N, C], 'd_resid_mid');
+    const dLn = mem.tensor([N, C], 'd_ln');
+    const dQkv = mem.tensor([N, 3 * C], 'd_qkv');
+    const dAttnOut = mem.tensor([N, C], 'd_attn_out');
+    const dFc = mem.tensor([N, c.dFF], 'd_fc');
+    const dFcAct = mem.tensor([N, c.dFF], 'd_fc_act');
+    const attnGrads = allocAttentionGrads(mem, attnShape);
+    const dLogits = mem.tensor([N, V], 'd_logits');
+
+    const linear = (scheme: LinearScheme, name: string, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, inFeatures: number, outFeatures: number, bias = true) => {
+      const spec: LinearLayerSpec = {
+        name, rows: N, inFeatures, outFeatures, x, y, dy, dx,
+        w: P(`${name}.weight`), dw: G(`${name}.weight`),
+        b: bias ? P(`${name}.bias`) : null, db: bias ? G(`${name}.bias`) : null,
+      };
+      const extra: Record<string, SchemeParameter> = {};
+      for (const e of scheme.extraParameters({ name, inFeatures, outFeatures })) {
+        extra[e.name] = { value: P(`${name}.${e.name}`), grad: G(`${name}.${e.name}`) };
+      }
+      return scheme.build(k, spec, extra);
+    };
+
+    // --- forward
+    const embShape: EmbeddingShape = { B, T, C, V, learnedPositions: c.positionalEncoding === 'learned' };
+    const wpe = embShape.learnedPositions ? P('transformer.wpe.weight') : null;
+    this.forward.push(embeddingForward(k, embShape, this.inputs, P('transformer.wte.weight'), wpe, x0));
+    const blockBackward: Dispatch[][] = [];
+    blocks.forEach((b, l) => {
+      const p = `transformer.h.${l}`;
+      const s = o.scheme;
+      const cAttn = linear(s, `${p}.attn.c_attn`, b.ln1.y, b.qkv, dQkv, dLn, C, 3 * C);
+      const cProj = linear(s, `${p}.attn.c_proj`, b.attnOut, b.attnProj, dResidMid, dAttnOut, C, C);
+      const fc = linear(s, `${p}.mlp.c_fc`, b.ln2.y, b.fc, dFc, dLn, C, c.dFF);
+      const mlpProj = linear(s, `${p}.mlp.c_proj`, b.fcAct, b.mlpProj, dResid[l + 1], dFcAct, c.dFF, C);
+      this.forward.push(
+        layerNormForward(k, `${p}.ln_1`, b.ln1, N, C, c.layerNormEps),
+        ...cAttn.forward,
+        ...attentionForward(k, `${p}.attn`, attnShape, b.qkv, b.attn, b.attnOut),
+        ...cProj.forward,
+        residualAdd(k, `${p}.resid_mid`, b.ln1.x, b.attnProj, b.residMid),
+        layerNormForward(k, `${p}.ln_2`, b.ln2, N, C, c.layerNormEps),
+        ...fc.forward,
+        activationForward(k, `${p}.act`, c.activation, b.fc, b.fcAct),
+        ...mlpProj.forward,
+        residualAdd(k, `${p}.resid_out`, b.residMid, b.mlpProj, b.residOut),
+      );
+      // The residual branch passes ∇ of the block's output straight through; each LayerNorm backward
+      // adds it to the gradient it computes (see layernorm.wgsl).
+      blockBackward.push([
+        ...mlpProj.backward,
+        activationBackward(k, `${p}.act.backward`, c.activation, b.fc, dFcAct, dFc),
+        ...fc.backward,
+        ...layerNormBackward(k, `${p}.ln_2.backward`, b.ln2, { dy: dLn, dx: dResidMid, dgamma: G(`${p}.ln_2.weight`), dbeta: G(`${p}.ln_2.bias`), dresidual: dResid[l + 1] }, N, C),
+        ...cProj.backward,
+        ...attentionBackward(k, `${p}.attn.backward`, attnShape, b.attn, attnGrads, dAttnOut, dQkv),
+        ...cAttn.backward,
+        ...layerNormBackward(k, `${p}.ln_1.backward`, b.ln1, { dy: dLn, dx: dResid[l], dgamma: G(`${p}.ln_1.weight`), dbeta: G(`${p}.ln_1.bias`), dresidual: dResidMid }, N, C),
+      ]);
+    });
+    this.forward.push(layerNormForward(k, 'ln_f', lnf, N, C, c.layerNormEps));
+    const dLnf = dLn;
+    const head = linear(fp32Scheme, 'lm_head', lnf.y, this.logits, dLogits, dLnf, C, V, false);
+    this.forward.push(...head.forward);
+
+    // --- loss
+    const scoredCount = mem.tensor([1], 'loss.scored');
+    const losses = mem.tensor([N], 'loss.per_position');
+    const lossTensors = { logits: this.logits, targets: this.targets, scoredCount, losses, dlogits: dLogits };
+    const train = softmaxCrossEntropy(k, N, V, { ...lossTensors, metrics: o.metrics }, false);
+    this.trainLoss = train.dispatches;
+    this.trainLossUniforms = train.reduceUniforms;
+    this.valLoss = softmaxCrossEntropy(k, N, V, { ...lossTensors, metrics: o.valMetrics }, true).dispatches;
+
+    // --- backward
+    this.backward.push(
+      ...head.backward,
+      ...layerNormBackward(k, 'ln_f.backward', lnf, { dy: dLnf, dx: dResid[c.nLayer], dgamma: G('transformer.ln_f.weight'), dbeta: G('transformer.ln_f.bias'), dresidual: null }, N, C),
+    );
+    for (let l = c.nLayer - 1; l >= 0; l--) this.backward.push(...blockBackward[l]);
+    this.backward.push(...embeddingBackward(k, embShape, this.inputs, dResid[0], G('transformer.wte.weight'), embShape.learnedPositions ? G('transformer.wpe.weight') : null));
+  }
+
+  /** The parameter `name` as a slice of the flat buffer. */
+  param(name: string): Tensor {
+    const s = this.layout.slot(name);
+    return new Tensor(this.params.buffer, s.spec.shape, s.offset * 4, name);
+  }
+
+  grad(name: string): Tensor {
+    const s = this.layout.slot(name);
+    return new Tensor(this.grads.buffer, s.spec.shape, s.offset * 4, `grad:${name}`);
+  }
+}

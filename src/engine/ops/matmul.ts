@@ -1,0 +1,54 @@
+// Matrix products as dispatches of src/shaders/matmul.wgsl.
+import { Tensor } from '../tensor';
+import { type Dispatch, f32, type Kernels } from '../gpu/kernels';
+
+export interface MatmulSpec {
+  label: string;
+  /** op(A) is M×K: A is stored [M, K], or [K, M] when transA. */
+  a: Tensor;
+  /** op(B) is K×N: B is stored [K, N], or [N, K] when transB. */
+  b: Tensor;
+  c: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+  /** C += result instead of C = result. */
+  accumulate?: boolean;
+  bias?: Tensor | null;
+  /** Independent products over consecutive slices (attention: one per batch and head). */
+  batch?: number;
+}
+
+export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
+  const batch = s.batch ?? 1;
+  const need = (t: Tensor, n: number, what: string) => {
+    if (t.size < n) throw new RangeError(`${s.label}: ${what} has ${t.size} values, needs ${n}`);
+  };
+  need(s.a, batch * s.M * s.K, 'A');
+  need(s.b, batch * s.K * s.N, 'B');
+  need(s.c, batch * s.M * s.N, 'C');
+  return k.dispatch({
+    shader: 'matmul',
+    entry: 'main',
+    label: s.label,
+    constants: { TRANS_A: Boolean(s.transA), TRANS_B: Boolean(s.transB) },
+    uniforms: [s.M, s.N, s.K, s.M * s.K, s.K * s.N, s.M * s.N, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0],
+    bindings: [s.a, s.b, s.c, s.bias ?? k.placeholder],
+    workgroups: [Math.ceil(s.N / 64), Math.ceil(s.M / 64), batch],
+  });
+}
+
+/** ∇b = column sums of ∇Y [rows, cols]. */
+export function biasBackward(k: Kernels, label: string, dy: Tensor, db: Tensor, rows: number, cols: number): Dispatch {
+  return k.dispatch({
+    shader: 'matmul',
+    entry: 'bias_backward',
+    label,
+    uniforms: [rows, cols],
+    bindings: [dy, db],
+    workgroups: [Math.ceil(cols / 64), 1, 1],
+  });
+}

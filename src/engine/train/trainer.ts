@@ -1,0 +1,313 @@
+// The training loop. Each step writes the batch and the step's uniforms, records forward, loss,
+// backward and the optimizer into ONE command encoder and submits it. Nothing is allocated in the loop
+// and nothing waits for a readback: per-step metrics are written on the GPU into a ring of records that
+// is copied out every `logEvery` steps and mapped asynchronously.
+import type { RunConfig } from '../config';
+import { validateRunConfig } from '../config';
+import type { Dataset } from '../data/dataset';
+import { Rng } from '../data/rng';
+import type { GpuContext } from '../gpu/device';
+import { Kernels, recordDispatches } from '../gpu/kernels';
+import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
+import { linearScheme } from '../linear';
+import { Gpt } from '../model/gpt';
+import { optimizerStep, packAdamWStep } from '../ops/optimizer';
+import type { Tensor } from '../tensor';
+import { learningRateAt } from './schedule';
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  /** Throughput over the window of steps this record was read back with. */
+  tokensPerSecond: number;
+  elapsedSeconds: number;
+}
+
+/** Floats per step record in the metrics ring: [loss, gradient norm]. */
+const RECORD = 2;
+/** Staging buffers for metric readbacks in flight. */
+const STAGING = 4;
+/** Submitted steps allowed to be queued ahead of the GPU. */
+const MAX_STEPS_IN_FLIGHT = 3;
+
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export class Trainer {
+  readonly config: RunConfig;
+  readonly dataset: Dataset;
+  readonly model: Gpt;
+  readonly memory: GpuMemory;
+  readonly kernels: Kernels;
+  /** Steps taken so far. */
+  stepsDone = 0;
+
+  private readonly device: GPUDevice;
+  private readonly dataRng: Rng;
+  private readonly metrics: Tensor;
+  private readonly valMetrics: Tensor;
+  private readonly stepUniforms: GPUBuffer;
+  private readonly optimizer;
+  private readonly ringSteps: number;
+  private readonly staging: GPUBuffer[] = [];
+  private readonly stagingBusy: (Promise<void> | null)[] = [];
+  private nextStaging = 0;
+  private readonly inflight: Promise<unknown>[] = [];
+  private readonly lrs: number[] = [];
+  private windowStart: { step: number; time: number };
+  private readonly startTime: number;
+  private readonly listeners: ((m: StepMetrics[]) => void)[] = [];
+
+  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset) {
+    this.config = validateRunConfig(config);
+    this.dataset = dataset;
+    this.device = gpu.device;
+    const t = config.train;
+    if (config.model.vocabSize !== dataset.tokenizer.vocabSize) {
+      throw new Error(`model vocabulary (${config.model.vocabSize}) differs from dataset ${dataset.name} (${dataset.tokenizer.vocabSize})`);
+    }
+    this.memory = new GpuMemory(this.device);
+    this.kernels = new Kernels(this.device, this.memory);
+    this.ringSteps = t.logEvery;
+    this.metrics = this.memory.tensor([this.ringSteps * RECORD], 'metrics');
+    this.valMetrics = this.memory.tensor([2], 'metrics.validation');
+    this.model = new Gpt(this.kernels, {
+      config: config.model,
+      batchSize: t.batchSize,
+      scheme: linearScheme(t.precision),
+      metrics: this.metrics,
+      valMetrics: this.valMetrics,
+    });
+    const n = this.model.layout.totalFloats;
+    this.stepUniforms = this.memory.buffer(48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'optimizer.step');
+    this.optimizer = optimizerStep(this.kernels, {
+      params: this.model.params,
+      grads: this.model.grads,
+      m: this.memory.tensor([n], 'adam.m'),
+      v: this.memory.tensor([n], 'adam.v'),
+      partials: this.memory.tensor([256], 'optimizer.partials'),
+      state: this.memory.tensor([2], 'optimizer.state'),
+      metrics: this.metrics,
+    }, this.stepUniforms);
+    for (let i = 0; i < STAGING; i++) {
+      this.staging.push(this.memory.buffer(this.metrics.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, `metrics.staging.${i}`));
+      this.stagingBusy.push(null);
+    }
+    // Independent streams: data order and parameter initialisation do not disturb each other.
+    const root = new Rng(t.seed);
+    this.dataRng = root.fork('data');
+    writeTensor(this.device, this.model.params, this.model.layout.initialValues(root.fork('init')));
+    this.startTime = now();
+    this.windowStart = { step: 0, time: this.startTime };
+  }
+
+  static async create(gpu: GpuContext, config: RunConfig, dataset: Dataset): Promise<Trainer> {
+    gpu.device.pushErrorScope('validation');
+    gpu.device.pushErrorScope('out-of-memory');
+    let trainer: Trainer;
+    try {
+      trainer = new Trainer(gpu, config, dataset);
+    } finally {
+      const oom = await gpu.device.popErrorScope();
+      const invalid = await gpu.device.popErrorScope();
+      if (oom) throw new Error(`the GPU ran out of memory building the model (${oom.message}); use a smaller model or batch`);
+      if (invalid) throw new Error(`WebGPU rejected the model build: ${invalid.message}`);
+    }
+    return trainer;
+  }
+
+  /** Called with every batch of step metrics as it is read back. */
+  onMetrics(listener: (m: StepMetrics[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get tokensPerStep(): number {
+    return this.model.B * this.model.T;
+  }
+
+  /** The kernel path the linear layers run on, for the user. */
+  get kernelPath(): string {
+    return linearScheme(this.config.train.precision).kernelPath;
+  }
+
+  get parameterCount(): number {
+    return this.model.layout.count;
+  }
+
+  /** Records and submits one training step. Resolves once the step is queued; it only waits when the
+   *  GPU is more than a few steps behind (back-pressure), never for data to come back. */
+  async step(): Promise<void> {
+    const t = this.config.train;
+    const step = this.stepsDone;
+    const batch = this.dataset.trainBatch(this.dataRng, this.model.B, this.model.T);
+    // Targets of −1 (not scored) read as 0xffffffff in the u32 buffer: the kernels' IGNORE value.
+    writeTensor(this.device, this.model.inputs, batch.inputs);
+    writeTensor(this.device, this.model.targets, batch.targets);
+    const lr = learningRateAt(step, { maxLr: t.lr, minLr: t.lr * t.minLrRatio, warmupSteps: t.warmupSteps, totalSteps: t.steps });
+    this.lrs[step] = lr;
+    const slot = (step % this.ringSteps) * RECORD;
+    this.device.queue.writeBuffer(this.stepUniforms, 0, packAdamWStep({
+      lr, beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, t: step + 1,
+      maxGradNorm: t.gradClip, nParams: this.model.layout.totalFloats, decayEnd: this.model.layout.decayEnd, metricsSlot: slot + 1,
+    }));
+    this.device.queue.writeBuffer(this.model.trainLossUniforms, 8, new Uint32Array([slot]));
+
+    const encoder = this.device.createCommandEncoder({ label: `step ${step}` });
+    const pass = encoder.beginComputePass({ label: 'train step' });
+    recordDispatches(pass, this.model.forward);
+    recordDispatches(pass, this.model.trainLoss);
+    recordDispatches(pass, this.model.backward);
+    recordDispatches(pass, this.optimizer);
+    pass.end();
+    this.stepsDone = step + 1;
+    const windowEnd = this.stepsDone % this.ringSteps === 0 || this.stepsDone === t.steps;
+    let staging: GPUBuffer | null = null;
+    if (windowEnd) {
+      const i = this.nextStaging;
+      this.nextStaging = (i + 1) % STAGING;
+      if (this.stagingBusy[i]) await this.stagingBusy[i];
+      staging = this.staging[i];
+      encoder.copyBufferToBuffer(this.metrics.buffer, 0, staging, 0, this.metrics.byteLength);
+      this.device.queue.submit([encoder.finish()]);
+      const first = step - (step % this.ringSteps);
+      this.stagingBusy[i] = this.collect(staging, first, this.stepsDone).finally(() => {
+        this.stagingBusy[i] = null;
+      });
+    } else {
+      this.device.queue.submit([encoder.finish()]);
+    }
+    this.inflight.push(this.device.queue.onSubmittedWorkDone());
+    if (this.inflight.length > MAX_STEPS_IN_FLIGHT) await this.inflight.shift();
+  }
+
+  private async collect(staging: GPUBuffer, first: number, end: number): Promise<void> {
+    await staging.mapAsync(GPUMapMode.READ);
+    const data = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    const time = now();
+    const tokens = (end - this.windowStart.step) * this.tokensPerStep;
+    const tokensPerSecond = tokens / Math.max(1e-9, (time - this.windowStart.time) / 1000);
+    this.windowStart = { step: end, time };
+    const out: StepMetrics[] = [];
+    for (let s = first; s < end; s++) {
+      const slot = (s % this.ringSteps) * RECORD;
+      out.push({ step: s + 1, loss: data[slot], gradNorm: data[slot + 1], lr: this.lrs[s], tokensPerSecond, elapsedSeconds: (time - this.startTime) / 1000 });
+    }
+    for (const l of this.listeners) l(out);
+  }
+
+  /** Waits for every submitted step and metric readback. */
+  async flush(): Promise<void> {
+    await Promise.all(this.inflight.splice(0));
+    await Promise.all(this.stagingBusy.filter(Boolean));
+  }
+
+  /** Mean loss over the fixed validation set. */
+  async evaluate(): Promise<number> {
+    const t = this.config.train;
+    const batches = this.dataset.valBatches(t.valBatches, this.model.B, this.model.T);
+    const clear = this.device.createCommandEncoder();
+    clear.clearBuffer(this.valMetrics.buffer);
+    this.device.queue.submit([clear.finish()]);
+    for (const batch of batches) {
+      writeTensor(this.device, this.model.inputs, batch.inputs);
+      writeTensor(this.device, this.model.targets, batch.targets);
+      const encoder = this.device.createCommandEncoder({ label: 'validation' });
+      const pass = encoder.beginComputePass();
+      recordDispatches(pass, this.model.forward);
+      recordDispatches(pass, this.model.valLoss);
+      pass.end();
+      this.device.queue.submit([encoder.finish()]);
+    }
+    const [sum, count] = await readTensor(this.device, this.valMetrics);
+    return sum / count;
+  }
+
+  /** Every parameter, by name, in PyTorch shapes. */
+  async exportParameters(): Promise<NamedTensor[]> {
+    await this.flush();
+    const all = await readTensor(this.device, this.model.params);
+    return this.model.layout.slots.map((s) => ({ name: s.spec.name, shape: s.spec.shape, data: all.slice(s.offset, s.offset + s.size) }));
+  }
+
+  /** Replaces every parameter. The names and shapes must match this model exactly. */
+  importParameters(tensors: readonly NamedTensor[]): void {
+    const byName = new Map(tensors.map((t) => [t.name, t]));
+    const all = new Float32Array(this.model.layout.totalFloats);
+    for (const s of this.model.layout.slots) {
+      const t = byName.get(s.spec.name);
+      if (!t) throw new Error(`checkpoint has no tensor ${s.spec.name}`);
+      if (t.shape.join(',') !== s.spec.shape.join(',')) {
+        throw new Error(`checkpoint tensor ${s.spec.name} has shape [${t.shape}], the model needs [${s.spec.shape}]`);
+      }
+      all.set(t.data, s.offset);
+      byName.delete(s.spec.name);
+    }
+    if (byName.size) throw new Error(`checkpoint has tensors this model does not: ${[...byName.keys()].slice(0, 3).join(', ')}`);
+    writeTensor(this.device, this.model.params, all);
+  }
+
+  /** Generates up to `count` samples by ancestral sampling (temperature 1), each starting from the
+   *  dataset's start token and ending at its end token or the context length. */
+  async sample(count: number, rng: Rng): Promise<string[]> {
+    await this.flush();
+    const { B, T } = this.model;
+    const V = this.config.model.vocabSize;
+    const start = this.dataset.sampleStart();
+    const out: string[] = [];
+    while (out.length < count) {
+      const rows = Math.min(B, count - out.length);
+      const tokens = new Int32Array(B * T).fill(start);
+      const done = new Array<boolean>(B).fill(false);
+      const generated: number[][] = Array.from({ length: B }, () => []);
+      for (let pos = 0; pos < T - 1 && done.slice(0, rows).some((d) => !d); pos++) {
+        writeTensor(this.device, this.model.inputs, tokens);
+        const encoder = this.device.createCommandEncoder({ label: 'sample' });
+        const pass = encoder.beginComputePass();
+        recordDispatches(pass, this.model.forward);
+        pass.end();
+        this.device.queue.submit([encoder.finish()]);
+        for (let b = 0; b < rows; b++) {
+          if (done[b]) continue;
+          const row = new Float32Array(await readBytes(this.device, this.model.logits.buffer, ((b * T + pos) * V) * 4, V * 4));
+          const next = sampleCategorical(row, rng);
+          if (this.dataset.isSampleEnd(next)) done[b] = true;
+          else {
+            generated[b].push(next);
+            tokens[b * T + pos + 1] = next;
+          }
+        }
+      }
+      for (let b = 0; b < rows; b++) out.push(this.dataset.tokenizer.decode(Int32Array.from(generated[b])));
+    }
+    return out;
+  }
+
+  destroy(): void {
+    this.memory.destroy();
+  }
+}
+
+/** Draws an index from softmax(logits). */
+export function sampleCategorical(logits: Float32Array, rng: Rng): number {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  const p = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) sum += p[i] = Math.exp(logits[i] - max);
+  let u = rng.nextFloat() * sum;
+  for (let i = 0; i < p.length; i++) {
+    u -= p[i];
+    if (u <= 0) return i;
+  }
+  return p.length - 1;
+}
+
+function now(): number {
+  return globalThis.performance?.now() ?? Date.now();
+}

@@ -1,0 +1,152 @@
+// The non-matmul parts of multi-head causal self-attention ("Attention Is All You Need" §3.2).
+// The products Q·Kᵀ (scaled by 1/√d_k through the matmul's alpha) and P·V run on the batched matmul;
+// here are the layout changes between the fused c_attn output and per-head tensors, and the softmax
+// with the causal mask applied before it.
+//
+// Layouts: qkv is [B·T, 3C] with columns [q | k | v], head h at columns h·hs … (h+1)·hs of each part;
+// per-head tensors are [B, nHead, T, hs]; scores and probabilities are [B, nHead, T, T].
+
+struct Params { B: u32, T: u32, C: u32, n_head: u32, causal: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+
+// --- qkv [B·T, 3C] → q, k, v [B, nh, T, hs]; and the reverse for their gradients.
+@group(0) @binding(1) var<storage, read> split_qkv: array<f32>;
+@group(0) @binding(2) var<storage, read_write> split_q: array<f32>;
+@group(0) @binding(3) var<storage, read_write> split_k: array<f32>;
+@group(0) @binding(4) var<storage, read_write> split_v: array<f32>;
+
+// Index i over [B, nh, T, hs] → the element's column-offset position in a [B·T, C]-shaped row.
+fn head_to_row(i: u32) -> vec2u {
+  let hs = p.C / p.n_head;
+  let d = i % hs;
+  let t = (i / hs) % p.T;
+  let h = (i / (hs * p.T)) % p.n_head;
+  let b = i / (hs * p.T * p.n_head);
+  return vec2u(b * p.T + t, h * hs + d); // (row, column within a C-wide part)
+}
+
+@compute @workgroup_size(256)
+fn split_heads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.B * p.T * p.C) { return; }
+  let rc = head_to_row(i);
+  let base = rc.x * 3u * p.C + rc.y;
+  split_q[i] = split_qkv[base];
+  split_k[i] = split_qkv[base + p.C];
+  split_v[i] = split_qkv[base + 2u * p.C];
+}
+
+@group(0) @binding(1) var<storage, read> merge_dq: array<f32>;
+@group(0) @binding(2) var<storage, read> merge_dk: array<f32>;
+@group(0) @binding(3) var<storage, read> merge_dv: array<f32>;
+@group(0) @binding(4) var<storage, read_write> merge_dqkv: array<f32>;
+
+@compute @workgroup_size(256)
+fn merge_heads_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.B * p.T * p.C) { return; }
+  let rc = head_to_row(i);
+  let base = rc.x * 3u * p.C + rc.y;
+  merge_dqkv[base] = merge_dq[i];
+  merge_dqkv[base + p.C] = merge_dk[i];
+  merge_dqkv[base + 2u * p.C] = merge_dv[i];
+}
+
+// --- [B, nh, T, hs] ↔ [B·T, C] (concatenating the heads, and splitting a gradient back into heads).
+@group(0) @binding(1) var<storage, read> perm_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> perm_out: array<f32>;
+
+@compute @workgroup_size(256)
+fn merge_heads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.B * p.T * p.C) { return; }
+  let rc = head_to_row(i);
+  perm_out[rc.x * p.C + rc.y] = perm_in[i];
+}
+
+@compute @workgroup_size(256)
+fn split_heads_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.B * p.T * p.C) { return; }
+  let rc = head_to_row(i);
+  perm_out[i] = perm_in[rc.x * p.C + rc.y];
+}
+
+// --- softmax over keys, one workgroup per (b, h, query) row. Masked scores are −∞ before the softmax,
+// so they get probability exactly 0 and the row still sums to 1.
+@group(0) @binding(1) var<storage, read> scores: array<f32>;
+@group(0) @binding(2) var<storage, read_write> probs: array<f32>;
+
+const WG = 64u;
+var<workgroup> red: array<f32, WG>;
+
+fn reduce_max(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+  }
+  workgroupBarrier();
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn reduce_sum(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (lid < s) { red[lid] += red[lid + s]; }
+  }
+  workgroupBarrier();
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+// Number of keys query t may attend to.
+fn visible_keys(t: u32) -> u32 { return select(p.T, t + 1u, p.causal != 0u); }
+
+@compute @workgroup_size(WG)
+fn softmax_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wg.x + wg.y * 65535u;
+  let rows = p.B * p.n_head * p.T;
+  if (row >= rows) { return; }
+  let lid = lid3.x;
+  let base = row * p.T;
+  let n = visible_keys(row % p.T);
+  var m = -3.0e38;
+  for (var j = lid; j < n; j += WG) { m = max(m, scores[base + j]); }
+  m = reduce_max(lid, m);
+  var s = 0.0;
+  for (var j = lid; j < n; j += WG) { s += exp(scores[base + j] - m); }
+  s = reduce_sum(lid, s);
+  let inv = 1.0 / s;
+  for (var j = lid; j < p.T; j += WG) {
+    var v = 0.0;
+    if (j < n) { v = exp(scores[base + j] - m) * inv; }
+    probs[base + j] = v;
+  }
+}
+
+// ∇scores = P ∘ (∇P − Σ_j P·∇P) per row; masked entries have P = 0 and so get 0.
+@group(0) @binding(1) var<storage, read> sb_probs: array<f32>;
+@group(0) @binding(2) var<storage, read> sb_dprobs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sb_dscores: array<f32>;
+
+@compute @workgroup_size(WG)
+fn softmax_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wg.x + wg.y * 65535u;
+  let rows = p.B * p.n_head * p.T;
+  if (row >= rows) { return; }
+  let lid = lid3.x;
+  let base = row * p.T;
+  var s = 0.0;
+  for (var j = lid; j < p.T; j += WG) { s += sb_probs[base + j] * sb_dprobs[base + j]; }
+  s = reduce_sum(lid, s);
+  for (var j = lid; j < p.T; j += WG) {
+    sb_dscores[base + j] = sb_probs[base + j] * (sb_dprobs[base + j] - s);
+  }
+}

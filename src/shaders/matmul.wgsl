@@ -1,0 +1,108 @@
+// Batched matrix product C = alpha · op(A) · op(B) (+ bias) (+ C), f32 with f32 accumulation.
+// op(A) is M×K and op(B) is K×N; TRANS_A / TRANS_B say whether A is stored K×M and B stored N×K, which
+// covers the three products a linear layer needs: Y = X·Wᵀ (forward), ∇X = ∇Y·W, ∇W = ∇Yᵀ·X, and the
+// attention products Q·Kᵀ and P·V per (batch, head).
+// Plain shared-memory tiling: a 64×64 output tile per workgroup of 16×16 threads, 4×4 outputs per thread.
+// The faster versions live beside it as the engine grows (issue "fast engine").
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+struct Params {
+  M: u32, N: u32, K: u32,
+  batch_stride_a: u32, batch_stride_b: u32, batch_stride_c: u32,
+  alpha: f32,
+  accumulate: u32, // 1: C += result (gradient accumulation into a shared buffer)
+  has_bias: u32,   // 1: add bias[n] to every row
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+const TILE_M = 64u;
+const TILE_N = 64u;
+const TILE_K = 16u;
+const THREADS = 256u;
+
+var<workgroup> tile_a: array<f32, 1024>; // [TILE_K][TILE_M]
+var<workgroup> tile_b: array<f32, 1024>; // [TILE_K][TILE_N]
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let row0 = wg.y * TILE_M;
+  let col0 = wg.x * TILE_N;
+  let a_base = wg.z * p.batch_stride_a;
+  let b_base = wg.z * p.batch_stride_b;
+  let c_base = wg.z * p.batch_stride_c;
+
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+    for (var i = 0u; i < 4u; i++) {
+      let idx = li + i * THREADS;
+      // Consecutive threads read consecutive addresses of whichever layout A is stored in.
+      var kk: u32; var mm: u32;
+      if (TRANS_A) { mm = idx % TILE_M; kk = idx / TILE_M; } else { kk = idx % TILE_K; mm = idx / TILE_K; }
+      let gm = row0 + mm;
+      let gk = k0 + kk;
+      var v = 0.0;
+      if (gm < p.M && gk < p.K) {
+        if (TRANS_A) { v = a[a_base + gk * p.M + gm]; } else { v = a[a_base + gm * p.K + gk]; }
+      }
+      tile_a[kk * TILE_M + mm] = v;
+
+      var nn: u32;
+      if (TRANS_B) { kk = idx % TILE_K; nn = idx / TILE_K; } else { nn = idx % TILE_N; kk = idx / TILE_N; }
+      let gn = col0 + nn;
+      let gk2 = k0 + kk;
+      var w = 0.0;
+      if (gn < p.N && gk2 < p.K) {
+        if (TRANS_B) { w = b[b_base + gn * p.K + gk2]; } else { w = b[b_base + gk2 * p.N + gn]; }
+      }
+      tile_b[kk * TILE_N + nn] = w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TILE_K; kk++) {
+      var av: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { av[i] = tile_a[kk * TILE_M + lid.y + 16u * i]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tile_b[kk * TILE_N + lid.x + 16u * j]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var i = 0u; i < 4u; i++) {
+    let gm = row0 + lid.y + 16u * i;
+    if (gm >= p.M) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let gn = col0 + lid.x + 16u * j;
+      if (gn >= p.N) { continue; }
+      let at = c_base + gm * p.N + gn;
+      var v = p.alpha * acc[i][j];
+      if (p.has_bias != 0u) { v += bias[gn]; }
+      if (p.accumulate != 0u) { v += c[at]; }
+      c[at] = v;
+    }
+  }
+}
+
+// ∇b = Σ_rows ∇Y: one thread per output column, rows summed in a fixed order (deterministic).
+struct BiasParams { rows: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> bp: BiasParams;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dbias: array<f32>;
+
+@compute @workgroup_size(64)
+fn bias_backward(@builtin(global_invocation_id) gid: vec3u) {
+  let col = gid.x;
+  if (col >= bp.cols) { return; }
+  var s = 0.0;
+  for (var r = 0u; r < bp.rows; r++) { s += dy[r * bp.cols + col]; }
+  dbias[col] = s;
+}
