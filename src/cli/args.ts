@@ -48,6 +48,7 @@ const FLAGS = {
 } satisfies Record<string, Flag>;
 
 export type FlagName = keyof typeof FLAGS;
+export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 
 export interface CliOptions {
   dataset: string;

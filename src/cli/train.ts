@@ -76,6 +76,10 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const config: RunConfig = validateRunConfig({ model: modelConfig(o, dataset, checkpoint?.model ?? null), train: o.train, dataset: o.dataset });
+  // Surface dataset problems (a task that does not fit the context, a corpus too short) before
+  // acquiring the GPU and building the model.
+  dataset.trainBatch(new Rng(0), 1, config.model.contextLength);
+  dataset.valBatches(1, 1, config.model.contextLength);
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
   };
@@ -132,7 +136,8 @@ async function main(argv: string[]): Promise<number> {
     precision: config.train.precision,
   };
   writeRecord(final);
-  process.stdout.write(`val_loss ${valLoss.toFixed(4)}  train_loss ${lastTrainLoss.toFixed(4)}  ${Math.round(tokensPerSecond)} tok/s  ${trainSeconds.toFixed(1)} s\n`);
+  const trained = config.train.steps > 0 ? `  train_loss ${lastTrainLoss.toFixed(4)}  ${Math.round(tokensPerSecond)} tok/s  ${trainSeconds.toFixed(1)} s` : '';
+  process.stdout.write(`val_loss ${valLoss.toFixed(4)}${trained}\n`);
   if (o.savePath) {
     writeFileSync(o.savePath, checkpointFromRun(config, dataset, await trainer.exportParameters(), trainer.stepsDone));
     log(`saved ${o.savePath}`);
@@ -153,7 +158,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`\nerror: ${msg.split('\n')[0]}\n`);
+    // A progress bar may own the terminal's current line: start the message on a fresh one.
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}error: ${msg.split('\n')[0]}\n`);
     process.exit(isUserError(e) ? 2 : 1);
   },
 );

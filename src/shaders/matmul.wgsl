@@ -92,6 +92,48 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   }
 }
 
+// The same product for thin or small matrices (attention's per-head products, narrow layers): a 16×16
+// output tile, one output per thread, so little of a tile is wasted past the matrix edge.
+var<workgroup> small_a: array<f32, 256>; // [16 k][16 m]
+var<workgroup> small_b: array<f32, 256>; // [16 k][16 n]
+
+@compute @workgroup_size(16, 16)
+fn main_small(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let gm = wg.y * 16u + lid.y;
+  let gn = wg.x * 16u + lid.x;
+  let a_base = wg.z * p.batch_stride_a;
+  let b_base = wg.z * p.batch_stride_b;
+  let c_base = wg.z * p.batch_stride_c;
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < p.K; k0 += 16u) {
+    // Thread (x, y) loads A(row0 + y, k0 + x) and B(k0 + y, col0 + x).
+    let am = wg.y * 16u + lid.y;
+    let ak = k0 + lid.x;
+    var v = 0.0;
+    if (am < p.M && ak < p.K) {
+      if (TRANS_A) { v = a[a_base + ak * p.M + am]; } else { v = a[a_base + am * p.K + ak]; }
+    }
+    small_a[lid.x * 16u + lid.y] = v;
+    let bk = k0 + lid.y;
+    let bn = wg.x * 16u + lid.x;
+    var w = 0.0;
+    if (bk < p.K && bn < p.N) {
+      if (TRANS_B) { w = b[b_base + bn * p.K + bk]; } else { w = b[b_base + bk * p.N + bn]; }
+    }
+    small_b[lid.y * 16u + lid.x] = w;
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) { acc = fma(small_a[kk * 16u + lid.y], small_b[kk * 16u + lid.x], acc); }
+    workgroupBarrier();
+  }
+  if (gm < p.M && gn < p.N) {
+    let at = c_base + gm * p.N + gn;
+    var v = p.alpha * acc;
+    if (p.has_bias != 0u) { v += bias[gn]; }
+    if (p.accumulate != 0u) { v += c[at]; }
+    c[at] = v;
+  }
+}
+
 // ∇b = Σ_rows ∇Y: one thread per output column, rows summed in a fixed order (deterministic).
 struct BiasParams { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> bp: BiasParams;

@@ -1,0 +1,37 @@
+import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './e2e/chromium';
+
+// Runs against the BUILT site (`npm run test:e2e` = `vite build && playwright test`), served by
+// `vite preview` on 127.0.0.1: navigator.gpu exists only in a secure context (http://127.0.0.1 counts).
+// Chromium is Debian's /usr/bin/chromium (Playwright cannot download its own here); with
+// --enable-unsafe-webgpu it runs WebGPU on its bundled SwiftShader (CPU, slow). See docs/webgpu-headless.md.
+
+const PORT = 4173;
+
+export default defineConfig({
+  testDir: 'e2e',
+  // SwiftShader is slow and the machine may have two cores: one test at a time.
+  workers: 1,
+  fullyParallel: false,
+  timeout: 150_000,
+  expect: { timeout: 10_000 },
+  forbidOnly: Boolean(process.env.CI),
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}/`,
+    browserName: 'chromium',
+    headless: true,
+    launchOptions: {
+      executablePath: CHROMIUM_PATH,
+      args: CHROMIUM_ARGS,
+    },
+    trace: 'retain-on-failure',
+  },
+  webServer: {
+    command: `npx vite preview --port ${PORT} --strictPort --host 127.0.0.1`,
+    url: `http://127.0.0.1:${PORT}/`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 60_000,
+  },
+});

@@ -1,0 +1,78 @@
+// The CLI's contract on bad input: one clear line on stderr and exit code 2, before any training.
+// Runs the bundled CLI as a user would (node dist-node/train.mjs).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeSafetensors } from '../engine/train/checkpoint';
+import { FLAG_NAMES, helpText, parseTrainArgs } from './args';
+
+const dir = mkdtempSync(join(tmpdir(), 'cli-test-'));
+
+function train(args: string[]) {
+  const r = spawnSync('node', ['dist-node/train.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+/** The one line a user sees: stderr holds nothing but "error: …". */
+function expectOneLineError(r: ReturnType<typeof train>, pattern: RegExp) {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(pattern);
+}
+
+beforeAll(() => {
+  execFileSync('node', ['scripts/build-node.mjs', '--quiet']);
+});
+
+describe('train CLI: bad input', () => {
+  it('a missing dataset file', () => {
+    expectOneLineError(train(['--dataset', join(dir, 'no-such-file.txt'), '--steps', '1']), /not found.*no-such-file/);
+  });
+
+  it('an empty dataset file', () => {
+    const p = join(dir, 'empty.txt');
+    writeFileSync(p, '\n\n');
+    expectOneLineError(train(['--dataset', p, '--steps', '1']), /empty/);
+  });
+
+  it('--steps -1', () => {
+    expectOneLineError(train(['--steps', '-1']), /--steps must be a non-negative integer/);
+  });
+
+  it('--d-model 30 --heads 4', () => {
+    expectOneLineError(train(['--preset', 'tiny', '--d-model', '30', '--heads', '4']), /d_model \(30\) must be divisible by heads \(4\)/);
+  });
+
+  it('a truncated safetensors file', () => {
+    const full = encodeSafetensors({ tensors: [{ name: 'w', shape: [4, 4], data: new Float32Array(16).fill(1) }], metadata: { a: 'b' } });
+    const p = join(dir, 'cut.safetensors');
+    writeFileSync(p, full.subarray(0, full.length - 10));
+    expectOneLineError(train(['--load', p, '--steps', '0']), /truncated/);
+  });
+
+  it('an unknown flag and a malformed number', () => {
+    expectOneLineError(train(['--nope']), /Unknown option '--nope'/);
+    expectOneLineError(train(['--lr', 'fast']), /--lr must be a number/);
+    expectOneLineError(train(['--preset', 'huge']), /--preset must be one of tiny, small, medium/);
+  });
+});
+
+describe('train CLI: arguments', () => {
+  it('--help lists every flag', () => {
+    const r = train(['--help']);
+    expect(r.code).toBe(0);
+    for (const f of FLAG_NAMES) expect(r.stdout).toContain(`--${f}`);
+    expect(r.stdout).toBe(helpText() + '\n');
+  });
+
+  it('model flags override the preset and training flags reach the config', () => {
+    const o = parseTrainArgs(['--preset', 'tiny', '--d-model', '64', '--heads', '8', '--steps', '7', '--lr', '0.01', '--batch', '5', '--seed', '9']);
+    expect(o.preset).toBe('tiny');
+    expect(o.modelOverrides).toEqual({ dModel: 64, nHead: 8 });
+    expect(o.train).toMatchObject({ steps: 7, lr: 0.01, batchSize: 5, seed: 9, precision: 'fp32' });
+  });
+});

@@ -1,0 +1,129 @@
+// Helpers for the GPU tests (*.gpu.test.ts): a device with a memory pool and kernel cache, uploads of
+// float64 test data rounded to f32 (so the float64 reference sees exactly what the GPU sees), running a
+// list of dispatches with WebGPU validation errors turned into exceptions, and error measures.
+import { expect } from 'vitest';
+import { type Tensor } from '../tensor';
+import { type Dispatch, Kernels, recordDispatches } from './kernels';
+import { GpuMemory, readTensor, writeTensor } from './memory';
+import { testGpu } from './test-device';
+
+export interface GpuHarness {
+  device: GPUDevice;
+  memory: GpuMemory;
+  kernels: Kernels;
+  /** A new tensor holding `data` (f32; integer arrays are written as their 32-bit words). */
+  upload(shape: readonly number[], data: ArrayLike<number> | Int32Array | Uint32Array, label: string): Tensor;
+  /** A new tensor of `shape` filled with `fill` (default NaN, so a value the kernel forgets to write shows). */
+  empty(shape: readonly number[], label: string, fill?: number): Tensor;
+  /** Records the dispatches into one compute pass, submits, waits; rejects on a WebGPU validation error. */
+  run(dispatches: readonly Dispatch[]): Promise<void>;
+  read(t: Tensor): Promise<Float64Array>;
+  /** Reads a tensor's raw 32-bit words as unsigned integers. */
+  readU32(t: Tensor): Promise<Uint32Array>;
+}
+
+export async function gpuHarness(): Promise<GpuHarness> {
+  const { device } = await testGpu();
+  const memory = new GpuMemory(device);
+  const kernels = new Kernels(device, memory);
+  const h: GpuHarness = {
+    device,
+    memory,
+    kernels,
+    upload(shape, data, label) {
+      const t = memory.tensor(shape, label);
+      let words: Float32Array | Int32Array | Uint32Array;
+      if (data instanceof Int32Array || data instanceof Uint32Array) words = data;
+      else words = Float32Array.from(data as ArrayLike<number>);
+      writeTensor(device, t, words);
+      return t;
+    },
+    empty(shape, label, fill = NaN) {
+      const t = memory.tensor(shape, label);
+      writeTensor(device, t, new Float32Array(t.size).fill(fill));
+      return t;
+    },
+    async run(dispatches) {
+      device.pushErrorScope('validation');
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      recordDispatches(pass, dispatches);
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      const error = await device.popErrorScope();
+      if (error) throw new Error(`WebGPU validation error: ${error.message}`);
+    },
+    async read(t) {
+      return Float64Array.from(await readTensor(device, t));
+    },
+    async readU32(t) {
+      return new Uint32Array((await readTensor(device, t)).buffer);
+    },
+  };
+  return h;
+}
+
+/** Builds dispatches under a validation error scope, so a bad bind group or pipeline fails the test. */
+export async function buildChecked<T>(device: GPUDevice, build: () => T): Promise<T> {
+  device.pushErrorScope('validation');
+  const out = build();
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`WebGPU validation error while building: ${error.message}`);
+  return out;
+}
+
+/** The values of `x` rounded to f32, as float64: upload these, and give the same to the reference. */
+export function roundF32(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(Float32Array.from(x));
+}
+
+export function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+  return m;
+}
+
+/**
+ * max|gpu − ref| / max(floor, max|ref|): relative to the tensor's scale, absolute below `floor`.
+ * NaN or ±∞ anywhere in gpu, or a length mismatch, gives Infinity.
+ */
+export function relativeError(gpu: ArrayLike<number>, ref: ArrayLike<number>, floor = 1): number {
+  if (gpu.length !== ref.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < gpu.length; i++) {
+    const d = Math.abs(gpu[i] - ref[i]);
+    if (!Number.isFinite(d)) return Infinity;
+    worst = Math.max(worst, d);
+  }
+  return worst / Math.max(floor, maxAbs(ref));
+}
+
+/** Index and values of the largest |gpu − ref|, for failure messages. */
+export function worstIndex(gpu: ArrayLike<number>, ref: ArrayLike<number>): string {
+  let at = -1;
+  let worst = -1;
+  for (let i = 0; i < Math.min(gpu.length, ref.length); i++) {
+    const d = Math.abs(gpu[i] - ref[i]);
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+      if (Number.isNaN(d)) break;
+    }
+  }
+  return `worst at [${at}]: gpu ${gpu[at]}, ref ${ref[at]} (lengths ${gpu.length} / ${ref.length})`;
+}
+
+/**
+ * Asserts relativeError(gpu, ref, floor) ≤ tol. Also asserts that the reference is not all ~0 (at least
+ * `minScale` in magnitude somewhere), so the comparison cannot pass vacuously.
+ */
+export function expectClose(label: string, gpu: ArrayLike<number>, ref: ArrayLike<number>, tol: number, floor = 1, minScale = 1e-3): number {
+  expect(gpu.length, `${label}: length`).toBe(ref.length);
+  expect(maxAbs(ref), `${label}: the reference is ~0 everywhere, the check would be vacuous`).toBeGreaterThan(minScale);
+  const err = relativeError(gpu, ref, floor);
+  // GPU_TEST_REPORT=1 prints every measured error with its bound (to see the margins).
+  if (process.env.GPU_TEST_REPORT) console.log(`[error] ${label}: ${err.toExponential(2)} (bound ${tol})`);
+  expect(err, `${label}: relative error ${err.toExponential(2)} > ${tol}; ${worstIndex(gpu, ref)}`).toBeLessThanOrEqual(tol);
+  return err;
+}
