@@ -5,15 +5,15 @@ import { DATASET_CHOICES, type DatasetChoice, PRESET_CHOICES, type PresetChoice 
 import { connectWorker, isBusy, MAX_STEPS, type Phase, useAppStore } from './store';
 
 const DATASET_LABELS: Record<DatasetChoice, string> = {
-  names: 'names — first names, character by character',
-  reverse: 'reverse — reverse a string',
-  sort: 'sort — sort characters',
-  addmod: 'addmod — (a + b) mod 97',
+  names: 'names (invent first names)',
+  reverse: 'reverse (reverse a string)',
+  sort: 'sort (sort digits)',
+  addmod: 'addmod (a + b mod 97)',
 };
 
 const PRESET_LABELS: Record<PresetChoice, string> = {
-  tiny: 'tiny — 2 layers, d_model 48',
-  small: 'small — 4 layers, d_model 128',
+  tiny: 'tiny (2 layers, width 48)',
+  small: 'small (4 layers, width 128)',
 };
 
 const PHASE_TEXT: Record<Phase, string> = {
@@ -38,7 +38,7 @@ export function App() {
       <header>
         <h1>INT4 Train Playground</h1>
         <p className="lede">
-          Train a small GPT on your GPU, right in the browser: WebGPU kernels for every forward and backward pass, no server.
+          Train a small GPT in your browser: every forward and backward pass runs as a WebGPU kernel on your own GPU, with no server.
         </p>
       </header>
       {phase === 'unavailable' ? <Unavailable /> : <Playground />}
@@ -177,6 +177,7 @@ function Status() {
 
 function LossChart() {
   const points = useAppStore((s) => s.points);
+  const totalSteps = useAppStore((s) => s.info?.totalSteps);
   return (
     <section className="panel">
       <h2>
@@ -189,10 +190,10 @@ function LossChart() {
         <ResponsiveContainer width="100%" height={300}>
           <LineChart data={points} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
             <CartesianGrid stroke="#e5e7eb" strokeDasharray="3 3" />
-            <XAxis dataKey="step" type="number" domain={[0, 'dataMax']} allowDecimals={false} tick={{ fontSize: 12 }} />
+            <XAxis dataKey="step" type="number" domain={[0, totalSteps ?? 'dataMax']} allowDecimals={false} tick={{ fontSize: 12 }} />
             <YAxis domain={['auto', 'auto']} tick={{ fontSize: 12 }} tickFormatter={(v: number) => v.toFixed(2)} width={48} />
             <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
-            <Line type="monotone" dataKey="loss" stroke="#1f4e8c" strokeWidth={2} dot={false} isAnimationActive={false} />
+            <Line type="linear" dataKey="loss" stroke="#1f4e8c" strokeWidth={2} dot={false} isAnimationActive={false} />
           </LineChart>
         </ResponsiveContainer>
         {points.length === 0 && <div className="chart-empty">The loss appears here as the model trains.</div>}

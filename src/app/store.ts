@@ -86,6 +86,7 @@ export const useAppStore = create<AppState>()((set, get) => ({
   train: () => {
     const { phase, dataset, preset, steps } = get();
     if (!worker || isBusy(phase) || phase === 'unavailable') return;
+    pendingRecords = [];
     set({ phase: 'starting', runDataset: dataset, error: null, info: null, points: [], latest: null, result: null });
     send({ type: 'start', run: { dataset, preset, steps }, baseUrl: document.baseURI });
   },
@@ -97,8 +98,28 @@ export const useAppStore = create<AppState>()((set, get) => ({
   },
 }));
 
+/** Step records waiting for the next render: a fast GPU sends hundreds a second, and the chart only
+ *  needs to redraw a few times a second. */
+const RENDER_INTERVAL_MS = 100;
+let pendingRecords: StepMetrics[] = [];
+let pendingTimer: ReturnType<typeof setTimeout> | null = null;
+
+function flushRecords(): void {
+  if (pendingTimer !== null) clearTimeout(pendingTimer);
+  pendingTimer = null;
+  if (pendingRecords.length === 0) return;
+  const records = pendingRecords;
+  pendingRecords = [];
+  useAppStore.setState((s) => ({
+    points: s.points.concat(records.map((r) => ({ step: r.step, loss: r.loss }))),
+    latest: records[records.length - 1],
+  }));
+}
+
 function handle(message: FromWorker): void {
   const set = useAppStore.setState;
+  // Everything after a metrics message (phase changes, results) must not overtake its records.
+  if (message.type !== 'metrics') flushRecords();
   switch (message.type) {
     case 'gpu':
       set((s) => ({ gpuDescription: message.description, phase: s.phase === 'probing' ? 'ready' : s.phase }));
@@ -110,10 +131,8 @@ function handle(message: FromWorker): void {
       set((s) => ({ info: message.info, phase: s.phase === 'stopping' ? 'stopping' : 'training' }));
       break;
     case 'metrics':
-      set((s) => ({
-        points: s.points.concat(message.records.map((r) => ({ step: r.step, loss: r.loss }))),
-        latest: message.records[message.records.length - 1] ?? s.latest,
-      }));
+      pendingRecords.push(...message.records);
+      pendingTimer ??= setTimeout(flushRecords, RENDER_INTERVAL_MS);
       break;
     case 'phase':
       set({ phase: message.phase });

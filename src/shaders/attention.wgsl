@@ -79,37 +79,12 @@ fn split_heads_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
 @group(0) @binding(1) var<storage, read> scores: array<f32>;
 @group(0) @binding(2) var<storage, read_write> probs: array<f32>;
 
-const WG = 64u;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-  }
-  workgroupBarrier();
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (lid < s) { red[lid] += red[lid + s]; }
-  }
-  workgroupBarrier();
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+const REDUCE_WG = 64u;
 
 // Number of keys query t may attend to.
 fn visible_keys(t: u32) -> u32 { return select(p.T, t + 1u, p.causal != 0u); }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(REDUCE_WG)
 fn softmax_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let row = wg.x + wg.y * 65535u;
   let rows = p.B * p.n_head * p.T;
@@ -118,13 +93,13 @@ fn softmax_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
   let base = row * p.T;
   let n = visible_keys(row % p.T);
   var m = -3.0e38;
-  for (var j = lid; j < n; j += WG) { m = max(m, scores[base + j]); }
-  m = reduce_max(lid, m);
+  for (var j = lid; j < n; j += REDUCE_WG) { m = max(m, scores[base + j]); }
+  m = workgroup_max(lid, m);
   var s = 0.0;
-  for (var j = lid; j < n; j += WG) { s += exp(scores[base + j] - m); }
-  s = reduce_sum(lid, s);
+  for (var j = lid; j < n; j += REDUCE_WG) { s += exp(scores[base + j] - m); }
+  s = workgroup_sum(lid, s);
   let inv = 1.0 / s;
-  for (var j = lid; j < p.T; j += WG) {
+  for (var j = lid; j < p.T; j += REDUCE_WG) {
     var v = 0.0;
     if (j < n) { v = exp(scores[base + j] - m) * inv; }
     probs[base + j] = v;
@@ -136,7 +111,7 @@ fn softmax_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
 @group(0) @binding(2) var<storage, read> sb_dprobs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sb_dscores: array<f32>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(REDUCE_WG)
 fn softmax_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let row = wg.x + wg.y * 65535u;
   let rows = p.B * p.n_head * p.T;
@@ -144,9 +119,9 @@ fn softmax_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_
   let lid = lid3.x;
   let base = row * p.T;
   var s = 0.0;
-  for (var j = lid; j < p.T; j += WG) { s += sb_probs[base + j] * sb_dprobs[base + j]; }
-  s = reduce_sum(lid, s);
-  for (var j = lid; j < p.T; j += WG) {
+  for (var j = lid; j < p.T; j += REDUCE_WG) { s += sb_probs[base + j] * sb_dprobs[base + j]; }
+  s = workgroup_sum(lid, s);
+  for (var j = lid; j < p.T; j += REDUCE_WG) {
     sb_dscores[base + j] = sb_probs[base + j] * (sb_dprobs[base + j] - s);
   }
 }

@@ -10,24 +10,8 @@ struct Params { rows: u32, C: u32, eps: f32, add_residual_grad: u32 }
 @group(0) @binding(5) var<storage, read_write> mean: array<f32>;
 @group(0) @binding(6) var<storage, read_write> rstd: array<f32>;
 
-const WG = 64u;
-var<workgroup> red_a: array<f32, WG>;
-var<workgroup> red_b: array<f32, WG>;
-
-// Sums red_a and red_b over the workgroup; every thread gets the totals.
-fn reduce_pair(lid: u32) -> vec2f {
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (lid < s) {
-      red_a[lid] += red_a[lid + s];
-      red_b[lid] += red_b[lid + s];
-    }
-  }
-  workgroupBarrier();
-  let r = vec2f(red_a[0], red_b[0]);
-  workgroupBarrier();
-  return r;
-}
+const REDUCE_WG = 64u;
+const WG = REDUCE_WG;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
@@ -37,14 +21,10 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3:
   let base = row * p.C;
   var s = 0.0;
   for (var c = lid; c < p.C; c += WG) { s += x[base + c]; }
-  red_a[lid] = s;
-  red_b[lid] = 0.0;
-  let m = reduce_pair(lid).x / f32(p.C);
+  let m = workgroup_sum(lid, s) / f32(p.C);
   var v = 0.0;
   for (var c = lid; c < p.C; c += WG) { let d = x[base + c] - m; v += d * d; }
-  red_a[lid] = v;
-  red_b[lid] = 0.0;
-  let r = inverseSqrt(reduce_pair(lid).x / f32(p.C) + p.eps);
+  let r = inverseSqrt(workgroup_sum(lid, v) / f32(p.C) + p.eps);
   for (var c = lid; c < p.C; c += WG) {
     y[base + c] = (x[base + c] - m) * r * gamma[c] + beta[c];
   }
@@ -77,9 +57,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3
     sg += g;
     sgx += g * (b_x[base + c] - m) * r;
   }
-  red_a[lid] = sg;
-  red_b[lid] = sgx;
-  let sums = reduce_pair(lid) / f32(p.C);
+  let sums = vec2f(workgroup_sum(lid, sg), workgroup_sum(lid, sgx)) / f32(p.C);
   for (var c = lid; c < p.C; c += WG) {
     let xhat = (b_x[base + c] - m) * r;
     let g = b_dy[base + c] * b_gamma[c];

@@ -11,39 +11,14 @@ struct Params { N: u32, V: u32, slot: u32, accumulate: u32 }
 @group(0) @binding(1) var<storage, read> c_targets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> c_count: array<f32>;
 
-const WG = 64u;
-var<workgroup> red: array<f32, WG>;
+const REDUCE_WG = 64u;
 
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (lid < s) { red[lid] += red[lid + s]; }
-  }
-  workgroupBarrier();
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-  }
-  workgroupBarrier();
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(WG)
+@compute @workgroup_size(REDUCE_WG)
 fn count_scored(@builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
   var s = 0.0;
-  for (var n = lid; n < p.N; n += WG) { s += select(0.0, 1.0, c_targets[n] != IGNORE); }
-  s = reduce_sum(lid, s);
+  for (var n = lid; n < p.N; n += REDUCE_WG) { s += select(0.0, 1.0, c_targets[n] != IGNORE); }
+  s = workgroup_sum(lid, s);
   if (lid == 0u) { c_count[0] = s; }
 }
 
@@ -54,7 +29,7 @@ fn count_scored(@builtin(local_invocation_id) lid3: vec3u) {
 @group(0) @binding(4) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(REDUCE_WG)
 fn forward_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let n = wg.x + wg.y * 65535u;
   if (n >= p.N) { return; }
@@ -62,16 +37,16 @@ fn forward_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_
   let base = n * p.V;
   let target_id = targets[n];
   var m = -3.0e38;
-  for (var j = lid; j < p.V; j += WG) { m = max(m, logits[base + j]); }
-  m = reduce_max(lid, m);
+  for (var j = lid; j < p.V; j += REDUCE_WG) { m = max(m, logits[base + j]); }
+  m = workgroup_max(lid, m);
   var s = 0.0;
-  for (var j = lid; j < p.V; j += WG) { s += exp(logits[base + j] - m); }
-  s = reduce_sum(lid, s);
+  for (var j = lid; j < p.V; j += REDUCE_WG) { s += exp(logits[base + j] - m); }
+  s = workgroup_sum(lid, s);
   let log_z = m + log(s);
   let is_scored = target_id != IGNORE;
   // The loss is the mean over scored positions, so each scored row's gradient is divided by their count.
   let scale = select(0.0, 1.0 / max(scored[0], 1.0), is_scored);
-  for (var j = lid; j < p.V; j += WG) {
+  for (var j = lid; j < p.V; j += REDUCE_WG) {
     let prob = exp(logits[base + j] - log_z);
     let onehot = select(0.0, 1.0, j == target_id);
     dlogits[base + j] = (prob - onehot) * scale;
@@ -89,12 +64,12 @@ fn forward_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_
 @group(0) @binding(2) var<storage, read> r_scored: array<f32>;
 @group(0) @binding(3) var<storage, read_write> r_metrics: array<f32>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(REDUCE_WG)
 fn reduce_loss(@builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
   var s = 0.0;
-  for (var n = lid; n < p.N; n += WG) { s += r_losses[n]; }
-  s = reduce_sum(lid, s);
+  for (var n = lid; n < p.N; n += REDUCE_WG) { s += r_losses[n]; }
+  s = workgroup_sum(lid, s);
   if (lid == 0u) {
     let mean_loss = s / max(r_scored[0], 1.0);
     // Validation accumulates (sum of batch means, number of batches); training writes its step's slot.

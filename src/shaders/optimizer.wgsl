@@ -17,20 +17,8 @@ struct Step {
 }
 @group(0) @binding(0) var<uniform> s: Step;
 
-const WG = 256u;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    workgroupBarrier();
-    if (lid < k) { red[lid] += red[lid + k]; }
-  }
-  workgroupBarrier();
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+const REDUCE_WG = 256u;
+const WG = REDUCE_WG;
 
 // --- ‖g‖²: each workgroup sums a strided share of the gradient; then one workgroup adds the shares.
 @group(0) @binding(1) var<storage, read> n_grads: array<f32>;
@@ -42,7 +30,7 @@ fn grad_norm_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let lid = lid3.x;
   var acc = 0.0;
   for (var i = wg.x * WG + lid; i < s.n_params; i += nwg.x * WG) { let g = n_grads[i]; acc += g * g; }
-  let total = reduce_sum(lid, acc);
+  let total = workgroup_sum(lid, acc);
   if (lid == 0u) { n_partials[wg.x] = total; }
 }
 
@@ -56,7 +44,7 @@ fn grad_norm_final(@builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
   var acc = 0.0;
   for (var i = lid; i < s.partials; i += WG) { acc += f_partials[i]; }
-  let norm = sqrt(reduce_sum(lid, acc));
+  let norm = sqrt(workgroup_sum(lid, acc));
   if (lid == 0u) {
     var scale = 1.0;
     if (s.max_grad_norm > 0.0 && norm > s.max_grad_norm) { scale = s.max_grad_norm / (norm + 1e-6); }

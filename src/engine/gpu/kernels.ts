@@ -8,17 +8,19 @@ import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
 import lossWgsl from '../../shaders/loss.wgsl?raw';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import optimizerWgsl from '../../shaders/optimizer.wgsl?raw';
+import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import { Tensor } from '../tensor';
 import type { GpuMemory } from './memory';
 
+// WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended.
 export const SHADERS = {
-  attention: attentionWgsl,
+  attention: reduceWgsl + attentionWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
-  layernorm: layernormWgsl,
-  loss: lossWgsl,
+  layernorm: reduceWgsl + layernormWgsl,
+  loss: reduceWgsl + lossWgsl,
   matmul: matmulWgsl,
-  optimizer: optimizerWgsl,
+  optimizer: reduceWgsl + optimizerWgsl,
 } as const;
 export type ShaderName = keyof typeof SHADERS;
 

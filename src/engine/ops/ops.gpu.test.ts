@@ -263,8 +263,8 @@ describe('activations', () => {
       await h.run(ds);
       const y = await h.read(ty);
       const dx = await h.read(tdx);
-      // Relative to the largest |y| (40 here) would be too lax for the small values: floor 1, and compare
-      // the samples below |x| ≤ 6 separately at the same bound without the large ones.
+      // max |y| is 40 here (x = 40), which would make the bound lax for ordinary inputs: compare the
+      // samples with |x| ≤ 6 on their own as well.
       const small = [...x.keys()].filter((i) => Math.abs(x[i]) <= 6);
       const refY = c.forward(x);
       const refDx = c.backward(x, dy);
@@ -342,13 +342,22 @@ describe('attention', () => {
     { B: 2, T: 13, C: 24, nHead: 3, causal: true },
     { B: 1, T: 70, C: 16, nHead: 2, causal: true }, // T > 64: several softmax strides and matmul tiles
     { B: 2, T: 11, C: 12, nHead: 4, causal: false },
+    // Scores of order ±100, and the keys past the first 64 four times larger: exp overflows f32 unless
+    // the softmax subtracts the row's true maximum, which then lies beyond the first 64 keys.
+    { B: 1, T: 70, C: 16, nHead: 2, causal: true, std: 10, lateKeyBoost: 4 },
   ];
   for (const s of cases) {
-    const name = `B ${s.B}, T ${s.T}, C ${s.C}, ${s.nHead} heads, ${s.causal ? 'causal' : 'not causal'}`;
+    const name = `B ${s.B}, T ${s.T}, C ${s.C}, ${s.nHead} heads, ${s.causal ? 'causal' : 'not causal'}${s.std ? `, qkv std ${s.std}` : ''}`;
     it(`forward (out, probs) and backward (dqkv), ${name}`, async () => {
-      const rng = new SeededRandom(9000 + s.T * 3 + s.C);
+      const rng = new SeededRandom(9000 + s.T * 3 + s.C + (s.std ?? 0));
       const N = s.B * s.T;
-      const qkv = normals(rng, N * 3 * s.C, 1.5);
+      const qkv = normals(rng, N * 3 * s.C, s.std ?? 1.5);
+      if (s.lateKeyBoost) {
+        for (let row = 0; row < N; row++) {
+          if (row % s.T < 64) continue;
+          for (let c = s.C; c < 2 * s.C; c++) qkv[row * 3 * s.C + c] = Math.fround(qkv[row * 3 * s.C + c] * s.lateKeyBoost);
+        }
+      }
       const dout = normals(rng, N * s.C);
       const tqkv = h.upload([N, 3 * s.C], qkv, 'qkv');
       const tout = h.empty([N, s.C], 'out');
@@ -400,10 +409,11 @@ describe('softmax cross-entropy', () => {
     return { t, loss: softmaxCrossEntropy(h.kernels, N, V, t, accumulate) };
   }
 
-  for (const [N, V] of [[37, 70], [6, 129], [70, 11]] as const) {
-    it(`per-row losses, mean into metrics[slot], dlogits, with ignored targets, N ${N}, V ${V}`, async () => {
-      const rng = new SeededRandom(10000 + N * V);
-      const logits = normals(rng, N * V, 3);
+  // The last case has logits of order ±100: exp overflows f32 unless the row maximum is subtracted.
+  for (const [N, V, std] of [[37, 70, 3], [6, 129, 3], [70, 11, 3], [9, 70, 40]] as const) {
+    it(`per-row losses, mean into metrics[slot], dlogits, with ignored targets, N ${N}, V ${V}, logits std ${std}`, async () => {
+      const rng = new SeededRandom(10000 + N * V + std);
+      const logits = normals(rng, N * V, std);
       const targets = rng.intArray(N, 0, V);
       for (let n = 1; n < N; n += 4) targets[n] = ref.IGNORE_TARGET; // −1 is written as 0xffffffff
       targets[N - 1] = V - 1;
@@ -511,4 +521,60 @@ describe('AdamW with global gradient-norm clipping', () => {
       expectClose('p − p0', gpuDelta, refDelta, 1e-4, 0);
     });
   }
+});
+
+// Past 65,535 workgroups in x the host spreads a grid over y (grid1d, gridRows) and the kernels rebuild
+// the index from both; these are the only tests that reach that path (about 2 s on CPU Vulkan).
+describe('grids of more than 65,535 workgroups', () => {
+  it('residualAdd over 65,535·256 + 1000 values (grid1d spills into y)', async () => {
+    const n = 65535 * 256 + 1000;
+    const rng = new SeededRandom(12000);
+    const a = new Float32Array(n);
+    const b = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      a[i] = rng.uniform(-4, 4);
+      b[i] = rng.uniform(-1, 1);
+    }
+    const ta = h.upload([n], a, 'a');
+    const tb = h.upload([n], b, 'b');
+    const tout = h.empty([n], 'out');
+    await h.run([await buildChecked(h.device, () => residualAdd(h.kernels, 'add', ta, tb, tout))]);
+    const out = await h.read(tout);
+    const chunk = 1 << 20;
+    let mismatches = 0;
+    let first = -1;
+    for (let start = 0; start < n; start += chunk) {
+      const end = Math.min(n, start + chunk);
+      const expected = roundF32(ref.residualForward(Float64Array.from(a.subarray(start, end)), Float64Array.from(b.subarray(start, end))));
+      for (let i = 0; i < expected.length; i++) {
+        if (out[start + i] !== expected[i]) {
+          mismatches++;
+          if (first < 0) first = start + i;
+        }
+      }
+    }
+    expect(mismatches, `first mismatch at ${first}`).toBe(0);
+  });
+
+  it('layerNorm forward over 65,600 rows (gridRows spills into y)', async () => {
+    // C = 8 rather than 2 or 3: with so many rows, a row of nearly equal values (tiny variance, huge
+    // rstd) would otherwise make y ill-conditioned in the inputs' own f32 rounding.
+    const [rows, C] = [65600, 8];
+    const rng = new SeededRandom(12001);
+    const x = normals(rng, rows * C, 2, 1);
+    const gamma = normals(rng, C, 0.5, 1);
+    const beta = normals(rng, C, 0.5);
+    const t = {
+      x: h.upload([rows, C], x, 'x'),
+      gamma: h.upload([C], gamma, 'gamma'),
+      beta: h.upload([C], beta, 'beta'),
+      y: h.empty([rows, C], 'y'),
+      mean: h.empty([rows], 'mean'),
+      rstd: h.empty([rows], 'rstd'),
+    };
+    await h.run([await buildChecked(h.device, () => layerNormForward(h.kernels, 'ln', t, rows, C, 1e-5))]);
+    const expected = ref.layerNormForward(x, gamma, beta, rows, C, 1e-5);
+    expectClose('y', await h.read(t.y), expected.y, TOL_ELEMENTWISE);
+    expectClose('mean', await h.read(t.mean), expected.mean, TOL_ELEMENTWISE);
+  });
 });

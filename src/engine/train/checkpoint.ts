@@ -43,7 +43,7 @@ export function encodeSafetensors(c: Checkpoint): Uint8Array {
 }
 
 export function decodeSafetensors(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
-  if (bytes.length < 8) throw new CheckpointError(`${source} is not a safetensors file: ${bytes.length} bytes, shorter than the 8-byte header length`);
+  if (bytes.length < 8) throw new CheckpointError(`${source} is truncated or not a safetensors file: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > bytes.length - 8) {

@@ -62,6 +62,7 @@ export class Trainer {
   private windowStart: { step: number; time: number };
   private readonly startTime: number;
   private readonly listeners: ((m: StepMetrics[]) => void)[] = [];
+  private failure: unknown = undefined;
 
   private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset) {
     this.config = validateRunConfig(config);
@@ -142,6 +143,7 @@ export class Trainer {
   /** Records and submits one training step. Resolves once the step is queued; it only waits when the
    *  GPU is more than a few steps behind (back-pressure), never for data to come back. */
   async step(): Promise<void> {
+    this.throwIfFailed();
     const t = this.config.train;
     const step = this.stepsDone;
     const batch = this.dataset.trainBatch(this.dataRng, this.model.B, this.model.T);
@@ -175,9 +177,15 @@ export class Trainer {
       encoder.copyBufferToBuffer(this.metrics.buffer, 0, staging, 0, this.metrics.byteLength);
       this.device.queue.submit([encoder.finish()]);
       const first = step - (step % this.ringSteps);
-      this.stagingBusy[i] = this.collect(staging, first, this.stepsDone).finally(() => {
-        this.stagingBusy[i] = null;
-      });
+      // A failed readback (or a listener that throws) is kept and re-thrown by the next step() or
+      // flush(), never left as an unhandled rejection.
+      this.stagingBusy[i] = this.collect(staging, first, this.stepsDone)
+        .catch((e: unknown) => {
+          this.failure ??= e;
+        })
+        .finally(() => {
+          this.stagingBusy[i] = null;
+        });
     } else {
       this.device.queue.submit([encoder.finish()]);
     }
@@ -205,6 +213,11 @@ export class Trainer {
   async flush(): Promise<void> {
     await Promise.all(this.inflight.splice(0));
     await Promise.all(this.stagingBusy.filter(Boolean));
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   /** Mean loss over the fixed validation set. */
