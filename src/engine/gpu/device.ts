@@ -64,10 +64,12 @@ export async function acquireGpu(gpu: GPU | undefined | null, where = 'this envi
   }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
+    const inNode = typeof process !== 'undefined' && Boolean(process.versions?.node);
     throw new GpuUnavailableError(
-      `WebGPU found no GPU adapter in ${where}. In a browser, check chrome://gpu and enable hardware ` +
-        `acceleration; in Node on a machine without a GPU, install a Vulkan driver (Mesa's lavapipe, ` +
-        `see README "System packages").`,
+      `WebGPU found no GPU adapter in ${where}. ` +
+        (inNode
+          ? 'On a machine without a GPU, install a Vulkan driver (Mesa\'s lavapipe: see README, "System packages").'
+          : 'Check that hardware acceleration is on (chrome://gpu shows WebGPU status) and that the GPU is not blocklisted; on Linux start Chrome with --enable-unsafe-webgpu --enable-features=Vulkan.'),
     );
   }
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
