@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 
 const quiet = process.argv.includes('--quiet');
 // More entry points as name=path (e.g. a benchmark or a debugging script).
-const entryPoints = { train: 'src/cli/train.ts' };
+const entryPoints = { train: 'src/cli/train.ts', experiment: 'src/cli/experiment.ts' };
 for (const a of process.argv.slice(2)) if (a.includes('=')) entryPoints[a.split('=')[0]] = a.split('=')[1];
 const rawText = {
   name: 'raw-text',

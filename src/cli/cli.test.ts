@@ -61,6 +61,15 @@ describe('train CLI: bad input', () => {
   });
 });
 
+describe('train CLI: bad quantizer settings', () => {
+  it('an unknown precision, a Hadamard block larger than d_model, a block that is not a power of two', () => {
+    expectOneLineError(train(['--precision', 'int3']), /--precision must be one of fp32, fp16, int4/);
+    expectOneLineError(train(['--preset', 'tiny', '--precision', 'int4', '--hadamard-block', '64']), /hadamard-block 64 is larger than d_model 48.*at most 16/);
+    expectOneLineError(train(['--precision', 'int4', '--hadamard-block', '24']), /hadamard-block must be a power of two from 1 to 1024/);
+    expectOneLineError(train(['--lss-variant', 'uniform']), /--lss-variant must be one of lss, bitsplit/);
+  });
+});
+
 describe('train CLI: arguments', () => {
   it('--help lists every flag', () => {
     const r = train(['--help']);

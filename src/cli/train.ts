@@ -1,36 +1,14 @@
 // `npm run train -- …`: trains a GPT in Node on the same engine the browser runs, through Dawn.
 // Exit codes: 0 done, 2 bad input (one-line message), 1 anything else (e.g. no GPU adapter).
-import { existsSync, readFileSync, writeFileSync, appendFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ConfigError, type ModelConfig, modelConfigFromPreset, type RunConfig, validateRunConfig } from '../engine/config';
-import { DatasetError, Rng } from '../engine/data';
-import { type Dataset } from '../engine/data/dataset';
-import { openDataset, BUNDLED_TEXT_FILES } from '../engine/data/open';
+import { existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { type RunConfig, validateRunConfig } from '../engine/config';
+import { Rng } from '../engine/data';
 import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
-import { CheckpointError } from '../engine/train/checkpoint';
 import { checkpointFromRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { type StepMetrics, Trainer } from '../engine/train/trainer';
-import { CliError, helpText, parseTrainArgs, type CliOptions } from './args';
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root: dist-node/ (bundled) or src/cli/ (sources) sit below it. */
-const root = [resolve(here, '..'), resolve(here, '../..')].find((d) => existsSync(resolve(d, 'public/datasets'))) ?? process.cwd();
-
-async function loadDataset(name: string): Promise<Dataset> {
-  return openDataset(name, async (spec) => {
-    const path = spec.bundled ? resolve(root, 'public', BUNDLED_TEXT_FILES[spec.name]) : resolve(spec.name);
-    if (!existsSync(path)) throw new DatasetError(`dataset file not found: ${path} (give a bundled name such as names, reverse, sort, addmod, or an existing text file)`);
-    if (statSync(path).isDirectory()) throw new DatasetError(`dataset path ${path} is a directory; give a text file`);
-    return readFileSync(path, 'utf8');
-  });
-}
-
-function modelConfig(o: CliOptions, dataset: Dataset, fromCheckpoint: ModelConfig | null): ModelConfig {
-  const base = fromCheckpoint ?? modelConfigFromPreset(o.preset, dataset.tokenizer.vocabSize);
-  return { ...base, ...o.modelOverrides };
-}
+import { CliError, helpText, parseTrainArgs } from './args';
+import { checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
 
 class Progress {
   private readonly tty = Boolean(process.stderr.isTTY);
@@ -76,10 +54,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const config: RunConfig = validateRunConfig({ model: modelConfig(o, dataset, checkpoint?.model ?? null), train: o.train, dataset: o.dataset });
-  // Surface dataset problems (a task that does not fit the context, a corpus too short) before
-  // acquiring the GPU and building the model.
-  dataset.trainBatch(new Rng(0), 1, config.model.contextLength);
-  dataset.valBatches(1, 1, config.model.contextLength);
+  checkDatasetFits(dataset, config.model.contextLength);
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
   };
@@ -102,7 +77,8 @@ async function main(argv: string[]): Promise<number> {
   let diverged: StepMetrics | null = null;
   trainer.onMetrics((records) => {
     for (const r of records) {
-      writeRecord({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_s: r.tokensPerSecond, elapsed_s: r.elapsedSeconds });
+      const scaling = trainer.usesLossScaling ? { loss_scale: r.lossScale, skipped: r.skipped } : {};
+      writeRecord({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, ...scaling, tokens_per_s: r.tokensPerSecond, elapsed_s: r.elapsedSeconds });
       lastTrainLoss = r.loss;
       if (!Number.isFinite(r.loss)) diverged ??= r;
     }
@@ -150,16 +126,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-function isUserError(e: unknown): boolean {
-  return e instanceof CliError || e instanceof ConfigError || e instanceof DatasetError || e instanceof CheckpointError;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    const msg = e instanceof Error ? e.message : String(e);
-    // A progress bar may own the terminal's current line: start the message on a fresh one.
-    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}error: ${msg.split('\n')[0]}\n`);
-    process.exit(isUserError(e) ? 2 : 1);
-  },
-);
+runMain(() => main(process.argv.slice(2)));

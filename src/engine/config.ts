@@ -8,8 +8,13 @@ export type Activation = 'gelu' | 'relu';
 export type PositionalEncoding = 'learned' | 'sinusoidal';
 /** The numeric scheme of every linear layer (see src/engine/linear). More values come with the
  *  quantized schemes. */
-export type Precision = 'fp32';
-export const PRECISIONS: readonly Precision[] = ['fp32'];
+export type Precision = 'fp32' | 'fp16' | 'int4';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int4'];
+/** LSS-MM backward: 'lss' samples the bit-split rows by leverage score with 1/p rescaling (the paper's
+ *  estimator, §4); 'bitsplit' keeps every non-zero row (what the official code runs). */
+export type LssVariant = 'lss' | 'bitsplit';
+export const LSS_VARIANTS: readonly LssVariant[] = ['lss', 'bitsplit'];
+export type F16Path = 'auto' | 'native' | 'emulated';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -31,6 +36,13 @@ export interface ModelConfig {
 
 export interface TrainConfig {
   precision: Precision;
+  /** FP16 kernels: native shader-f16 where the adapter offers it ('auto'), or forced either way. */
+  f16Path: F16Path;
+  /** INT4 HQ: the largest block of the block-diagonal Hadamard transform (a power of two ≤ 1024);
+   *  each layer uses the largest power of two up to it that divides its reduction dimension. The paper's
+   *  typical value is 32 (k = 5, §3.3 / A.5). */
+  hadamardBlock: number;
+  lssVariant: LssVariant;
   steps: number;
   batchSize: number;
   /** Peak learning rate, reached after the warmup. */
@@ -72,6 +84,9 @@ export const DEFAULT_PRESET = 'small';
 
 export const DEFAULT_TRAIN: TrainConfig = {
   precision: 'fp32',
+  f16Path: 'auto',
+  hadamardBlock: 32,
+  lssVariant: 'lss',
   steps: 300,
   batchSize: 32,
   lr: 3e-3,
@@ -161,9 +176,29 @@ export function trainConfigErrors(t: TrainConfig): string[] {
   return errs;
 }
 
+/** Largest power of two ≤ `limit` that divides `n` (the Hadamard block a layer of width n can use). */
+export function hadamardBlockFor(n: number, limit: number): number {
+  let b = 1;
+  while (b * 2 <= limit && n % (b * 2) === 0) b *= 2;
+  return b;
+}
+
+function quantizerConfigErrors(m: ModelConfig, t: TrainConfig): string[] {
+  const errs: string[] = [];
+  const b = t.hadamardBlock;
+  if (!(Number.isInteger(b) && b >= 1 && b <= 1024 && (b & (b - 1)) === 0)) {
+    errs.push(`hadamard-block must be a power of two from 1 to 1024 (got ${b})`);
+  } else if (t.precision === 'int4' && b > m.dModel) {
+    errs.push(`hadamard-block ${b} is larger than d_model ${m.dModel}: the transform acts on blocks of the reduction dimension; use at most ${hadamardBlockFor(m.dModel, 1024)}`);
+  }
+  if (!(LSS_VARIANTS as readonly string[]).includes(t.lssVariant)) errs.push(`lss-variant must be one of ${LSS_VARIANTS.join(', ')} (got ${t.lssVariant})`);
+  return errs;
+}
+
 /** Throws a ConfigError listing every problem, or returns the config unchanged. */
 export function validateRunConfig(c: RunConfig): RunConfig {
   const errs = [...modelConfigErrors(c.model), ...trainConfigErrors(c.train)];
+  if (errs.length === 0) errs.push(...quantizerConfigErrors(c.model, c.train));
   if (errs.length) throw new ConfigError(errs.join('; '));
   return c;
 }

@@ -28,6 +28,8 @@ fn count_scored(@builtin(local_invocation_id) lid3: vec3u) {
 @group(0) @binding(3) var<storage, read> scored: array<f32>;
 @group(0) @binding(4) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
+// [0]: the loss scale (1 unless the scheme trains with dynamic loss scaling).
+@group(0) @binding(6) var<storage, read> loss_scale: array<f32>;
 
 @compute @workgroup_size(REDUCE_WG)
 fn forward_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
@@ -45,7 +47,7 @@ fn forward_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_
   let log_z = m + log(s);
   let is_scored = target_id != IGNORE;
   // The loss is the mean over scored positions, so each scored row's gradient is divided by their count.
-  let scale = select(0.0, 1.0 / max(scored[0], 1.0), is_scored);
+  let scale = select(0.0, loss_scale[0] / max(scored[0], 1.0), is_scored);
   for (var j = lid; j < p.V; j += REDUCE_WG) {
     let prob = exp(logits[base + j] - log_z);
     let onehot = select(0.0, 1.0, j == target_id);

@@ -2,25 +2,45 @@
 // kernel launch with its uniforms and bind group fixed at build time, so a training step only replays
 // a list of dispatches into one command encoder.
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
+import bitsplitWgsl from '../../shaders/bitsplit.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
+import hadamardWgsl from '../../shaders/hadamard.wgsl?raw';
+import intmatmulWgsl from '../../shaders/intmatmul.wgsl?raw';
 import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
+import lsqWgsl from '../../shaders/lsq.wgsl?raw';
+import lssWgsl from '../../shaders/lss.wgsl?raw';
 import lossWgsl from '../../shaders/loss.wgsl?raw';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import optimizerWgsl from '../../shaders/optimizer.wgsl?raw';
+import quantizeWgsl from '../../shaders/quantize.wgsl?raw';
+import randomWgsl from '../../shaders/random.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import { Tensor } from '../tensor';
+import type { Capabilities } from './device';
 import type { GpuMemory } from './memory';
 
 // WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended.
 export const SHADERS = {
   attention: reduceWgsl + attentionWgsl,
+  // The INT4 backward (LSS-MM, spec §3): bit split of ∇Y, leverage-score sampling, LSQ backward.
+  bitsplit: randomWgsl + reduceWgsl + bitsplitWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
+  hadamard: hadamardWgsl,
+  // INT4/INT8 code products: the dot4I8Packed path needs the WGSL language feature
+  // packed_4x8_integer_dot_product; the plain module replaces its one call, so it compiles without it.
+  intmatmul: intmatmulWgsl,
+  intmatmul_plain: intmatmulWgsl.replace('return dot4I8Packed(a, b);', 'return dot4I8Plain(a, b);'),
   layernorm: reduceWgsl + layernormWgsl,
+  lsq: reduceWgsl + lsqWgsl,
+  lss: randomWgsl + reduceWgsl + lssWgsl,
   loss: reduceWgsl + lossWgsl,
   matmul: matmulWgsl,
+  // The FP16 scheme's native path: the same kernels with operand tiles held as f16 in workgroup memory.
+  matmul_f16: 'enable f16;\n' + matmulWgsl.replace('alias operand_t = f32;', 'alias operand_t = f16;'),
   optimizer: reduceWgsl + optimizerWgsl,
+  quantize: reduceWgsl + quantizeWgsl,
 } as const;
 export type ShaderName = keyof typeof SHADERS;
 
@@ -72,6 +92,8 @@ export class Kernels {
   constructor(
     readonly device: GPUDevice,
     readonly memory: GpuMemory,
+    /** Which optional paths the device offers (native f16, dot4I8Packed, …); none assumed if omitted. */
+    readonly capabilities: Partial<Capabilities> = {},
   ) {}
 
   pipeline(shader: ShaderName, entry: string, constants: Record<string, number | boolean> = {}): GPUComputePipeline {

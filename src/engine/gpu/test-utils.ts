@@ -23,9 +23,9 @@ export interface GpuHarness {
 }
 
 export async function gpuHarness(): Promise<GpuHarness> {
-  const { device } = await testGpu();
+  const { device, capabilities } = await testGpu();
   const memory = new GpuMemory(device);
-  const kernels = new Kernels(device, memory);
+  const kernels = new Kernels(device, memory, capabilities);
   const h: GpuHarness = {
     device,
     memory,

@@ -5,7 +5,8 @@ import type { Kernels } from '../gpu/kernels';
 
 export const fp32Scheme: LinearScheme = {
   precision: 'fp32',
-  kernelPath: 'f32 tiled matmul (64×64 tiles, 4×4 per thread)',
+  kernelPath: () => 'f32 tiled matmul (64×64 tiles, 4×4 per thread)',
+  usesLossScaling: false,
   extraParameters: () => [],
   build(k: Kernels, l: LinearLayerSpec): LinearLayer {
     const { rows: N, inFeatures: D, outFeatures: C } = l;

@@ -2,6 +2,7 @@
 // FP32 is the first scheme; FP16, INT8, the paper's INT4 (HQ-MM forward, LSS-MM backward) and the
 // baselines plug in as siblings, so comparing them is a config switch and a new scheme is one file.
 import type { Precision } from '../config';
+import type { Capabilities } from '../gpu/device';
 import type { Dispatch, Kernels } from '../gpu/kernels';
 import type { ParamSpec } from '../model/params';
 import type { Tensor } from '../tensor';
@@ -24,10 +25,18 @@ export interface LinearLayerSpec {
   dx: Tensor;
   dw: Tensor;
   db: Tensor | null;
+  /** Distinct for every linear layer of a model: the base of its random streams (stochastic rounding,
+   *  sampling), so layers draw independently. */
+  index: number;
+  /** u32 [seed, step], rewritten by the trainer every step: what counter-based draws depend on. */
+  stepState: Tensor;
 }
 
 export interface LinearLayer {
   forward: Dispatch[];
+  /** The forward of the very first training step, when it differs (quantizer step sizes initialised
+   *  from the first batch, paper A.4 / the official code's first no-grad pass). */
+  firstForward?: Dispatch[];
   backward: Dispatch[];
 }
 
@@ -39,8 +48,10 @@ export interface SchemeParameter {
 
 export interface LinearScheme {
   readonly precision: Precision;
-  /** Which kernel path runs, for the user (e.g. "f32 tiled matmul"). */
-  readonly kernelPath: string;
+  /** Which kernel path runs on a device with these capabilities, for the user (e.g. "f32 tiled matmul"). */
+  kernelPath(capabilities: Partial<Capabilities>): string;
+  /** Gradients pass through a reduced-range format: train with dynamic loss scaling. */
+  readonly usesLossScaling: boolean;
   /** Trainable tensors a layer of this scheme adds (quantizer step sizes); they are optimised with
    *  the model's parameters. Names are relative to the layer's prefix. */
   extraParameters(layer: Pick<LinearLayerSpec, 'name' | 'inFeatures' | 'outFeatures'>): ParamSpec[];

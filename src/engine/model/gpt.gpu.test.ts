@@ -74,7 +74,9 @@ describe('GPT forward + loss + backward vs the float64 reference', () => {
       const V = config.vocabSize;
       const metrics = h.empty([4], 'metrics', 7);
       const valMetrics = h.empty([2], 'valMetrics', 0);
-      const gpt = await buildChecked(h.device, () => new Gpt(h.kernels, { config, batchSize: B, scheme: fp32Scheme, metrics, valMetrics }));
+      const lossScale = h.upload([1], [1], 'lossScale');
+      const stepState = h.upload([2], new Uint32Array([1, 0]), 'stepState');
+      const gpt = await buildChecked(h.device, () => new Gpt(h.kernels, { config, batchSize: B, scheme: fp32Scheme, metrics, valMetrics, lossScale, stepState }));
 
       // The layout holds exactly the reference's parameters, by name and shape.
       const names = refParamNames(config);

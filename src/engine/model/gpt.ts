@@ -13,7 +13,7 @@ import type { ModelConfig } from '../config';
 import { type Dispatch, type Kernels } from '../gpu/kernels';
 import type { GpuMemory } from '../gpu/memory';
 import { fp32Scheme } from '../linear/fp32';
-import type { LinearLayerSpec, LinearScheme, SchemeParameter } from '../linear/scheme';
+import type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from '../linear/scheme';
 import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward } from '../ops/attention';
 import { activationBackward, activationForward, residualAdd } from '../ops/elementwise';
 import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops/embedding';
@@ -92,6 +92,10 @@ export interface GptBuildOptions {
   metrics: Tensor;
   /** Validation sums: [Σ batch-mean loss, batches]. */
   valMetrics: Tensor;
+  /** [0]: the loss scale ∇logits is multiplied by (dynamic loss scaling; holds 1 otherwise). */
+  lossScale: Tensor;
+  /** u32 [seed, step] for the schemes' counter-based random draws. */
+  stepState: Tensor;
 }
 
 export class Gpt {
@@ -107,6 +111,8 @@ export class Gpt {
   readonly logits: Tensor;
   /** Embedding to logits. */
   readonly forward: Dispatch[] = [];
+  /** The forward of the first training step: `forward` with the schemes' one-time initialisation. */
+  readonly firstForward: Dispatch[] = [];
   /** Loss and ∇logits, batch mean written to the training metrics slot (rewrite `trainLossUniforms`). */
   readonly trainLoss: Dispatch[];
   readonly trainLossUniforms: GPUBuffer;
@@ -183,9 +189,10 @@ export class Gpt {
     const attnGrads = allocAttentionGrads(mem, attnShape);
     const dLogits = mem.tensor([N, V], 'd_logits');
 
+    let linearCount = 0;
     const linear = (scheme: LinearScheme, name: string, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, inFeatures: number, outFeatures: number, bias = true) => {
       const spec: LinearLayerSpec = {
-        name, rows: N, inFeatures, outFeatures, x, y, dy, dx,
+        name, rows: N, inFeatures, outFeatures, x, y, dy, dx, index: linearCount++, stepState: o.stepState,
         w: P(`${name}.weight`), dw: G(`${name}.weight`),
         b: bias ? P(`${name}.bias`) : null, db: bias ? G(`${name}.bias`) : null,
       };
@@ -196,10 +203,18 @@ export class Gpt {
       return scheme.build(k, spec, extra);
     };
 
-    // --- forward
+    // --- forward (and the first step's variant, where a scheme initialises itself from the first batch)
+    const fwd = (...d: Dispatch[]) => {
+      this.forward.push(...d);
+      this.firstForward.push(...d);
+    };
+    const fwdLinear = (l: LinearLayer) => {
+      this.forward.push(...l.forward);
+      this.firstForward.push(...(l.firstForward ?? l.forward));
+    };
     const embShape: EmbeddingShape = { B, T, C, V, learnedPositions: c.positionalEncoding === 'learned' };
     const wpe = embShape.learnedPositions ? P('transformer.wpe.weight') : null;
-    this.forward.push(embeddingForward(k, embShape, this.inputs, P('transformer.wte.weight'), wpe, x0));
+    fwd(embeddingForward(k, embShape, this.inputs, P('transformer.wte.weight'), wpe, x0));
     const blockBackward: Dispatch[][] = [];
     blocks.forEach((b, l) => {
       const p = `transformer.h.${l}`;
@@ -208,18 +223,15 @@ export class Gpt {
       const cProj = linear(s, `${p}.attn.c_proj`, b.attnOut, b.attnProj, dResidMid, dAttnOut, C, C);
       const fc = linear(s, `${p}.mlp.c_fc`, b.ln2.y, b.fc, dFc, dLn, C, c.dFF);
       const mlpProj = linear(s, `${p}.mlp.c_proj`, b.fcAct, b.mlpProj, dResid[l + 1], dFcAct, c.dFF, C);
-      this.forward.push(
-        layerNormForward(k, `${p}.ln_1`, b.ln1, N, C, c.layerNormEps),
-        ...cAttn.forward,
-        ...attentionForward(k, `${p}.attn`, attnShape, b.qkv, b.attn, b.attnOut),
-        ...cProj.forward,
-        residualAdd(k, `${p}.resid_mid`, b.ln1.x, b.attnProj, b.residMid),
-        layerNormForward(k, `${p}.ln_2`, b.ln2, N, C, c.layerNormEps),
-        ...fc.forward,
-        activationForward(k, `${p}.act`, c.activation, b.fc, b.fcAct),
-        ...mlpProj.forward,
-        residualAdd(k, `${p}.resid_out`, b.residMid, b.mlpProj, b.residOut),
-      );
+      fwd(layerNormForward(k, `${p}.ln_1`, b.ln1, N, C, c.layerNormEps));
+      fwdLinear(cAttn);
+      fwd(...attentionForward(k, `${p}.attn`, attnShape, b.qkv, b.attn, b.attnOut));
+      fwdLinear(cProj);
+      fwd(residualAdd(k, `${p}.resid_mid`, b.ln1.x, b.attnProj, b.residMid), layerNormForward(k, `${p}.ln_2`, b.ln2, N, C, c.layerNormEps));
+      fwdLinear(fc);
+      fwd(activationForward(k, `${p}.act`, c.activation, b.fc, b.fcAct));
+      fwdLinear(mlpProj);
+      fwd(residualAdd(k, `${p}.resid_out`, b.residMid, b.mlpProj, b.residOut));
       // The residual branch passes ∇ of the block's output straight through; each LayerNorm backward
       // adds it to the gradient it computes (see layernorm.wgsl).
       blockBackward.push([
@@ -233,15 +245,15 @@ export class Gpt {
         ...layerNormBackward(k, `${p}.ln_1.backward`, b.ln1, { dy: dLn, dx: dResid[l], dgamma: G(`${p}.ln_1.weight`), dbeta: G(`${p}.ln_1.bias`), dresidual: dResidMid }, N, C),
       ]);
     });
-    this.forward.push(layerNormForward(k, 'ln_f', lnf, N, C, c.layerNormEps));
+    fwd(layerNormForward(k, 'ln_f', lnf, N, C, c.layerNormEps));
     const dLnf = dLn;
     const head = linear(fp32Scheme, 'lm_head', lnf.y, this.logits, dLogits, dLnf, C, V, false);
-    this.forward.push(...head.forward);
+    fwdLinear(head);
 
     // --- loss
     const scoredCount = mem.tensor([1], 'loss.scored');
     const losses = mem.tensor([N], 'loss.per_position');
-    const lossTensors = { logits: this.logits, targets: this.targets, scoredCount, losses, dlogits: dLogits };
+    const lossTensors = { logits: this.logits, targets: this.targets, scoredCount, losses, dlogits: dLogits, lossScale: o.lossScale };
     const train = softmaxCrossEntropy(k, N, V, { ...lossTensors, metrics: o.metrics }, false);
     this.trainLoss = train.dispatches;
     this.trainLossUniforms = train.reduceUniforms;

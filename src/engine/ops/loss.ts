@@ -14,6 +14,8 @@ export interface LossTensors {
   losses: Tensor;
   dlogits: Tensor;
   metrics: Tensor;
+  /** [0]: the factor ∇logits is multiplied by (dynamic loss scaling; 1 otherwise). */
+  lossScale: Tensor;
 }
 
 /** Loss and ∇logits; then the batch mean into `metrics[slot]` (training: written; validation: summed
@@ -26,7 +28,7 @@ export function softmaxCrossEntropy(k: Kernels, N: number, V: number, t: LossTen
     reduceUniforms,
     dispatches: [
       k.dispatch({ shader: 'loss', entry: 'count_scored', label: 'loss.count', uniforms: [N, V, 0, 0], bindings: [t.targets, t.scoredCount], workgroups: [1, 1, 1] }),
-      k.dispatch({ shader: 'loss', entry: 'forward_backward', label: 'loss', uniforms: [N, V, 0, 0], bindings: [t.logits, t.targets, t.scoredCount, t.losses, t.dlogits], workgroups: gridRows(N) }),
+      k.dispatch({ shader: 'loss', entry: 'forward_backward', label: 'loss', uniforms: [N, V, 0, 0], bindings: [t.logits, t.targets, t.scoredCount, t.losses, t.dlogits, t.lossScale], workgroups: gridRows(N) }),
       k.dispatch({ shader: 'loss', entry: 'reduce_loss', label: 'loss.mean', uniforms: reduceUniforms, bindings: [t.losses, t.scoredCount, t.metrics], workgroups: [1, 1, 1] }),
     ],
   };

@@ -20,7 +20,12 @@ export interface MatmulSpec {
   bias?: Tensor | null;
   /** Independent products over consecutive slices (attention: one per batch and head). */
   batch?: number;
+  /** Round both operands to binary16, ties to even (accumulation stays f32): held in f16 tiles with
+   *  shader-f16 ('native') or in f32 tiles ('emulated'). Both give the same numbers. */
+  f16?: F16Path;
 }
+
+export type F16Path = 'native' | 'emulated';
 
 export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
   const batch = s.batch ?? 1;
@@ -33,11 +38,16 @@ export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
   // Past a quarter of a 64×64 tile wasted on either edge, the 16×16 kernel does less work.
   const small = s.M < 48 || s.N < 48;
   const tile = small ? 16 : 64;
+  if (s.f16 === 'native' && !k.capabilities.shaderF16) throw new Error(`${s.label}: native f16 needs the shader-f16 feature`);
   return k.dispatch({
-    shader: 'matmul',
+    shader: s.f16 === 'native' ? 'matmul_f16' : 'matmul',
     entry: small ? 'main_small' : 'main',
     label: s.label,
-    constants: { TRANS_A: Boolean(s.transA), TRANS_B: Boolean(s.transB) },
+    constants: {
+      TRANS_A: Boolean(s.transA),
+      TRANS_B: Boolean(s.transB),
+      ROUND_F16: s.f16 !== undefined,
+    },
     uniforms: [s.M, s.N, s.K, s.M * s.K, s.K * s.N, s.M * s.N, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0],
     bindings: [s.a, s.b, s.c, s.bias ?? k.placeholder],
     workgroups: [Math.ceil(s.N / tile), Math.ceil(s.M / tile), batch],

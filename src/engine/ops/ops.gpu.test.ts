@@ -405,6 +405,7 @@ describe('softmax cross-entropy', () => {
       losses: h.empty([N], 'losses'),
       dlogits: h.empty([N, V], 'dlogits'),
       metrics: h.upload([metrics0.length], metrics0, 'metrics'),
+      lossScale: h.upload([1], [1], 'lossScale'),
     };
     return { t, loss: softmaxCrossEntropy(h.kernels, N, V, t, accumulate) };
   }
@@ -489,11 +490,12 @@ describe('AdamW with global gradient-norm clipping', () => {
         m: h.upload([n], m0, 'm'),
         v: h.upload([n], v0, 'v'),
         partials: h.empty([NORM_PARTIALS], 'partials'),
-        state: h.empty([2], 'state'),
-        metrics: h.upload([4], [7, 7, 7, 7], 'metrics'),
+        state: h.empty([3], 'state'),
+        metrics: h.upload([5], [7, 7, 7, 7, 7], 'metrics'),
+        scaler: h.upload([3], [1, 0, 0], 'scaler'),
       };
-      const stepUniforms = h.memory.buffer(48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'step');
-      h.device.queue.writeBuffer(stepUniforms, 0, packAdamWStep({ ...o, maxGradNorm: maxNorm, nParams: n, decayEnd, metricsSlot }));
+      const stepUniforms = h.memory.buffer(64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'step');
+      h.device.queue.writeBuffer(stepUniforms, 0, packAdamWStep({ ...o, maxGradNorm: maxNorm, nParams: n, decayEnd, metricsSlot, dynamicLossScale: false, scaleGrowthInterval: 2000 }));
       await h.run(await buildChecked(h.device, () => optimizerStep(h.kernels, t, stepUniforms)));
 
       const clip = ref.gradNormClipScale([grads], maxNorm);
@@ -511,7 +513,9 @@ describe('AdamW with global gradient-norm clipping', () => {
       expectClose('clip factor', [state[1]], [clip.scale], TOL_ELEMENTWISE, 0);
       const metrics = await h.read(t.metrics);
       expect(metrics[metricsSlot]).toBe(state[0]);
-      expect([metrics[0], metrics[2], metrics[3]]).toEqual([7, 7, 7]);
+      // then the loss scale the step ran with (1: no scaling) and the skipped flag; slot 0 untouched
+      expect([metrics[0], metrics[metricsSlot + 1], metrics[metricsSlot + 2], metrics[4]]).toEqual([7, 1, 0, 7]);
+      expect(Array.from(await h.read(t.scaler))).toEqual([1, 0, 0]);
       expectClose('m', await h.read(t.m), m, TOL_ELEMENTWISE, 0);
       expectClose('v', await h.read(t.v), v, TOL_ELEMENTWISE, 0);
       // The update is ~lr: compare p − p0 on both sides, relative to the largest update.

@@ -9,9 +9,11 @@ export interface OptimizerTensors {
   v: Tensor;
   /** Partial sums of ‖g‖², one per workgroup of the first reduction pass. */
   partials: Tensor;
-  /** [‖g‖, clip factor]. */
+  /** [‖g‖, factor applied to raw gradients, skip flag]. */
   state: Tensor;
   metrics: Tensor;
+  /** [loss scale, overflow-free steps, skipped steps]; the loss kernel multiplies ∇logits by [0]. */
+  scaler: Tensor;
 }
 
 /** Workgroups of the first norm pass: enough to keep a GPU busy, few enough for one final workgroup. */
@@ -22,7 +24,7 @@ export function optimizerStep(k: Kernels, t: OptimizerTensors, stepUniforms: GPU
   const partials = Math.min(NORM_PARTIALS, Math.ceil(n / 256));
   return [
     k.dispatch({ shader: 'optimizer', entry: 'grad_norm_partial', label: 'optimizer.norm_partial', uniforms: stepUniforms, bindings: [t.grads, t.partials], workgroups: [partials, 1, 1] }),
-    k.dispatch({ shader: 'optimizer', entry: 'grad_norm_final', label: 'optimizer.norm', uniforms: stepUniforms, bindings: [t.partials, t.state, t.metrics], workgroups: [1, 1, 1] }),
+    k.dispatch({ shader: 'optimizer', entry: 'grad_norm_final', label: 'optimizer.norm', uniforms: stepUniforms, bindings: [t.partials, t.state, t.metrics, t.scaler], workgroups: [1, 1, 1] }),
     k.dispatch({ shader: 'optimizer', entry: 'adamw', label: 'optimizer.adamw', uniforms: stepUniforms, bindings: [t.params, t.grads, t.m, t.v, t.state], workgroups: grid1d(n) }),
   ];
 }
@@ -39,6 +41,8 @@ export interface AdamWStep {
   nParams: number;
   decayEnd: number;
   metricsSlot: number;
+  dynamicLossScale: boolean;
+  scaleGrowthInterval: number;
 }
 
 /** The per-step uniform values, in the order of `struct Step` in optimizer.wgsl. */
@@ -47,6 +51,6 @@ export function packAdamWStep(s: AdamWStep): ArrayBuffer {
   return packUniforms([
     f32(s.lr), f32(s.beta1), f32(s.beta2), f32(s.eps), f32(s.weightDecay),
     f32(1 - s.beta1 ** s.t), f32(1 - s.beta2 ** s.t), f32(s.maxGradNorm),
-    s.nParams, s.decayEnd, s.metricsSlot, partials,
+    s.nParams, s.decayEnd, s.metricsSlot, partials, s.dynamicLossScale ? 1 : 0, s.scaleGrowthInterval,
   ]);
 }

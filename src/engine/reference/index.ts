@@ -13,3 +13,5 @@ export { adamwStep, learningRate, gradNormClipScale } from './optimizer';
 export type { AdamWOptions, LearningRateSchedule } from './optimizer';
 export { refGptForward, refGptBackward, refParamNames } from './gpt';
 export type { RefParams, RefGptCache } from './gpt';
+export * from './quant';
+export * from './random';

@@ -222,3 +222,23 @@ describe('Trainer on the names corpus', () => {
     }
   });
 });
+
+describe('fp16 training', () => {
+  it('trains with dynamic loss scaling: scale reported, no skipped steps, losses close to fp32 but not identical', async () => {
+    const run = async (config: RunConfig) => {
+      const r = await create(config);
+      await trainAll(r.trainer);
+      return r;
+    };
+    const f32 = await run(runConfig());
+    const f16 = await run(runConfig({ precision: 'fp16' }));
+    expect(f16.metrics.map((m) => m.lossScale)).toEqual(f16.metrics.map(() => 65536));
+    expect(f16.metrics.some((m) => m.skipped)).toBe(false);
+    expect(f32.metrics.every((m) => m.lossScale === 1)).toBe(true);
+    const diffs = f16.metrics.map((m, i) => Math.abs(m.loss - f32.metrics[i].loss));
+    // binary16 operands (11-bit significands) change the losses in the 4th-5th digit, no more.
+    expect(Math.max(...diffs)).toBeLessThan(2e-2);
+    expect(Math.max(...diffs)).toBeGreaterThan(0);
+    expect(f16.metrics[f16.metrics.length - 1].loss).toBeLessThan(f16.metrics[0].loss - 0.1);
+  });
+});

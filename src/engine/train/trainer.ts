@@ -7,9 +7,9 @@ import { validateRunConfig } from '../config';
 import type { Dataset } from '../data/dataset';
 import { Rng } from '../data/rng';
 import type { GpuContext } from '../gpu/device';
-import { Kernels, recordDispatches } from '../gpu/kernels';
+import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
-import { linearScheme } from '../linear';
+import { linearScheme, type LinearScheme } from '../linear';
 import { Gpt } from '../model/gpt';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
 import type { Tensor } from '../tensor';
@@ -17,16 +17,26 @@ import { learningRateAt } from './schedule';
 
 export interface StepMetrics {
   step: number;
+  /** Mean training loss of the step's batch (unscaled). */
   loss: number;
+  /** Global gradient norm before clipping (unscaled). */
   gradNorm: number;
+  /** The loss scale the step ran with (1 without dynamic loss scaling). */
+  lossScale: number;
+  /** The step overflowed under dynamic loss scaling and did not update the parameters. */
+  skipped: boolean;
   lr: number;
   /** Throughput over the window of steps this record was read back with. */
   tokensPerSecond: number;
   elapsedSeconds: number;
 }
 
-/** Floats per step record in the metrics ring: [loss, gradient norm]. */
-const RECORD = 2;
+/** Floats per step record in the metrics ring: [loss, gradient norm, loss scale, skipped]. */
+const RECORD = 4;
+/** Dynamic loss scaling: the starting scale and the clean steps before it doubles (the usual defaults
+ *  of mixed-precision training). */
+const INITIAL_LOSS_SCALE = 65536;
+const LOSS_SCALE_GROWTH_INTERVAL = 2000;
 /** Staging buffers for metric readbacks in flight. */
 const STAGING = 4;
 /** Submitted steps allowed to be queued ahead of the GPU. */
@@ -48,6 +58,11 @@ export class Trainer {
   stepsDone = 0;
 
   private readonly device: GPUDevice;
+  private readonly scheme: LinearScheme;
+  private readonly scaler: Tensor;
+  private readonly stepState: Tensor;
+  /** The schemes' one-time initialisation (first-batch step sizes) has run, or was loaded. */
+  private initialized = false;
   private readonly dataRng: Rng;
   private readonly metrics: Tensor;
   private readonly valMetrics: Tensor;
@@ -73,27 +88,34 @@ export class Trainer {
       throw new Error(`model vocabulary (${config.model.vocabSize}) differs from dataset ${dataset.name} (${dataset.tokenizer.vocabSize})`);
     }
     this.memory = new GpuMemory(this.device);
-    this.kernels = new Kernels(this.device, this.memory);
+    this.kernels = new Kernels(this.device, this.memory, gpu.capabilities);
+    this.scheme = linearScheme(t.precision, { f16Path: t.f16Path, hadamardBlock: t.hadamardBlock, lssVariant: t.lssVariant });
+    this.scaler = this.memory.tensor([3], 'loss_scaler');
+    this.stepState = this.memory.tensor([2], 'step_state');
+    writeTensor(this.device, this.scaler, new Float32Array([this.scheme.usesLossScaling ? INITIAL_LOSS_SCALE : 1, 0, 0]));
     this.ringSteps = t.logEvery;
     this.metrics = this.memory.tensor([this.ringSteps * RECORD], 'metrics');
     this.valMetrics = this.memory.tensor([2], 'metrics.validation');
     this.model = new Gpt(this.kernels, {
       config: config.model,
       batchSize: t.batchSize,
-      scheme: linearScheme(t.precision),
+      scheme: this.scheme,
       metrics: this.metrics,
       valMetrics: this.valMetrics,
+      lossScale: this.scaler,
+      stepState: this.stepState,
     });
     const n = this.model.layout.totalFloats;
-    this.stepUniforms = this.memory.buffer(48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'optimizer.step');
+    this.stepUniforms = this.memory.buffer(64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'optimizer.step');
     this.optimizer = optimizerStep(this.kernels, {
       params: this.model.params,
       grads: this.model.grads,
       m: this.memory.tensor([n], 'adam.m'),
       v: this.memory.tensor([n], 'adam.v'),
       partials: this.memory.tensor([256], 'optimizer.partials'),
-      state: this.memory.tensor([2], 'optimizer.state'),
+      state: this.memory.tensor([3], 'optimizer.state'),
       metrics: this.metrics,
+      scaler: this.scaler,
     }, this.stepUniforms);
     for (let i = 0; i < STAGING; i++) {
       this.staging.push(this.memory.buffer(this.metrics.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, `metrics.staging.${i}`));
@@ -133,7 +155,12 @@ export class Trainer {
 
   /** The kernel path the linear layers run on, for the user. */
   get kernelPath(): string {
-    return linearScheme(this.config.train.precision).kernelPath;
+    return this.scheme.kernelPath(this.gpu.capabilities);
+  }
+
+  /** The linear scheme trains with dynamic loss scaling (FP16). */
+  get usesLossScaling(): boolean {
+    return this.scheme.usesLossScaling;
   }
 
   get parameterCount(): number {
@@ -156,12 +183,15 @@ export class Trainer {
     this.device.queue.writeBuffer(this.stepUniforms, 0, packAdamWStep({
       lr, beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, t: step + 1,
       maxGradNorm: t.gradClip, nParams: this.model.layout.totalFloats, decayEnd: this.model.layout.decayEnd, metricsSlot: slot + 1,
+      dynamicLossScale: this.scheme.usesLossScaling, scaleGrowthInterval: LOSS_SCALE_GROWTH_INTERVAL,
     }));
     this.device.queue.writeBuffer(this.model.trainLossUniforms, 8, new Uint32Array([slot]));
+    this.device.queue.writeBuffer(this.stepState.buffer, 0, new Uint32Array([t.seed, step]));
 
     const encoder = this.device.createCommandEncoder({ label: `step ${step}` });
     const pass = encoder.beginComputePass({ label: 'train step' });
-    recordDispatches(pass, this.model.forward);
+    recordDispatches(pass, this.initialized ? this.model.forward : this.model.firstForward);
+    this.initialized = true;
     recordDispatches(pass, this.model.trainLoss);
     recordDispatches(pass, this.model.backward);
     recordDispatches(pass, this.optimizer);
@@ -204,7 +234,10 @@ export class Trainer {
     const out: StepMetrics[] = [];
     for (let s = first; s < end; s++) {
       const slot = (s % this.ringSteps) * RECORD;
-      out.push({ step: s + 1, loss: data[slot], gradNorm: data[slot + 1], lr: this.lrs[s], tokensPerSecond, elapsedSeconds: (time - this.startTime) / 1000 });
+      out.push({
+        step: s + 1, loss: data[slot], gradNorm: data[slot + 1], lossScale: data[slot + 2], skipped: data[slot + 3] !== 0,
+        lr: this.lrs[s], tokensPerSecond, elapsedSeconds: (time - this.startTime) / 1000,
+      });
     }
     for (const l of this.listeners) l(out);
   }
@@ -232,13 +265,20 @@ export class Trainer {
       writeTensor(this.device, this.model.targets, batch.targets);
       const encoder = this.device.createCommandEncoder({ label: 'validation' });
       const pass = encoder.beginComputePass();
-      recordDispatches(pass, this.model.forward);
+      recordDispatches(pass, this.forwardOnce());
       recordDispatches(pass, this.model.valLoss);
       pass.end();
       this.device.queue.submit([encoder.finish()]);
     }
     const [sum, count] = await readTensor(this.device, this.valMetrics);
     return sum / count;
+  }
+
+  /** The forward to record now: the first one initialises the schemes (from whatever batch it sees). */
+  private forwardOnce(): Dispatch[] {
+    const first = !this.initialized;
+    this.initialized = true;
+    return first ? this.model.firstForward : this.model.forward;
   }
 
   /** Every parameter, by name, in PyTorch shapes. */
@@ -263,6 +303,8 @@ export class Trainer {
     }
     if (byName.size) throw new Error(`checkpoint has tensors this model does not: ${[...byName.keys()].slice(0, 3).join(', ')}`);
     writeTensor(this.device, this.model.params, all);
+    // Loaded step sizes are trained ones: no first-batch initialisation over them.
+    this.initialized = true;
   }
 
   /** Generates up to `count` samples by ancestral sampling (temperature 1), each starting from the
@@ -282,7 +324,7 @@ export class Trainer {
         writeTensor(this.device, this.model.inputs, tokens);
         const encoder = this.device.createCommandEncoder({ label: 'sample' });
         const pass = encoder.beginComputePass();
-        recordDispatches(pass, this.model.forward);
+        recordDispatches(pass, this.forwardOnce());
         pass.end();
         this.device.queue.submit([encoder.finish()]);
         for (let b = 0; b < rows; b++) {

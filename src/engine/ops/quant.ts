@@ -1,0 +1,245 @@
+// The quantization kernels of "Training Transformers with 4-bit Integers" (docs/int4-training-paper.md) as
+// dispatches: the block Hadamard transform (src/shaders/hadamard.wgsl), LSQ quantize / dequantize / initial
+// step (src/shaders/quantize.wgsl) and the integer matrix product with dequantization
+// (src/shaders/intmatmul.wgsl). Together they are the forward HQ-MM (spec §2):
+//   Y = X·Wᵀ ≈ s_X s_W · int(XH) · int(WH)ᵀ
+//     hadamardTransform(X → XH), hadamardTransform(W → WH), lsqQuantize each, intMatmul.
+import type { Capabilities } from '../gpu/device';
+import { type Dispatch, f32, grid1d, gridRows, type Kernels } from '../gpu/kernels';
+import { HADAMARD_MAX_SIZE, INT8_MAX, Q_N, Q_P } from '../reference/quant/constants';
+import type { Tensor } from '../tensor';
+
+/** How codes are packed in u32 words: INT4 two's-complement nibbles (8 per word) or int8 lanes (4 per word). */
+export type CodeFormat = 'int4' | 'int8';
+
+export const CODES_PER_WORD: Record<CodeFormat, number> = { int4: 8, int8: 4 };
+
+/** Packed u32 words of one code row of K values: K padded with zero codes up to a whole word. */
+export function packedWordsPerRow(K: number, format: CodeFormat): number {
+  return Math.ceil(K / CODES_PER_WORD[format]);
+}
+
+/** The [rows, words] shape of a packed code tensor for a [rows, K] matrix. */
+export function packedCodeShape(rows: number, K: number, format: CodeFormat): [number, number] {
+  return [rows, packedWordsPerRow(K, format)];
+}
+
+function need(label: string, t: Tensor, n: number, what: string): void {
+  if (t.size < n) throw new RangeError(`${label}: ${what} has ${t.size} values, needs ${n}`);
+}
+
+function positiveInteger(label: string, n: number, what: string): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${label}: ${what} must be a positive integer, got ${n}`);
+}
+
+/** Where a workgroup count goes past the 65,535 limit of one grid dimension and cannot spill into another. */
+function gridDim(label: string, groups: number, what: string): number {
+  if (groups > 65535) throw new RangeError(`${label}: ${what} needs ${groups} workgroups, more than 65,535`);
+  return groups;
+}
+
+/**
+ * Block Hadamard transform on the reduction dimension (paper §3.3 / A.5, spec §2):
+ * y[rows, cols] = x · BlockDiag(H_b, …, H_b), H_b the normalised Sylvester Hadamard matrix of size
+ * `block`, a power of two ≤ 1024 that divides `cols`. H_b is symmetric and orthogonal, so the same
+ * dispatch applies Hᵀ (the backward's final ·Hᵀ, paper eq. 4) and applying it twice gives x back.
+ * Out of place (x and y must be different buffers). block = 1 copies x.
+ */
+export function hadamardTransform(k: Kernels, label: string, x: Tensor, y: Tensor, rows: number, cols: number, block: number): Dispatch {
+  positiveInteger(label, rows, 'rows');
+  positiveInteger(label, cols, 'cols');
+  if (!Number.isInteger(block) || block < 1 || block > HADAMARD_MAX_SIZE || (block & (block - 1)) !== 0) {
+    throw new RangeError(`${label}: the Hadamard block must be a power of two from 1 to ${HADAMARD_MAX_SIZE}, got ${block}`);
+  }
+  if (cols % block !== 0) {
+    throw new RangeError(`${label}: the Hadamard block ${block} does not divide the ${cols} columns (the reduction dimension)`);
+  }
+  const n = rows * cols;
+  need(label, x, n, 'x');
+  need(label, y, n, 'y');
+  return k.dispatch({
+    shader: 'hadamard',
+    entry: 'main',
+    label,
+    uniforms: [n, block, f32(1 / Math.sqrt(block))],
+    bindings: [x, y],
+    workgroups: gridRows(Math.ceil(n / HADAMARD_MAX_SIZE)), // one workgroup per 1024 values
+  });
+}
+
+function codeRange(label: string, format: CodeFormat, qn: number, qp: number): void {
+  const bits = format === 'int4' ? 4 : 8;
+  const lowest = 2 ** (bits - 1);
+  if (!Number.isInteger(qn) || !Number.isInteger(qp) || qn < 0 || qp < 0 || qn > lowest || qp > lowest - 1) {
+    throw new RangeError(`${label}: codes [−${qn}, ${qp}] do not fit ${format} ([−${lowest}, ${lowest - 1}])`);
+  }
+}
+
+export interface LsqQuantizeSpec {
+  label: string;
+  /** [rows, K] f32: the tensor to quantize (for HQ, already Hadamard-transformed). */
+  x: Tensor;
+  /** [1]: the learned step s (|s| is used: the official code keeps it positive, `QZ` lines 472–474). */
+  step: Tensor;
+  /** [rows, K] f32 out: v = x/|s|, kept for the backward (STE mask, ∇s). */
+  v: Tensor;
+  /** [rows, packedWordsPerRow(K, format)] u32 out: the codes packed for intMatmul. */
+  codes: Tensor;
+  rows: number;
+  K: number;
+  /** 'int4' (default): 8 nibbles per word; 'int8': 4 int8 lanes per word. */
+  format?: CodeFormat;
+  /** Code range [−qn, qp]. Defaults: INT4 [−8, 7] (Q_N, Q_P of the official code), INT8 [−127, 127]. */
+  qn?: number;
+  qp?: number;
+}
+
+/**
+ * LSQ quantization (paper §3.1, spec §1; the official forward `FWD` lines 30–33):
+ * v = x/|s|, code = clamp(round-half-away-from-zero(v), −qn, qp), written packed for intMatmul:
+ * each row of K codes padded to a whole word with zero codes; INT4 code j of a row in bits 4·(j % 8)…
+ * of its word (the official `(in[2i+1] << 4) | (in[2i] & 15)` order, 8 per word), INT8 code j in bits
+ * 8·(j % 4)… (dot4I8Packed's lanes).
+ */
+export function lsqQuantize(k: Kernels, s: LsqQuantizeSpec): Dispatch {
+  const format = s.format ?? 'int4';
+  const qn = s.qn ?? (format === 'int4' ? Q_N : INT8_MAX);
+  const qp = s.qp ?? (format === 'int4' ? Q_P : INT8_MAX);
+  positiveInteger(s.label, s.rows, 'rows');
+  positiveInteger(s.label, s.K, 'K');
+  codeRange(s.label, format, qn, qp);
+  const words = packedWordsPerRow(s.K, format);
+  need(s.label, s.x, s.rows * s.K, 'x');
+  need(s.label, s.v, s.rows * s.K, 'v');
+  need(s.label, s.codes, s.rows * words, 'codes');
+  need(s.label, s.step, 1, 'step');
+  return k.dispatch({
+    shader: 'quantize',
+    entry: `quantize_${format}`,
+    label: s.label,
+    uniforms: [s.rows, s.K, words, f32(qn), f32(qp)],
+    bindings: [s.x, s.step, s.v, s.codes],
+    workgroups: grid1d(s.rows * words),
+  });
+}
+
+export interface DequantizeSpec {
+  label: string;
+  /** [rows, packedWordsPerRow(K, format)] packed codes (as lsqQuantize writes them). */
+  codes: Tensor;
+  /** [1]: the step s (|s| is used). */
+  step: Tensor;
+  /** [rows, K] f32 out: code · |s|. */
+  out: Tensor;
+  rows: number;
+  K: number;
+  format?: CodeFormat;
+}
+
+/** Dequantization, code · |s| (spec §1: X ≈ s_X · int_s(X)): fake quantization and tests. */
+export function dequantize(k: Kernels, s: DequantizeSpec): Dispatch {
+  const format = s.format ?? 'int4';
+  positiveInteger(s.label, s.rows, 'rows');
+  positiveInteger(s.label, s.K, 'K');
+  const words = packedWordsPerRow(s.K, format);
+  need(s.label, s.codes, s.rows * words, 'codes');
+  need(s.label, s.out, s.rows * s.K, 'out');
+  need(s.label, s.step, 1, 'step');
+  return k.dispatch({
+    shader: 'quantize',
+    entry: `dequantize_${format}`,
+    label: s.label,
+    uniforms: [s.rows, s.K, words, f32(0), f32(0)],
+    bindings: [s.codes, s.step, s.out],
+    workgroups: grid1d(s.rows * s.K),
+  });
+}
+
+/**
+ * The LSQ initial step, s = 2·mean|x|/√qp + 1e-10 over all n values of x, written to step[0]
+ * (official code `QZ` lines 604–615, on the first batch and over the Hadamard-transformed tensor; the
+ * paper's cold start A.4). One workgroup reduces the whole tensor: meant for the first batch only.
+ */
+export function lsqInitStep(k: Kernels, label: string, x: Tensor, step: Tensor, n: number, qp: number = Q_P): Dispatch {
+  positiveInteger(label, n, 'n');
+  if (!(qp > 0)) throw new RangeError(`${label}: qp must be positive, got ${qp}`);
+  need(label, x, n, 'x');
+  need(label, step, 1, 'step');
+  return k.dispatch({
+    shader: 'quantize',
+    entry: 'init_step',
+    label,
+    // The kernel reduces rows·K values: one row of n.
+    uniforms: [1, n, 0, f32(0), f32(qp)],
+    bindings: [x, step],
+    workgroups: [1, 1, 1],
+  });
+}
+
+/** 'dot4': WGSL dot4I8Packed (DP4a where the GPU has it); 'plain': i32 multiply-adds, runs everywhere. */
+export type IntMatmulPath = 'dot4' | 'plain';
+
+/** The fastest integer path the device offers. */
+export function intMatmulPath(capabilities: Partial<Capabilities>): IntMatmulPath {
+  return capabilities.packed4x8IntegerDotProduct ? 'dot4' : 'plain';
+}
+
+export interface IntMatmulSpec {
+  label: string;
+  /** [M, packedWordsPerRow(K, format)]: packed code rows of A (the forward's X), as lsqQuantize writes them. */
+  a: Tensor;
+  /** [N, packedWordsPerRow(K, format)]: packed code rows of B (the forward's W, [out, in] like nn.Linear). */
+  b: Tensor;
+  /** [1] step sizes of A and B (|s| is used), read on the GPU. */
+  stepA: Tensor;
+  stepB: Tensor;
+  /** [M, N] f32 out. */
+  c: Tensor;
+  M: number;
+  N: number;
+  /** The logical reduction length (before padding to whole words). */
+  K: number;
+  format?: CodeFormat;
+  bias?: Tensor | null;
+  /** Extra factor on the product (default 1). */
+  alpha?: number;
+  /** C += result instead of C = result. */
+  accumulate?: boolean;
+  /** Default: the device's fastest (intMatmulPath(k.capabilities)). */
+  path?: IntMatmulPath;
+}
+
+/**
+ * Integer matrix product with dequantization (paper §3.1/§3.3 HQ-MM steps 3–4, spec §1–2; the official
+ * cutlass INT4 GEMM + `(s_x·s_w)·int32`, `FWD` lines 37–144):
+ * C[M, N] = alpha·|s_A|·|s_B|·(A_q·B_qᵀ) (+ bias[n]) (+ C), the code products accumulated exactly in i32.
+ */
+export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
+  const format = s.format ?? 'int4';
+  const path = s.path ?? intMatmulPath(k.capabilities);
+  positiveInteger(s.label, s.M, 'M');
+  positiveInteger(s.label, s.N, 'N');
+  positiveInteger(s.label, s.K, 'K');
+  if (path === 'dot4' && k.capabilities.packed4x8IntegerDotProduct === false) {
+    throw new Error(`${s.label}: the dot4 path needs the WGSL language feature packed_4x8_integer_dot_product`);
+  }
+  // Exact i32 accumulation: K·max|code|² < 2^31.
+  const maxProduct = format === 'int4' ? 64 : 128 * 128;
+  if (s.K * maxProduct >= 2 ** 31) throw new RangeError(`${s.label}: K = ${s.K} could overflow the i32 accumulator`);
+  const words = packedWordsPerRow(s.K, format);
+  need(s.label, s.a, s.M * words, 'A codes');
+  need(s.label, s.b, s.N * words, 'B codes');
+  need(s.label, s.c, s.M * s.N, 'C');
+  need(s.label, s.stepA, 1, 'stepA');
+  need(s.label, s.stepB, 1, 'stepB');
+  if (s.bias) need(s.label, s.bias, s.N, 'bias');
+  return k.dispatch({
+    shader: path === 'dot4' ? 'intmatmul' : 'intmatmul_plain',
+    entry: 'main',
+    label: s.label,
+    constants: { INT8_CODES: format === 'int8', DOT4: path === 'dot4' },
+    uniforms: [s.M, s.N, words, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0],
+    bindings: [s.a, s.b, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder],
+    workgroups: [gridDim(s.label, Math.ceil(s.N / 64), 'N'), gridDim(s.label, Math.ceil(s.M / 64), 'M'), 1],
+  });
+}

@@ -1,0 +1,93 @@
+// Block Hadamard transform on the reduction dimension (paper §3.3, A.5; spec §2, the "HQ" of HQ-MM):
+// Y[rows, cols] = X · BlockDiag(H_b, …, H_b), H_b the normalised Sylvester Hadamard matrix
+// (H_1 = [1], H_2k = 1/√2 [[H_k, H_k], [H_k, −H_k]]), b a power of two ≤ 1024 that divides cols.
+// H_b is symmetric and orthogonal (H_b·H_b = I), so the same kernel applies Hᵀ (the backward's ·Hᵀ)
+// and undoes itself.
+//
+// A row-major [rows, cols] matrix with b | cols is, flat, a sequence of rows·cols/b independent blocks of
+// b consecutive values, each multiplied by H_b (x_blk·H_b = H_b·x_blk, H_b being symmetric). A workgroup
+// takes 1024 consecutive values (1024/b whole blocks, since b | 1024) into workgroup memory and runs the
+// fast Walsh–Hadamard transform: log2(b) butterfly stages (a, c) → (a + c, a − c) at distances
+// 1, 2, …, b/2, which gives the Sylvester (natural) order, then scales by 1/√b. A butterfly at distance
+// h < b never crosses a block boundary, so the same stages serve every block size. The stages go two at a
+// time (radix 4), so a barrier separates every second stage.
+
+struct Params {
+  n: u32,      // rows · cols
+  block: u32,  // b
+  scale: f32,  // 1/√b, computed on the host (exact for b = 4^k)
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+const WG = 256u;
+const TILE = 1024u; // the largest block (HADAMARD_MAX_SIZE in the reference constants)
+
+var<workgroup> buf: array<f32, TILE>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let lid = lid3.x;
+  // Tiles spread over y past the 65,535 limit on x (gridRows on the host).
+  let base = (wg.x + wg.y * 65535u) * TILE;
+  if (base >= p.n) { return; } // uniform across the workgroup, so the barriers below stay uniform
+  // n is a multiple of b, so a partial last tile still holds whole blocks; its tail is zeros, never stored.
+  var h = 1u;
+  if (p.block >= 4u) {
+    // The first two stages (distances 1 and 2) on the way in: thread t loads the quad 4t … 4t + 3.
+    let i = 4u * lid;
+    var a: array<f32, 4>;
+    for (var r = 0u; r < 4u; r++) { a[r] = select(0.0, x[base + i + r], base + i + r < p.n); }
+    let b0 = a[0] + a[1];
+    let b1 = a[0] - a[1];
+    let b2 = a[2] + a[3];
+    let b3 = a[2] - a[3];
+    buf[i] = b0 + b2;
+    buf[i + 1u] = b1 + b3;
+    buf[i + 2u] = b0 - b2;
+    buf[i + 3u] = b1 - b3;
+    h = 4u;
+  } else {
+    for (var r = 0u; r < TILE / WG; r++) {
+      let t = lid + r * WG;
+      buf[t] = select(0.0, x[base + t], base + t < p.n);
+    }
+  }
+  // Then two stages per barrier (radix 4): thread t owns the quad i, i + h, i + 2h, i + 3h with
+  // i = (t / h)·4h + t % h, and applies the butterflies at distances h and 2h to it in registers.
+  for (; 4u * h <= p.block; h *= 4u) {
+    workgroupBarrier();
+    let i = (lid / h) * (4u * h) + lid % h;
+    let a0 = buf[i];
+    let a1 = buf[i + h];
+    let a2 = buf[i + 2u * h];
+    let a3 = buf[i + 3u * h];
+    let b0 = a0 + a1;
+    let b1 = a0 - a1;
+    let b2 = a2 + a3;
+    let b3 = a2 - a3;
+    buf[i] = b0 + b2;
+    buf[i + h] = b1 + b3;
+    buf[i + 2u * h] = b0 - b2;
+    buf[i + 3u * h] = b1 - b3;
+  }
+  // An odd number of stages leaves the one at distance h = b/2: two pairs (i, i + h) per thread,
+  // pair q at i = (q / h)·2h + q % h.
+  if (h < p.block) {
+    workgroupBarrier();
+    for (var k = 0u; k < TILE / (2u * WG); k++) {
+      let q = lid + k * WG;
+      let i = (q / h) * (2u * h) + q % h;
+      let a = buf[i];
+      let c = buf[i + h];
+      buf[i] = a + c;
+      buf[i + h] = a - c;
+    }
+  }
+  workgroupBarrier();
+  for (var i = 0u; i < TILE / WG; i++) {
+    let t = lid + i * WG;
+    if (base + t < p.n) { y[base + t] = buf[t] * p.scale; }
+  }
+}

@@ -1,0 +1,103 @@
+// The LSQ pieces of the INT4 backward (paper §3.1, A.3; spec §1; the official `GW`/`GI` LSQ_cuda_kernel),
+// working from v = XH/|s|, the unrounded value the forward quantizer keeps (quantize.wgsl):
+//   code = clamp(round(v), −Q_N, Q_P)     (round half away from zero, as the forward)
+//   X̂ = |s|·code                          (dequantize; its row norms enter the leverage scores)
+//   ∇_input = 1[−Q_N ≤ v ≤ Q_P]·∇_X̂       (straight-through estimator, zero where clipped)
+//   ∇s = sign(s)·g·Σ δ·∇_X̂,  g = 1/√(Q_P·numel),  δ = round(v) − v inside, −Q_N below, Q_P above.
+// The forward uses |s| (the official code resets s.data = |s|, `QZ` lines 472–474); sign(s) makes ∇s
+// the gradient wrt the stored s also where it went negative (the official code never sees that case).
+
+struct Params {
+  n: u32,          // elements (dequantize, backward); rows (row norms)
+  cols: u32,       // row length (row norms)
+  qn: f32,         // Q_N: codes ≥ −Q_N
+  qp: f32,         // Q_P: codes ≤ Q_P
+  grad_scale: f32, // g = 1/√(Q_P·numel), computed on the host in float64
+  partials: u32,   // workgroups of the first backward pass
+}
+@group(0) @binding(0) var<uniform> p: Params;
+
+const REDUCE_WG = 256u;
+const WG = REDUCE_WG;
+
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+
+// Round half away from zero, exactly (see quantize.wgsl).
+fn round_half_away(v: f32) -> f32 {
+  let t = trunc(v);
+  return t + select(0.0, sign(v), abs(v - t) >= 0.5);
+}
+
+// The forward's code as an f32 integer (the clamp in f32 also tames ±inf).
+fn lsq_code(v: f32) -> f32 { return clamp(round_half_away(v), -p.qn, p.qp); }
+
+// --- Norms of the dequantized rows, ‖X̂_r‖ = |s|·‖code_r‖, one workgroup per row. The sums of squared
+// codes are exact in f32 (≤ 64·cols < 2^24).
+@group(0) @binding(1) var<storage, read> r_v: array<f32>;
+@group(0) @binding(2) var<storage, read> r_step: array<f32>;
+@group(0) @binding(3) var<storage, read_write> r_norms: array<f32>;
+
+@compute @workgroup_size(WG)
+fn code_row_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.n) { return; }
+  let lid = lid3.x;
+  let base = row * p.cols;
+  var s = 0.0;
+  for (var c = lid; c < p.cols; c += WG) { let q = lsq_code(r_v[base + c]); s += q * q; }
+  let total = workgroup_sum(lid, s);
+  if (lid == 0u) { r_norms[row] = sqrt(total) * abs(r_step[0]); }
+}
+
+// --- X̂ = |s|·code, one thread per element (f32 operand of the backward's float products).
+@group(0) @binding(1) var<storage, read> d_v: array<f32>;
+@group(0) @binding(2) var<storage, read> d_step: array<f32>;
+@group(0) @binding(3) var<storage, read_write> d_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn dequantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.n) { return; }
+  d_out[i] = abs(d_step[0]) * lsq_code(d_v[i]);
+}
+
+// --- Backward, first pass: the masked gradient, and each workgroup's share of Σ δ·∇.
+@group(0) @binding(1) var<storage, read> b_grad: array<f32>;
+@group(0) @binding(2) var<storage, read> b_v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> b_masked: array<f32>;
+@group(0) @binding(4) var<storage, read_write> b_partials: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let lid = lid3.x;
+  var acc = 0.0;
+  for (var i = wg.x * WG + lid; i < p.n; i += nwg.x * WG) {
+    let v = b_v[i];
+    let g = b_grad[i];
+    let below = v < -p.qn;
+    let above = v > p.qp;
+    let inside = !(below || above);
+    var delta = round_half_away(v) - v;
+    if (below) { delta = -p.qn; }
+    if (above) { delta = p.qp; }
+    acc += delta * g;
+    b_masked[i] = select(0.0, g, inside);
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) { b_partials[wg.x] = total; }
+}
+
+// --- Second pass, one workgroup: ∇s, written (not accumulated) to its slot of the gradient buffer.
+@group(0) @binding(1) var<storage, read> f_partials: array<f32>;
+@group(0) @binding(2) var<storage, read> f_step: array<f32>;
+@group(0) @binding(3) var<storage, read_write> f_grad_step: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward_final(@builtin(local_invocation_id) lid3: vec3u) {
+  let lid = lid3.x;
+  var acc = 0.0;
+  for (var i = lid; i < p.partials; i += WG) { acc += f_partials[i]; }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) { f_grad_step[0] = select(1.0, -1.0, f_step[0] < 0.0) * p.grad_scale * total; }
+}
