@@ -1,7 +1,7 @@
 // Command-line flags of `npm run train`: one table drives parsing, validation and --help, so the help
 // always lists every flag. Pure (no I/O), so it is tested directly.
 import { parseArgs } from 'node:util';
-import { type Activation, DEFAULT_PRESET, type F16Path, LSS_VARIANTS, type LssVariant, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, type TrainConfig } from '../engine/config';
+import { type Activation, BACKWARD_QUANTIZERS, type BackwardQuantizer, DEFAULT_PRESET, type F16Path, FORWARD_QUANTIZERS, type ForwardQuantizer, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, type TrainConfig } from '../engine/config';
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -28,7 +28,10 @@ const FLAGS = {
   precision: { kind: 'string', help: 'numeric scheme of the linear layers', choices: PRECISIONS, default: 'fp32' },
   'f16-path': { kind: 'string', help: 'fp16 kernels: native shader-f16 where offered (auto), or forced', choices: ['auto', 'native', 'emulated'], default: 'auto' },
   'hadamard-block': { kind: 'int', help: 'int4: largest Hadamard block (power of two; each layer uses the largest one dividing its width)', default: String(DEFAULT_TRAIN.hadamardBlock) },
-  'lss-variant': { kind: 'string', help: 'int4 backward: leverage-score sampling (lss, the paper) or keep every non-zero bit-split row (bitsplit, the official code)', choices: LSS_VARIANTS, default: DEFAULT_TRAIN.lssVariant },
+  'forward-quantizer': { kind: 'string', help: 'quantized precisions: override the forward quantizer of X and W (Hadamard+LSQ, LSQ, min-max, none)', choices: FORWARD_QUANTIZERS },
+  'backward-quantizer': { kind: 'string', help: 'quantized precisions: override the quantizer of ∇Y (lss: the paper\'s sampling; bitsplit: every non-zero row, as the official code)', choices: BACKWARD_QUANTIZERS },
+  bits: { kind: 'int', help: 'quantized precisions: forward bit width, 2–8 (default 4)' },
+  'int8-per-row': { kind: 'flag', help: 'int8: one scale per row of X and W instead of one per tensor' },
   steps: { kind: 'uint', help: 'optimizer steps (0: only evaluate, e.g. a loaded checkpoint)', default: String(DEFAULT_TRAIN.steps) },
   batch: { kind: 'int', help: 'sequences per step (default: the preset\'s)' },
   lr: { kind: 'number', help: 'peak learning rate (default: the preset\'s)' },
@@ -138,7 +141,10 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     precision: get<string>('precision') as Precision,
     f16Path: get<string>('f16-path') as F16Path,
     hadamardBlock: get<number>('hadamard-block')!,
-    lssVariant: get<string>('lss-variant') as LssVariant,
+    forwardQuantizer: get<string>('forward-quantizer') as ForwardQuantizer | undefined,
+    backwardQuantizer: get<string>('backward-quantizer') as BackwardQuantizer | undefined,
+    bits: get<number>('bits'),
+    int8PerRow: Boolean(values['int8-per-row']),
     steps: get<number>('steps')!,
     batchSize: get<number>('batch') ?? p.batchSize,
     lr: get<number>('lr') ?? p.lr,

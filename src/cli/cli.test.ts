@@ -62,11 +62,15 @@ describe('train CLI: bad input', () => {
 });
 
 describe('train CLI: bad quantizer settings', () => {
-  it('an unknown precision, a Hadamard block larger than d_model, a block that is not a power of two', () => {
-    expectOneLineError(train(['--precision', 'int3']), /--precision must be one of fp32, fp16, int4/);
+  it('an unknown precision, a Hadamard block larger than d_model or not a power of two, bits outside 2–8, incompatible quantizers', () => {
+    expectOneLineError(train(['--precision', 'int3']), /--precision must be one of fp32, fp16, int8, int4, int4-minmax, int4-lsq-luq/);
     expectOneLineError(train(['--preset', 'tiny', '--precision', 'int4', '--hadamard-block', '64']), /hadamard-block 64 is larger than d_model 48.*at most 16/);
     expectOneLineError(train(['--precision', 'int4', '--hadamard-block', '24']), /hadamard-block must be a power of two from 1 to 1024/);
-    expectOneLineError(train(['--lss-variant', 'uniform']), /--lss-variant must be one of lss, bitsplit/);
+    expectOneLineError(train(['--backward-quantizer', 'uniform']), /--backward-quantizer must be one of lss, bitsplit, luq, minmax, none/);
+    expectOneLineError(train(['--precision', 'int4', '--bits', '9']), /bits must be an integer from 2 to 8 \(got 9\)/);
+    expectOneLineError(train(['--precision', 'int4', '--bits', '1']), /bits must be an integer from 2 to 8 \(got 1\)/);
+    expectOneLineError(train(['--precision', 'int4', '--forward-quantizer', 'none']), /backward-quantizer lss samples rows by the norms of the LSQ codes of X/);
+    expectOneLineError(train(['--precision', 'fp32', '--bits', '4']), /apply to the quantized precisions/);
   });
 });
 

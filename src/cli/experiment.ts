@@ -1,8 +1,9 @@
 // `npm run experiment -- precision-sweep [train flags] --precisions fp32,fp16,int4 [--out FILE.json]`
 // Trains the same config and seed once per precision and prints a table: final validation loss, its
-// gap to fp32, throughput and GPU memory. An entry may name an LSS variant: `int4:bitsplit`.
+// gap to fp32, throughput and GPU memory. A quantized entry may name its backward quantizer:
+// `int4:bitsplit` is INT4 with the official code's keep-every-row bit split instead of sampling.
 import { writeFileSync } from 'node:fs';
-import { type LssVariant, LSS_VARIANTS, type Precision, PRECISIONS, type RunConfig, validateRunConfig } from '../engine/config';
+import { BACKWARD_QUANTIZERS, type BackwardQuantizer, type Precision, PRECISIONS, QUANTIZED_PRECISIONS, type RunConfig, validateRunConfig } from '../engine/config';
 import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { type StepMetrics, Trainer } from '../engine/train/trainer';
@@ -14,19 +15,19 @@ const EXPERIMENTS = ['precision-sweep'] as const;
 interface SweepEntry {
   label: string;
   precision: Precision;
-  lssVariant?: LssVariant;
+  backwardQuantizer?: BackwardQuantizer;
 }
 
 function parseEntries(list: string): SweepEntry[] {
   return list.split(',').map((raw) => {
-    const [precision, variant] = raw.trim().split(':');
+    const [precision, backward] = raw.trim().split(':');
     if (!(PRECISIONS as readonly string[]).includes(precision)) {
       throw new CliError(`--precisions: unknown precision "${precision}"; choose from ${PRECISIONS.join(', ')}`);
     }
-    if (variant !== undefined && (precision !== 'int4' || !(LSS_VARIANTS as readonly string[]).includes(variant))) {
-      throw new CliError(`--precisions: "${raw}" — only int4 takes a variant (${LSS_VARIANTS.map((v) => `int4:${v}`).join(', ')})`);
+    if (backward !== undefined && (!QUANTIZED_PRECISIONS[precision as Precision] || !(BACKWARD_QUANTIZERS as readonly string[]).includes(backward))) {
+      throw new CliError(`--precisions: "${raw}": only ${Object.keys(QUANTIZED_PRECISIONS).join(', ')} take a backward quantizer after ':' (${BACKWARD_QUANTIZERS.join(', ')})`);
     }
-    return { label: raw.trim(), precision: precision as Precision, lssVariant: variant as LssVariant | undefined };
+    return { label: raw.trim(), precision: precision as Precision, backwardQuantizer: backward as BackwardQuantizer | undefined };
   });
 }
 
@@ -35,7 +36,8 @@ function usage(): string {
     'Usage: npm run experiment -- precision-sweep [train flags] --precisions LIST [--out FILE.json]',
     '',
     'Trains the same model, data and seed once per entry of LIST (default fp32,fp16,int4; e.g.',
-    'fp32,int4:lss,int4:bitsplit) and prints final validation loss, gap to fp32, tokens/s and GPU memory.',
+    'fp32,int4,int4:bitsplit,int4-lsq-luq,int4-minmax) and prints final validation loss, gap to fp32,',
+    'tokens/s and GPU memory. precision:backward overrides a quantized precision\'s ∇Y quantizer.',
     '',
     helpText(),
   ].join('\n');
@@ -65,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
   const dataset = await loadDataset(o.dataset);
   const configs = entries.map((e): RunConfig => validateRunConfig({
     model: modelConfig(o, dataset, null),
-    train: { ...o.train, precision: e.precision, lssVariant: e.lssVariant ?? o.train.lssVariant },
+    train: { ...o.train, precision: e.precision, backwardQuantizer: e.backwardQuantizer ?? o.train.backwardQuantizer },
     dataset: o.dataset,
   }));
   checkDatasetFits(dataset, configs[0].model.contextLength);

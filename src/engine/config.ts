@@ -8,12 +8,30 @@ export type Activation = 'gelu' | 'relu';
 export type PositionalEncoding = 'learned' | 'sinusoidal';
 /** The numeric scheme of every linear layer (see src/engine/linear). More values come with the
  *  quantized schemes. */
-export type Precision = 'fp32' | 'fp16' | 'int4';
-export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int4'];
-/** LSS-MM backward: 'lss' samples the bit-split rows by leverage score with 1/p rescaling (the paper's
- *  estimator, §4); 'bitsplit' keeps every non-zero row (what the official code runs). */
-export type LssVariant = 'lss' | 'bitsplit';
-export const LSS_VARIANTS: readonly LssVariant[] = ['lss', 'bitsplit'];
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4' | 'int4-minmax' | 'int4-lsq-luq';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int4', 'int4-minmax', 'int4-lsq-luq'];
+/** Forward quantizer of X and W: Hadamard + LSQ (the paper's HQ, §3.3), LSQ alone, per-tensor min-max
+ *  with stochastic rounding, or none. */
+export type ForwardQuantizer = 'hq' | 'lsq' | 'minmax' | 'none';
+export const FORWARD_QUANTIZERS: readonly ForwardQuantizer[] = ['hq', 'lsq', 'minmax', 'none'];
+/** Backward quantizer of ∇Y: leverage-score sampling of the bit-split rows with 1/p rescaling (the
+ *  paper's LSS, §4), the bit split keeping every non-zero row (what the official code runs), LUQ,
+ *  min-max, or none. */
+export type BackwardQuantizer = 'lss' | 'bitsplit' | 'luq' | 'minmax' | 'none';
+export const BACKWARD_QUANTIZERS: readonly BackwardQuantizer[] = ['lss', 'bitsplit', 'luq', 'minmax', 'none'];
+export type LssVariant = Extract<BackwardQuantizer, 'lss' | 'bitsplit'>;
+export interface QuantizerChoice {
+  forward: ForwardQuantizer;
+  backward: BackwardQuantizer;
+  /** Forward bit width, 2–8. */
+  bits: number;
+}
+/** The quantized precisions as quantizer choices: the paper's method and its two main baselines. */
+export const QUANTIZED_PRECISIONS: Partial<Record<Precision, QuantizerChoice>> = {
+  int4: { forward: 'hq', backward: 'lss', bits: 4 },
+  'int4-minmax': { forward: 'minmax', backward: 'minmax', bits: 4 },
+  'int4-lsq-luq': { forward: 'lsq', backward: 'luq', bits: 4 },
+};
 export type F16Path = 'auto' | 'native' | 'emulated';
 
 export interface ModelConfig {
@@ -42,7 +60,12 @@ export interface TrainConfig {
    *  each layer uses the largest power of two up to it that divides its reduction dimension. The paper's
    *  typical value is 32 (k = 5, §3.3 / A.5). */
   hadamardBlock: number;
-  lssVariant: LssVariant;
+  /** Overrides of the quantized precision's choices (the ablations of the paper's Fig. 3). */
+  forwardQuantizer?: ForwardQuantizer;
+  backwardQuantizer?: BackwardQuantizer;
+  bits?: number;
+  /** INT8: one scale per row of X and of W instead of one per tensor. */
+  int8PerRow: boolean;
   steps: number;
   batchSize: number;
   /** Peak learning rate, reached after the warmup. */
@@ -86,7 +109,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   precision: 'fp32',
   f16Path: 'auto',
   hadamardBlock: 32,
-  lssVariant: 'lss',
+  int8PerRow: false,
   steps: 300,
   batchSize: 32,
   lr: 3e-3,
@@ -183,15 +206,35 @@ export function hadamardBlockFor(n: number, limit: number): number {
   return b;
 }
 
+/** The quantizers a run uses: its precision's choices with the config's overrides; null for the
+ *  float precisions and INT8, which have schemes of their own. */
+export function quantizerChoice(t: TrainConfig): QuantizerChoice | null {
+  const preset = QUANTIZED_PRECISIONS[t.precision];
+  if (!preset) return null;
+  return { forward: t.forwardQuantizer ?? preset.forward, backward: t.backwardQuantizer ?? preset.backward, bits: t.bits ?? preset.bits };
+}
+
 function quantizerConfigErrors(m: ModelConfig, t: TrainConfig): string[] {
   const errs: string[] = [];
   const b = t.hadamardBlock;
+  const q = quantizerChoice(t);
   if (!(Number.isInteger(b) && b >= 1 && b <= 1024 && (b & (b - 1)) === 0)) {
     errs.push(`hadamard-block must be a power of two from 1 to 1024 (got ${b})`);
-  } else if (t.precision === 'int4' && b > m.dModel) {
+  } else if (q?.forward === 'hq' && b > m.dModel) {
     errs.push(`hadamard-block ${b} is larger than d_model ${m.dModel}: the transform acts on blocks of the reduction dimension; use at most ${hadamardBlockFor(m.dModel, 1024)}`);
   }
-  if (!(LSS_VARIANTS as readonly string[]).includes(t.lssVariant)) errs.push(`lss-variant must be one of ${LSS_VARIANTS.join(', ')} (got ${t.lssVariant})`);
+  const overrides = t.forwardQuantizer !== undefined || t.backwardQuantizer !== undefined || t.bits !== undefined;
+  if (overrides && !q) {
+    errs.push(`forward-quantizer, backward-quantizer and bits apply to the quantized precisions (${Object.keys(QUANTIZED_PRECISIONS).join(', ')}), not ${t.precision}`);
+  }
+  if (q) {
+    if (!FORWARD_QUANTIZERS.includes(q.forward)) errs.push(`forward-quantizer must be one of ${FORWARD_QUANTIZERS.join(', ')} (got ${q.forward})`);
+    if (!BACKWARD_QUANTIZERS.includes(q.backward)) errs.push(`backward-quantizer must be one of ${BACKWARD_QUANTIZERS.join(', ')} (got ${q.backward})`);
+    if (!(Number.isInteger(q.bits) && q.bits >= 2 && q.bits <= 8)) errs.push(`bits must be an integer from 2 to 8 (got ${q.bits})`);
+    if ((q.backward === 'lss' || q.backward === 'bitsplit') && q.forward !== 'hq' && q.forward !== 'lsq') {
+      errs.push(`backward-quantizer ${q.backward} samples rows by the norms of the LSQ codes of X: use forward-quantizer hq or lsq with it`);
+    }
+  }
   return errs;
 }
 

@@ -2,10 +2,12 @@
 // kernel launch with its uniforms and bind group fixed at build time, so a training step only replays
 // a list of dispatches into one command encoder.
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
+import baselinesWgsl from '../../shaders/baselines.wgsl?raw';
 import bitsplitWgsl from '../../shaders/bitsplit.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
 import hadamardWgsl from '../../shaders/hadamard.wgsl?raw';
+import int8Wgsl from '../../shaders/int8.wgsl?raw';
 import intmatmulWgsl from '../../shaders/intmatmul.wgsl?raw';
 import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
 import lsqWgsl from '../../shaders/lsq.wgsl?raw';
@@ -16,6 +18,7 @@ import optimizerWgsl from '../../shaders/optimizer.wgsl?raw';
 import quantizeWgsl from '../../shaders/quantize.wgsl?raw';
 import randomWgsl from '../../shaders/random.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
+import statsWgsl from '../../shaders/stats.wgsl?raw';
 import { Tensor } from '../tensor';
 import type { Capabilities } from './device';
 import type { GpuMemory } from './memory';
@@ -23,11 +26,15 @@ import type { GpuMemory } from './memory';
 // WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended.
 export const SHADERS = {
   attention: reduceWgsl + attentionWgsl,
+  // The baselines' quantizers (min-max, LUQ) and the symmetric b-bit ablation quantizer; own u32-key reductions.
+  baselines: randomWgsl + baselinesWgsl,
   // The INT4 backward (LSS-MM, spec §3): bit split of ∇Y, leverage-score sampling, LSQ backward.
   bitsplit: randomWgsl + reduceWgsl + bitsplitWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
   hadamard: hadamardWgsl,
+  // The INT8 scheme's quantizers (absmax scales, nearest and stochastic codes, transposed packing).
+  int8: randomWgsl + reduceWgsl + int8Wgsl,
   // INT4/INT8 code products: the dot4I8Packed path needs the WGSL language feature
   // packed_4x8_integer_dot_product; the plain module replaces its one call, so it compiles without it.
   intmatmul: intmatmulWgsl,
@@ -41,6 +48,8 @@ export const SHADERS = {
   matmul_f16: 'enable f16;\n' + matmulWgsl.replace('alias operand_t = f32;', 'alias operand_t = f16;'),
   optimizer: reduceWgsl + optimizerWgsl,
   quantize: reduceWgsl + quantizeWgsl,
+  // Measurements for the paper's figures (ops/stats.ts): row-norm histograms, column maxima, errors.
+  stats: reduceWgsl + statsWgsl,
 } as const;
 export type ShaderName = keyof typeof SHADERS;
 

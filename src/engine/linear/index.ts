@@ -1,7 +1,8 @@
-import type { LssVariant, Precision } from '../config';
+import { type Precision, type QuantizerChoice, quantizerChoice, type TrainConfig } from '../config';
 import { type F16Choice, fp16Scheme } from './fp16';
 import { fp32Scheme } from './fp32';
-import { int4HqLssScheme } from './int4-hq-lss';
+import { int8Scheme } from './int8';
+import { quantizedScheme } from './quantized';
 import type { LinearScheme } from './scheme';
 
 export type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from './scheme';
@@ -9,9 +10,12 @@ export type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from
 export interface SchemeOptions {
   /** FP16 kernels: native shader-f16 where offered ('auto'), or forced. */
   f16Path?: F16Choice;
-  /** INT4: largest Hadamard block, and the LSS-MM variant. */
+  /** Quantized precisions: the forward/backward quantizers and bits (default: the precision's own). */
+  quantizer?: QuantizerChoice | null;
+  /** Largest Hadamard block of the 'hq' forward quantizer. */
   hadamardBlock?: number;
-  lssVariant?: LssVariant;
+  /** INT8: one scale per row of X and of W instead of one per tensor. */
+  int8PerRow?: boolean;
 }
 
 export function linearScheme(precision: Precision, o: SchemeOptions = {}): LinearScheme {
@@ -20,9 +24,20 @@ export function linearScheme(precision: Precision, o: SchemeOptions = {}): Linea
       return fp32Scheme;
     case 'fp16':
       return fp16Scheme(o.f16Path ?? 'auto');
+    case 'int8':
+      return int8Scheme({ perRow: o.int8PerRow ?? false });
     case 'int4':
-      return int4HqLssScheme({ hadamardBlock: o.hadamardBlock ?? 32, lssVariant: o.lssVariant ?? 'lss' });
+    case 'int4-minmax':
+    case 'int4-lsq-luq': {
+      const q = o.quantizer ?? quantizerChoice({ precision } as TrainConfig)!;
+      return quantizedScheme(precision, { ...q, hadamardBlock: o.hadamardBlock ?? 32 });
+    }
     default:
       throw new Error(`no linear scheme for precision "${precision as string}"`);
   }
+}
+
+/** The scheme a training config asks for. */
+export function linearSchemeFor(t: TrainConfig): LinearScheme {
+  return linearScheme(t.precision, { f16Path: t.f16Path, quantizer: quantizerChoice(t), hadamardBlock: t.hadamardBlock, int8PerRow: t.int8PerRow });
 }

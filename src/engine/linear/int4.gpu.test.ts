@@ -6,7 +6,7 @@ import type { LssVariant } from '../config';
 import { type GpuHarness, buildChecked, expectClose, gpuHarness, roundF32 } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
-import { int4HqLssScheme } from './int4-hq-lss';
+import { quantizedScheme, STREAMS_PER_LAYER } from './quantized';
 
 let h: GpuHarness;
 beforeAll(async () => {
@@ -29,7 +29,7 @@ for (const variant of ['bitsplit', 'lss'] as LssVariant[]) {
       const b = roundF32(rng.normalArray(C, 0.1));
       const dy = roundF32(rng.normalArray(N * C, 0.01).map((v, i) => (Math.floor(i / C) % 9 === 0 ? v * 40 : v)));
 
-      const scheme = int4HqLssScheme({ hadamardBlock: 32, lssVariant: variant });
+      const scheme = quantizedScheme('int4', { forward: 'hq', backward: variant, bits: 4, hadamardBlock: 32 });
       const t = {
         x: h.upload([N, D], x, 'x'),
         w: h.upload([C, D], w, 'w'),
@@ -62,7 +62,7 @@ for (const variant of ['bitsplit', 'lss'] as LssVariant[]) {
       expectClose('y', await h.read(t.y), y, 1e-4);
 
       // --- backward: the same draws as the kernels (bit split: stream+0, masks: stream+1, stream+2)
-      const stream = index * 4;
+      const stream = index * STREAMS_PER_LAYER;
       const split = ref.bitSplit(dy, ref.uniformDraws(SEED, stream, STEP, N * C));
       const gw = ref.lssWeightGrad(split, xq, N, C, D, variant, ref.uniformDraws(SEED, stream + 1, STEP, 2 * N));
       const gx = ref.lssActGrad(split, wq, N, C, D, variant, ref.uniformDraws(SEED, stream + 2, STEP, 2 * N));
@@ -78,3 +78,62 @@ for (const variant of ['bitsplit', 'lss'] as LssVariant[]) {
     });
   });
 }
+
+// The paper's baselines through the same scheme: LSQ forward without the Hadamard transform with LUQ
+// gradients (its main baseline), and the naive per-tensor min-max forward and backward.
+describe('baseline layers against the reference with the same draws', () => {
+  const [N, D, C, index] = [37, 48, 20, 2];
+  const data = () => {
+    const rng = new SeededRandom(77);
+    return {
+      x: roundF32(rng.normalArray(N * D, 1)),
+      w: roundF32(rng.normalArray(C * D, 0.1)),
+      b: roundF32(rng.normalArray(C, 0.1)),
+      dy: roundF32(rng.normalArray(N * C, 0.01)),
+    };
+  };
+  async function runLayer(precision: 'int4-lsq-luq' | 'int4-minmax', forward: 'lsq' | 'minmax', backward: 'luq' | 'minmax') {
+    const d = data();
+    const scheme = quantizedScheme(precision, { forward, backward, bits: 4, hadamardBlock: 32 });
+    const t = {
+      x: h.upload([N, D], d.x, 'x'), w: h.upload([C, D], d.w, 'w'), b: h.upload([C], d.b, 'b'), y: h.empty([N, C], 'y'),
+      dy: h.upload([N, C], d.dy, 'dy'), dx: h.empty([N, D], 'dx'), dw: h.empty([C, D], 'dw'), db: h.empty([C], 'db'),
+      stepState: h.upload([2], new Uint32Array([SEED, STEP]), 'step_state'),
+    };
+    const steps = { input_step: { value: h.upload([1], [1], 'sx'), grad: h.empty([1], 'gsx') }, weight_step: { value: h.upload([1], [1], 'sw'), grad: h.empty([1], 'gsw') } };
+    const layer = await buildChecked(h.device, () => scheme.build(h.kernels, { name: 'layer', rows: N, inFeatures: D, outFeatures: C, ...t, index, stepState: t.stepState }, forward === 'lsq' ? steps : {}));
+    await h.run([...(layer.firstForward ?? layer.forward), ...layer.backward]);
+    return { d, t, steps };
+  }
+  const stream = index * STREAMS_PER_LAYER;
+
+  it('int4-lsq-luq: LSQ codes without H forward, LUQ-quantized ∇Y backward, LSQ masks and step gradients', async () => {
+    const { d, t, steps } = await runLayer('int4-lsq-luq', 'lsq', 'luq');
+    const sX = ref.lsqInitStep(d.x);
+    const sW = ref.lsqInitStep(d.w);
+    const qx = ref.lsqQuantize(d.x, sX);
+    const qw = ref.lsqQuantize(d.w, sW);
+    const xq = Float64Array.from(qx.codes, (c) => c * sX);
+    const wq = Float64Array.from(qw.codes, (c) => c * sW);
+    expectClose('y', await h.read(t.y), ref.linearForward(xq, wq, d.b, N, D, C), 1e-4);
+    const g = ref.luqQuantize(d.dy, 4, ref.uniformDraws(SEED, stream + 6, STEP, 2 * N * C)).map(Math.fround);
+    const lin = ref.linearBackward(g, xq, wq, N, D, C, false);
+    const lw = ref.lsqBackward(lin.dw, qw.v, sW, C * D);
+    const lx = ref.lsqBackward(lin.dx, qx.v, sX, N * D);
+    expectClose('∇W', await h.read(t.dw), lw.gradInput, 1e-4, 0, 0);
+    expectClose('∇X', await h.read(t.dx), lx.gradInput, 1e-4, 0, 0);
+    expectClose('∇s_X', await h.read(steps.input_step.grad), [lx.gradStep], 1e-4, 0, 0);
+  });
+
+  it('int4-minmax: stochastic min-max X, W and ∇Y, f32 products of the dequantized values', async () => {
+    const { d, t } = await runLayer('int4-minmax', 'minmax', 'minmax');
+    const xq = ref.minmaxQuantize(d.x, 4, ref.uniformDraws(SEED, stream + 4, STEP, N * D)).map(Math.fround);
+    const wq = ref.minmaxQuantize(d.w, 4, ref.uniformDraws(SEED, stream + 5, STEP, C * D)).map(Math.fround);
+    expectClose('y', await h.read(t.y), ref.linearForward(xq, wq, d.b, N, D, C), 1e-4);
+    const g = ref.minmaxQuantize(d.dy, 4, ref.uniformDraws(SEED, stream + 6, STEP, N * C)).map(Math.fround);
+    const lin = ref.linearBackward(g, xq, wq, N, D, C, true);
+    expectClose('∇W', await h.read(t.dw), lin.dw, 1e-4, 0, 0);
+    expectClose('∇X', await h.read(t.dx), lin.dx, 1e-4, 0, 0);
+    expectClose('∇b (exact ∇Y)', await h.read(t.db), ref.linearBackward(d.dy, d.x, d.w, N, D, C, true).db!, 1e-5);
+  });
+});

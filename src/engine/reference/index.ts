@@ -15,3 +15,4 @@ export { refGptForward, refGptBackward, refParamNames } from './gpt';
 export type { RefParams, RefGptCache } from './gpt';
 export * from './quant';
 export * from './random';
+export * from './stats';

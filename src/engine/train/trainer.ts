@@ -9,7 +9,7 @@ import { Rng } from '../data/rng';
 import type { GpuContext } from '../gpu/device';
 import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
-import { linearScheme, type LinearScheme } from '../linear';
+import { type LinearScheme, linearSchemeFor } from '../linear';
 import { Gpt } from '../model/gpt';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
 import type { Tensor } from '../tensor';
@@ -89,7 +89,7 @@ export class Trainer {
     }
     this.memory = new GpuMemory(this.device);
     this.kernels = new Kernels(this.device, this.memory, gpu.capabilities);
-    this.scheme = linearScheme(t.precision, { f16Path: t.f16Path, hadamardBlock: t.hadamardBlock, lssVariant: t.lssVariant });
+    this.scheme = linearSchemeFor(t);
     this.scaler = this.memory.tensor([3], 'loss_scaler');
     this.stepState = this.memory.tensor([2], 'step_state');
     writeTensor(this.device, this.scaler, new Float32Array([this.scheme.usesLossScaling ? INITIAL_LOSS_SCALE : 1, 0, 0]));

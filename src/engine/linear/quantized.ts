@@ -1,0 +1,197 @@
+// Quantized linear layers with independent forward and backward quantizers, so the paper's method, its
+// baselines and the Fig. 3 ablations are one scheme with different switches (docs: the paper spec §1–§5).
+//
+// The paper's method, INT4 = HQ + LSS:
+//   Forward, HQ-MM (§3.3): Y = X·Wᵀ ≈ s_X s_W · int(XH) · int(WH)ᵀ, with H block-diagonal Hadamard on the
+//   reduction dimension, int(·) LSQ codes in [−8, 7] with one learned step size per tensor (§3.1), and
+//   the product exact on the integer codes.
+//   Backward, LSS-MM (§4, eq. 4): ∇Y is bit-split into two INT4 parts (hi, stochastically rounded lo); the
+//   2N stacked rows are sampled by leverage score with 1/p rescaling ('lss') or all non-zero rows are kept
+//   ('bitsplit', the official code); then
+//     ∇W = (I_W ∘ ∇Ỹ_wᵀ · X̂) · H,  ∇X = (I_X ∘ ∇Ỹ_a · Ŵ) · H,  X̂ = s_X·int(XH), Ŵ = s_W·int(WH),
+//   with the LSQ straight-through masks I, the step-size gradients, and the final ·Hᵀ (H is symmetric).
+//   The two backward products run in f32 on the dequantized codes: the 1/p weights break integer codes
+//   (the official code's sampled branch ran them in FP16 for the same reason); integer codes times
+//   power-free scales are exact in f32 up to 2^24, so without sampling nothing is lost.
+//
+// Forward quantizers: 'hq' (Hadamard + LSQ), 'lsq' (LSQ alone), 'minmax' (per-tensor asymmetric min-max,
+// stochastic rounding: the naive recipe), 'none'. Backward quantizers of ∇Y: 'lss', 'bitsplit', 'luq'
+// (Chmiel et al.), 'minmax', 'none'. Bit widths 2–8 for the forward.
+import { type ForwardQuantizer, hadamardBlockFor, type Precision, type QuantizerChoice } from '../config';
+import type { Dispatch, Kernels } from '../gpu/kernels';
+import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '../ops/baselines';
+import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProbabilities, REDUCTION_PARTIALS, splitRowNorms } from '../ops/lss';
+import { biasBackward, matmul } from '../ops/matmul';
+import { hadamardTransform, intMatmul, intMatmulPath, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
+import type { Tensor } from '../tensor';
+import type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from './scheme';
+
+export interface QuantizedOptions extends QuantizerChoice {
+  /** Largest Hadamard block for 'hq'; each layer uses the largest power of two up to it dividing its width. */
+  hadamardBlock: number;
+}
+
+/** Counter-based draw streams of one layer (its base stream is index · STREAMS_PER_LAYER). */
+export const STREAMS_PER_LAYER = 8;
+export const STREAM = { bitSplit: 0, lssWeight: 1, lssActivation: 2, int8Gradient: 3, minmaxX: 4, minmaxW: 5, gradient: 6 } as const;
+/** Bits of the min-max and LUQ gradient quantizers (the paper's baselines are 4-bit throughout). */
+const GRADIENT_BITS = 4;
+
+const uses = {
+  lsq: (f: ForwardQuantizer) => f === 'lsq' || f === 'hq',
+};
+
+export function describeQuantizer(o: QuantizerChoice): string {
+  const fwd = { hq: 'Hadamard + LSQ', lsq: 'LSQ', minmax: 'min-max', none: 'f32' }[o.forward];
+  const bwd = { lss: 'leverage-score sampling', bitsplit: 'bit split, all non-zero rows', luq: 'LUQ', minmax: 'min-max', none: 'f32' }[o.backward];
+  return `forward ${fwd}${o.forward === 'none' ? '' : ` ${o.bits}-bit`}, backward ∇Y ${bwd}`;
+}
+
+export function quantizedScheme(precision: Precision, o: QuantizedOptions): LinearScheme {
+  const qn = 2 ** (o.bits - 1);
+  const qp = 2 ** (o.bits - 1) - 1;
+  const format = o.bits <= 4 ? 'int4' : 'int8';
+  return {
+    precision,
+    usesLossScaling: false,
+    kernelPath: (caps) => {
+      const product = uses.lsq(o.forward) ? `${o.bits}-bit codes on ${intMatmulPath(caps) === 'dot4' ? 'dot4I8Packed' : 'plain integer'} products` : 'f32 products';
+      return `${describeQuantizer(o)}${o.forward === 'hq' ? ` (Hadamard ≤ ${o.hadamardBlock})` : ''}; ${product}`;
+    },
+    // One learned step size per tensor (§3.1); no weight decay, and |s| is used (the code keeps it positive).
+    extraParameters: () =>
+      uses.lsq(o.forward)
+        ? [
+            { name: 'input_step', shape: [1], init: { kind: 'constant', value: 1 }, decay: false },
+            { name: 'weight_step', shape: [1], init: { kind: 'constant', value: 1 }, decay: false },
+          ]
+        : [],
+    build(k: Kernels, l: LinearLayerSpec, extra: Record<string, SchemeParameter>): LinearLayer {
+      const { rows: N, inFeatures: D, outFeatures: C, name } = l;
+      const t = (shape: number[], what: string) => k.memory.tensor(shape, `${name}.${what}`);
+      const stream = l.index * STREAMS_PER_LAYER;
+      const partials = t([REDUCTION_PARTIALS], 'partials');
+      // The baseline quantizers' reductions keep their own (larger) scratch.
+      const baselineScratch = () => t([baselinePartials(Math.max(N * D, C * D, N * C))], 'baseline_partials');
+      const forward: Dispatch[] = [];
+      const init: Dispatch[] = [];
+      const backward: Dispatch[] = [];
+
+      // --- forward: X̂ and Ŵ are what the backward products use (dequantized, f32).
+      let xq: Tensor = l.x;
+      let wq: Tensor = l.w;
+      let block = 1;
+      let lsq: { sX: SchemeParameter; sW: SchemeParameter; vX: Tensor; vW: Tensor } | null = null;
+      if (uses.lsq(o.forward)) {
+        const sX = extra.input_step;
+        const sW = extra.weight_step;
+        let xh = l.x;
+        let wh = l.w;
+        if (o.forward === 'hq') {
+          block = hadamardBlockFor(D, o.hadamardBlock);
+          xh = t([N, D], 'xh');
+          wh = t([C, D], 'wh');
+          forward.push(
+            hadamardTransform(k, `${name}.hadamard_x`, l.x, xh, N, D, block),
+            hadamardTransform(k, `${name}.hadamard_w`, l.w, wh, C, D, block),
+          );
+        }
+        // Step sizes start at 2·mean|XH|/√Q_P of the first batch (official code `QZ` 604–615, paper A.4).
+        init.push(lsqInitStep(k, `${name}.init_step_x`, xh, sX.value, N * D, qp), lsqInitStep(k, `${name}.init_step_w`, wh, sW.value, C * D, qp));
+        const vX = t([N, D], 'v_x'); // XH / s_X, kept for the backward's masks and step-size gradients
+        const vW = t([C, D], 'v_w');
+        const codesX = t(packedCodeShape(N, D, format), 'codes_x');
+        const codesW = t(packedCodeShape(C, D, format), 'codes_w');
+        forward.push(
+          lsqQuantize(k, { label: `${name}.quantize_x`, x: xh, step: sX.value, v: vX, codes: codesX, rows: N, K: D, format, qn, qp }),
+          lsqQuantize(k, { label: `${name}.quantize_w`, x: wh, step: sW.value, v: vW, codes: codesW, rows: C, K: D, format, qn, qp }),
+          intMatmul(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format }),
+        );
+        xq = t([N, D], 'x_dequantized');
+        wq = t([C, D], 'w_dequantized');
+        backward.push(
+          lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp }),
+          lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp }),
+        );
+        lsq = { sX, sW, vX, vW };
+      } else if (o.forward === 'minmax') {
+        // Fake quantization: stochastic min-max codes, dequantized, multiplied in f32 (straight-through).
+        xq = t([N, D], 'x_dequantized');
+        wq = t([C, D], 'w_dequantized');
+        const stats = t([BASELINE_STATS], 'minmax_stats');
+        const scratch = baselineScratch();
+        forward.push(
+          ...minmaxQuantize(k, { label: `${name}.minmax_x`, x: l.x, out: xq, n: N * D, bits: o.bits, stepState: l.stepState, stream: stream + STREAM.minmaxX, stats, partials: scratch }),
+          ...minmaxQuantize(k, { label: `${name}.minmax_w`, x: l.w, out: wq, n: C * D, bits: o.bits, stepState: l.stepState, stream: stream + STREAM.minmaxW, stats, partials: scratch }),
+        );
+      }
+      if (!uses.lsq(o.forward)) {
+        forward.push(matmul(k, { label: `${name}.forward`, a: xq, b: wq, c: l.y, M: N, N: C, K: D, transB: true, bias: l.b }));
+      }
+
+      // --- backward: ∇ wrt X̂ and Ŵ from the quantized ∇Y
+      const gradX = lsq || block > 1 ? t([N, D], 'grad_x_raw') : l.dx;
+      const gradW = lsq || block > 1 ? t([C, D], 'grad_w_raw') : l.dw;
+      if (o.backward === 'lss' || o.backward === 'bitsplit') {
+        const hi = t([N, C], 'grad_hi');
+        const lo = t([N, C], 'grad_lo');
+        const splitState = t([4], 'split_state');
+        const splitNorms = t([2 * N], 'split_row_norms');
+        const xNorms = t([N], 'x_row_norms');
+        const probsW = t([2 * N], 'probs_w');
+        const probsA = t([2 * N], 'probs_x');
+        const sampledW = t([N, C], 'sampled_grad_w');
+        const sampledA = t([N, C], 'sampled_grad_x');
+        const keptW = t([1], 'kept_w');
+        const keptA = t([1], 'kept_x');
+        const xNormSource = lsq
+          ? codeRowNorms(k, { label: `${name}.x_norms`, v: lsq.vX, step: lsq.sX.value, norms: xNorms, rows: N, cols: D, qn, qp })
+          : null;
+        if (!xNormSource) throw new Error(`${name}: LSS needs the LSQ codes of X (forward 'lsq' or 'hq')`);
+        backward.push(
+          ...bitSplit(k, { label: `${name}.bit_split`, dy: l.dy, hi, lo, splitState, stepState: l.stepState, stream: stream + STREAM.bitSplit, partials, rows: N, cols: C }),
+          splitRowNorms(k, { label: `${name}.split_norms`, hi, lo, splitState, scores: splitNorms, rows: N, cols: C }),
+          xNormSource,
+          // Leverage scores: ‖∇↕Y_i‖·‖X̂↕_i‖ for ∇W, ‖∇↕Y_i‖ for ∇X; a budget of N of the 2N rows each.
+          lssProbabilities(k, { label: `${name}.probs_w`, scores: splitNorms, factor: xNorms, probs: probsW, rows: N, variant: o.backward }),
+          lssProbabilities(k, { label: `${name}.probs_x`, scores: splitNorms, factor: null, probs: probsA, rows: N, variant: o.backward }),
+          ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW, keptCount: keptW, rows: N, cols: C }),
+          ...lssCombine(k, { label: `${name}.sample_x`, hi, lo, splitState, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', out: sampledA, keptCount: keptA, rows: N, cols: C }),
+          matmul(k, { label: `${name}.grad_w`, a: sampledW, b: xq, c: gradW, M: C, N: D, K: N, transA: true }),
+          matmul(k, { label: `${name}.grad_x`, a: sampledA, b: wq, c: gradX, M: N, N: D, K: C }),
+        );
+      } else {
+        let g = l.dy;
+        if (o.backward === 'minmax' || o.backward === 'luq') {
+          g = t([N, C], 'grad_y_quantized');
+          const quantize = o.backward === 'minmax' ? minmaxQuantize : luqQuantize;
+          const stats = t([BASELINE_STATS], 'grad_stats');
+          backward.push(...quantize(k, { label: `${name}.${o.backward}_grad`, x: l.dy, out: g, n: N * C, bits: GRADIENT_BITS, stepState: l.stepState, stream: stream + STREAM.gradient, stats, partials: baselineScratch() }));
+        }
+        backward.push(
+          matmul(k, { label: `${name}.grad_w`, a: g, b: xq, c: gradW, M: C, N: D, K: N, transA: true }),
+          matmul(k, { label: `${name}.grad_x`, a: g, b: wq, c: gradX, M: N, N: D, K: C }),
+        );
+      }
+
+      // --- LSQ masks and step-size gradients (§3.1), then ·Hᵀ (eq. 4)
+      if (lsq) {
+        const dxMasked = block > 1 ? t([N, D], 'grad_x_masked') : l.dx;
+        const dwMasked = block > 1 ? t([C, D], 'grad_w_masked') : l.dw;
+        backward.push(
+          ...lsqBackward(k, { label: `${name}.lsq_w`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp }),
+          ...lsqBackward(k, { label: `${name}.lsq_x`, grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D, partials, qn, qp }),
+        );
+        if (block > 1) {
+          backward.push(
+            hadamardTransform(k, `${name}.hadamard_grad_w`, dwMasked, l.dw, C, D, block),
+            hadamardTransform(k, `${name}.hadamard_grad_x`, dxMasked, l.dx, N, D, block),
+          );
+        }
+      }
+      // The bias gradient stays exact f32 (not quantized), as in the official code.
+      if (l.db) backward.push(biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
+      return { forward, firstForward: init.length ? [...forward.slice(0, block > 1 ? 2 : 0), ...init, ...forward.slice(block > 1 ? 2 : 0)] : undefined, backward };
+    },
+  };
+}
