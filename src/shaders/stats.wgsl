@@ -13,8 +13,10 @@
 // results do not depend on the order.
 //
 // Exact selection (top-k shares, medians) by radix select: the k-th largest of n f32 values is found
-// exactly in four passes of 8 bits over order-preserving u32 keys (one workgroup, 256 counters in
-// workgroup memory, any n), so no sort and no limit on n from the 16 KiB of workgroup memory.
+// exactly in four passes of 8 bits over order-preserving u32 keys (one workgroup, two selections side
+// by side, 4 KiB of counters and scans in workgroup memory, any n), so no sort and no limit on n from
+// the 16 KiB of workgroup memory. (A single-workgroup bitonic sort would cap n at ~3.5k f32 beside the
+// reduction scratch, and cost O(n log² n) barriers-bound steps.)
 
 struct Params {
   n: u32,          // rows (row stats), values (summaries), elements (errors, copies)
@@ -62,57 +64,63 @@ fn key_value(k: u32) -> f32 {
   return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
 }
 
-var<workgroup> radix_hist: array<atomic<u32>, 256>;
-var<workgroup> sel_prefix: u32;
-var<workgroup> sel_remaining: u32;
+// Two selections run side by side (two ranks per kernel: the top-1% and top-10% boundaries, or the
+// two middle values of a median), sharing each pass over the data.
+var<workgroup> radix_hist: array<array<atomic<u32>, 256>, 2>;
+var<workgroup> radix_scan: array<array<u32, 256>, 2>;
+var<workgroup> sel_state: array<vec2u, 2>; // (prefix, remaining) per selection
 
-// The k-th largest (1 ≤ k ≤ n) key of value_at(0 .. n): returns (key, ties), ties ≥ 1 being how many
-// values equal to it belong to the k largest (the others are the values with a larger key). Each pass
-// counts the next 8 bits of the keys that match the prefix found so far, then thread 0 walks the 256
-// counts down from the top. Every thread must call it; every thread gets the result.
-fn kth_largest(lid: u32, n: u32, k: u32) -> vec2u {
-  var prefix = 0u;
+// The ka-th and kb-th largest (1 ≤ k ≤ n) keys of value_at(0 .. n): returns (key_a, ties_a, key_b,
+// ties_b), ties ≥ 1 being how many values equal to the key belong to the k largest (the others are
+// the values with a larger key). Each of four rounds counts the next 8 bits of the keys that match
+// the prefix found so far, turns the 256 counts into suffix sums (a Hillis–Steele scan, 8 steps), and
+// the one thread whose digit d has Σ_{e>d} count < remaining ≤ Σ_{e≥d} count extends the prefix.
+// Every thread must call it (lid < 256 = WG); every thread gets the result.
+fn kth_largest2(lid: u32, n: u32, ka: u32, kb: u32) -> vec4u {
+  var prefix = vec2u(0u, 0u);
+  var remaining = vec2u(ka, kb);
   var mask = 0u;
-  var remaining = k;
   for (var round = 0u; round < 4u; round++) {
     let shift = 24u - 8u * round;
-    atomicStore(&radix_hist[lid], 0u);
+    atomicStore(&radix_hist[0][lid], 0u);
+    atomicStore(&radix_hist[1][lid], 0u);
     workgroupBarrier();
     for (var i = lid; i < n; i += WG) {
       let key = order_key(value_at(i));
-      if ((key & mask) == prefix) { atomicAdd(&radix_hist[(key >> shift) & 255u], 1u); }
+      let digit = (key >> shift) & 255u;
+      if ((key & mask) == prefix.x) { atomicAdd(&radix_hist[0][digit], 1u); }
+      if ((key & mask) == prefix.y) { atomicAdd(&radix_hist[1][digit], 1u); }
     }
     workgroupBarrier();
-    if (lid == 0u) {
-      var above = 0u;
-      var d = 255u;
-      loop {
-        let c = atomicLoad(&radix_hist[d]);
-        if (above + c >= remaining || d == 0u) { break; }
-        above += c;
-        d -= 1u;
-      }
-      sel_prefix = prefix | (d << shift);
-      sel_remaining = remaining - above;
+    let own = vec2u(atomicLoad(&radix_hist[0][lid]), atomicLoad(&radix_hist[1][lid]));
+    radix_scan[0][lid] = own.x;
+    radix_scan[1][lid] = own.y;
+    for (var step = 1u; step < 256u; step <<= 1u) {
+      workgroupBarrier();
+      var add = vec2u(0u, 0u);
+      if (lid + step < 256u) { add = vec2u(radix_scan[0][lid + step], radix_scan[1][lid + step]); }
+      workgroupBarrier();
+      radix_scan[0][lid] += add.x;
+      radix_scan[1][lid] += add.y;
     }
-    prefix = workgroupUniformLoad(&sel_prefix);
-    remaining = workgroupUniformLoad(&sel_remaining);
+    workgroupBarrier();
+    let at_or_above = vec2u(radix_scan[0][lid], radix_scan[1][lid]);
+    let above = at_or_above - own;
+    for (var j = 0u; j < 2u; j++) {
+      if (at_or_above[j] >= remaining[j] && above[j] < remaining[j]) {
+        sel_state[j] = vec2u(prefix[j] | (lid << shift), remaining[j] - above[j]);
+      }
+    }
+    let a = workgroupUniformLoad(&sel_state[0]);
+    let b = workgroupUniformLoad(&sel_state[1]);
+    prefix = vec2u(a.x, b.x);
+    remaining = vec2u(a.y, b.y);
     mask |= 255u << shift;
   }
-  return vec2u(prefix, remaining);
+  return vec4u(prefix.x, remaining.x, prefix.y, remaining.y);
 }
 
 fn mass(x: f32) -> f32 { return select(x, x * x, p.squared != 0u); }
-
-// Σ mass(v·inv) over the k largest values, given kth_largest's (key, ties).
-fn top_mass(lid: u32, n: u32, sel: vec2u, inv: f32) -> f32 {
-  var s = 0.0;
-  for (var i = lid; i < n; i += WG) {
-    let v = value_at(i);
-    if (order_key(v) > sel.x) { s += mass(v * inv); }
-  }
-  return workgroup_sum(lid, s) + f32(sel.y) * mass(key_value(sel.x) * inv);
-}
 
 // --- Fig. 2, first pass: per-row L2 norms of ∇Y [n, cols], one workgroup per row. Scaled by the
 // row's max|x| (norm = m·√Σ(x/m)²), so tiny rows neither underflow to zero nor flush: a norm is 0
@@ -174,8 +182,19 @@ fn row_norm_summary(@builtin(local_invocation_id) lid3: vec3u) {
   var s = 0.0;
   for (var i = lid; i < n; i += WG) { s += mass(value_at(i) * inv); }
   let total = workgroup_sum(lid, s);
-  let top1 = top_mass(lid, n, kth_largest(lid, n, p.k1), inv);
-  let top2 = top_mass(lid, n, kth_largest(lid, n, p.k2), inv);
+  // The top-k masses: values above each k-th largest key, plus its ties.
+  let sel = kth_largest2(lid, n, p.k1, p.k2);
+  var above1 = 0.0;
+  var above2 = 0.0;
+  for (var i = lid; i < n; i += WG) {
+    let v = value_at(i);
+    let key = order_key(v);
+    let mv = mass(v * inv);
+    if (key > sel.x) { above1 += mv; }
+    if (key > sel.z) { above2 += mv; }
+  }
+  let top1 = workgroup_sum(lid, above1) + f32(sel.y) * mass(key_value(sel.x) * inv);
+  let top2 = workgroup_sum(lid, above2) + f32(sel.w) * mass(key_value(sel.z) * inv);
   if (lid == 0u) {
     let o = p.out_offset + p.bins;
     o_out[o] = f32(atomicLoad(&zero_rows));
@@ -225,11 +244,13 @@ fn col_abs_max(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l
 fn outlier_summary(@builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
   let n = p.n;
-  let largest = key_value(kth_largest(lid, n, 1u).x);
-  // The (n+1)/2-th largest is the lower median of odd n and the upper one of even n.
-  let upper = key_value(kth_largest(lid, n, (n + 1u) / 2u).x);
-  var lower = upper;
-  if (n % 2u == 0u) { lower = key_value(kth_largest(lid, n, n / 2u + 1u).x); }
+  var m = -UNBOUNDED;
+  for (var i = lid; i < n; i += WG) { m = max(m, value_at(i)); }
+  let largest = workgroup_max(lid, m);
+  // The middle values: the (n+1)/2-th and the (n/2+1)-th largest (the same one for odd n).
+  let sel = kth_largest2(lid, n, (n + 1u) / 2u, n / 2u + 1u);
+  let upper = key_value(sel.x);
+  let lower = key_value(sel.z);
   if (lid == 0u) {
     let median = 0.5 * lower + 0.5 * upper;
     var ratio = select(UNBOUNDED, 0.0, largest == 0.0);

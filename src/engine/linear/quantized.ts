@@ -97,7 +97,14 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           );
         }
         // Step sizes start at 2·mean|XH|/√Q_P of the first batch (official code `QZ` 604–615, paper A.4).
-        init.push(lsqInitStep(k, `${name}.init_step_x`, xh, sX.value, N * D, qp), lsqInitStep(k, `${name}.init_step_w`, wh, sW.value, C * D, qp));
+        // Without the transform W is a slice of the parameter buffer that s_W also lives in, and one
+        // dispatch may not read and write the same buffer: the first step reads a copy of W instead.
+        let whForInit = wh;
+        if (wh === l.w) {
+          whForInit = t([C, D], 'w_copy');
+          init.push(hadamardTransform(k, `${name}.copy_w`, l.w, whForInit, C, D, 1));
+        }
+        init.push(lsqInitStep(k, `${name}.init_step_x`, xh, sX.value, N * D, qp), lsqInitStep(k, `${name}.init_step_w`, whForInit, sW.value, C * D, qp));
         const vX = t([N, D], 'v_x'); // XH / s_X, kept for the backward's masks and step-size gradients
         const vW = t([C, D], 'v_w');
         const codesX = t(packedCodeShape(N, D, format), 'codes_x');

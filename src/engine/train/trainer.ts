@@ -121,6 +121,9 @@ export class Trainer {
       this.staging.push(this.memory.buffer(this.metrics.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, `metrics.staging.${i}`));
       this.stagingBusy.push(null);
     }
+    // A WebGPU validation error makes a whole command buffer a no-op: the run would go on silently
+    // without the step. Fail it loudly instead (the next step() or flush() throws).
+    this.device.addEventListener('uncapturederror', this.onGpuError);
     // Independent streams: data order and parameter initialisation do not disturb each other.
     const root = new Rng(t.seed);
     this.dataRng = root.fork('data');
@@ -249,6 +252,11 @@ export class Trainer {
     this.throwIfFailed();
   }
 
+  private readonly onGpuError = (e: Event) => {
+    const error = (e as GPUUncapturedErrorEvent).error;
+    this.failure ??= new Error(`the GPU rejected a training step: ${error?.message?.split('\n')[0] ?? 'unknown error'}`);
+  };
+
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
@@ -344,6 +352,7 @@ export class Trainer {
   }
 
   destroy(): void {
+    this.device.removeEventListener('uncapturederror', this.onGpuError);
     this.memory.destroy();
   }
 }
