@@ -137,3 +137,25 @@ describe('baseline layers against the reference with the same draws', () => {
     expectClose('∇b (exact ∇Y)', await h.read(t.db), ref.linearBackward(d.dy, d.x, d.w, N, D, C, true).db!, 1e-5);
   });
 });
+
+describe('embedding output: LSQ fake quantization (§5)', () => {
+  it('y = s·clamp(round(x/s)) with s initialised from the first batch; ∇x = STE mask · ∇y; ∇s as LSQ', async () => {
+    const [rows, cols] = [37, 48];
+    const rng = new SeededRandom(91);
+    const x = roundF32(rng.normalArray(rows * cols, 0.05).map((v, i) => (i % 97 === 0 ? v * 20 : v))); // a few beyond the range
+    const dy = roundF32(rng.normalArray(rows * cols, 0.01));
+    const q = quantizedScheme('int4', { forward: 'hq', backward: 'lss', bits: 4, hadamardBlock: 32 }).embedding!;
+    expect(q.parameters.map((p) => p.name)).toEqual(['output_step']);
+    const e = { rows, cols, x: h.upload([rows, cols], x, 'x'), y: h.empty([rows, cols], 'y'), dy: h.upload([rows, cols], dy, 'dy'), dx: h.empty([rows, cols], 'dx') };
+    const step = { value: h.upload([1], [1], 's'), grad: h.empty([1], 'gs') };
+    const layer = await buildChecked(h.device, () => q.build(h.kernels, e, { output_step: step }));
+    await h.run([...layer.firstForward!, ...layer.backward]);
+    const s = ref.lsqInitStep(x);
+    expectClose('s', await h.read(step.value), [s], 1e-5, 0, 0);
+    expectClose('y', await h.read(e.y), ref.lsqFakeQuantize(x, s, 8, 7), 1e-5, 0, 0);
+    const back = ref.lsqBackward(dy, ref.lsqQuantize(x, s).v, s, rows * cols);
+    expect(back.gradInput.some((g) => g === 0)).toBe(true); // some entries were clipped
+    expectClose('∇x', await h.read(e.dx), back.gradInput, 1e-6, 0, 0);
+    expectClose('∇s', await h.read(step.grad), [back.gradStep], 1e-4, 0, 0);
+  });
+});

@@ -24,7 +24,7 @@ import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProb
 import { biasBackward, matmul } from '../ops/matmul';
 import { hadamardTransform, intMatmul, intMatmulPath, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
 import type { Tensor } from '../tensor';
-import type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from './scheme';
+import type { EmbeddingQuantizer, LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from './scheme';
 
 export interface QuantizedOptions extends QuantizerChoice {
   /** Largest Hadamard block for 'hq'; each layer uses the largest power of two up to it dividing its width. */
@@ -47,12 +47,42 @@ export function describeQuantizer(o: QuantizerChoice): string {
   return `forward ${fwd}${o.forward === 'none' ? '' : ` ${o.bits}-bit`}, backward ∇Y ${bwd}`;
 }
 
+/** LSQ fake quantization of the embedding output ("simply using LSQ for embedding layers", §5): codes
+ *  with a learned step initialised from the first batch, dequantized; backward the straight-through
+ *  estimator with the LSQ mask and step-size gradient. (The official code also applies the Hadamard
+ *  transform there and quantizes that gradient with 4-bit min-max; here the gradient stays f32.) */
+function lsqEmbeddingQuantizer(bits: number): EmbeddingQuantizer {
+  const qn = 2 ** (bits - 1);
+  const qp = 2 ** (bits - 1) - 1;
+  const format = bits <= 4 ? 'int4' : 'int8';
+  return {
+    parameters: [{ name: 'output_step', shape: [1], init: { kind: 'constant', value: 1 }, decay: false }],
+    build(k, e, extra) {
+      const { rows, cols } = e;
+      const step = extra.output_step;
+      const v = k.memory.tensor([rows, cols], 'embedding.lsq_v');
+      const codes = k.memory.tensor(packedCodeShape(rows, cols, format), 'embedding.codes');
+      const partials = k.memory.tensor([REDUCTION_PARTIALS], 'embedding.partials');
+      const forward = [
+        lsqQuantize(k, { label: 'embedding.quantize', x: e.x, step: step.value, v, codes, rows, K: cols, format, qn, qp }),
+        lsqDequantize(k, { label: 'embedding.dequantize', v, step: step.value, out: e.y, numel: rows * cols, qn, qp }),
+      ];
+      return {
+        forward,
+        firstForward: [lsqInitStep(k, 'embedding.init_step', e.x, step.value, rows * cols, qp), ...forward],
+        backward: lsqBackward(k, { label: 'embedding.lsq', grad: e.dy, v, step: step.value, gradMasked: e.dx, gradStep: step.grad, numel: rows * cols, partials, qn, qp }),
+      };
+    },
+  };
+}
+
 export function quantizedScheme(precision: Precision, o: QuantizedOptions): LinearScheme {
   const qn = 2 ** (o.bits - 1);
   const qp = 2 ** (o.bits - 1) - 1;
   const format = o.bits <= 4 ? 'int4' : 'int8';
   return {
     precision,
+    embedding: uses.lsq(o.forward) ? lsqEmbeddingQuantizer(o.bits) : undefined,
     usesLossScaling: false,
     kernelPath: (caps) => {
       const product = uses.lsq(o.forward) ? `${o.bits}-bit codes on ${intMatmulPath(caps) === 'dot4' ? 'dot4I8Packed' : 'plain integer'} products` : 'f32 products';

@@ -46,6 +46,18 @@ export interface SchemeParameter {
   grad: Tensor;
 }
 
+/** A fake quantizer of the embedding output (the paper keeps embeddings out of the INT4 products but
+ *  quantizes them with LSQ, §5). y = Q(x) forward; ∇x from ∇y backward. */
+export interface EmbeddingQuantizer {
+  /** Trainable tensors, named relative to `transformer.wte`. */
+  parameters: ParamSpec[];
+  build(
+    k: Kernels,
+    s: { rows: number; cols: number; x: Tensor; y: Tensor; dy: Tensor; dx: Tensor },
+    extra: Record<string, SchemeParameter>,
+  ): LinearLayer;
+}
+
 export interface LinearScheme {
   readonly precision: Precision;
   /** Which kernel path runs on a device with these capabilities, for the user (e.g. "f32 tiled matmul"). */
@@ -56,4 +68,6 @@ export interface LinearScheme {
    *  the model's parameters. Names are relative to the layer's prefix. */
   extraParameters(layer: Pick<LinearLayerSpec, 'name' | 'inFeatures' | 'outFeatures'>): ParamSpec[];
   build(k: Kernels, layer: LinearLayerSpec, extra: Record<string, SchemeParameter>): LinearLayer;
+  /** Set when the scheme quantizes the embedding output too. */
+  readonly embedding?: EmbeddingQuantizer;
 }

@@ -41,6 +41,7 @@ export function gptParamSpecs(c: ModelConfig, scheme: LinearScheme): ParamSpec[]
   const zeros = { kind: 'constant' as const, value: 0 };
   const ones = { kind: 'constant' as const, value: 1 };
   const specs: ParamSpec[] = [{ name: 'transformer.wte.weight', shape: [c.vocabSize, c.dModel], init: normal(0.02), decay: true }];
+  for (const extra of scheme.embedding?.parameters ?? []) specs.push({ ...extra, name: `transformer.wte.${extra.name}` });
   if (c.positionalEncoding === 'learned') {
     specs.push({ name: 'transformer.wpe.weight', shape: [c.contextLength, c.dModel], init: normal(0.02), decay: true });
   }
@@ -214,7 +215,16 @@ export class Gpt {
     };
     const embShape: EmbeddingShape = { B, T, C, V, learnedPositions: c.positionalEncoding === 'learned' };
     const wpe = embShape.learnedPositions ? P('transformer.wpe.weight') : null;
-    fwd(embeddingForward(k, embShape, this.inputs, P('transformer.wte.weight'), wpe, x0));
+    // A scheme that quantizes the embedding output puts its fake quantizer between the embedding and
+    // the first block.
+    const embeddingQuantizer = o.scheme.embedding;
+    const embeddingOut = embeddingQuantizer ? mem.tensor([N, C], 'embedding.out_f32') : x0;
+    const dEmbedding = embeddingQuantizer ? mem.tensor([N, C], 'd_embedding') : dResid[0];
+    fwd(embeddingForward(k, embShape, this.inputs, P('transformer.wte.weight'), wpe, embeddingOut));
+    const embeddingQuant = embeddingQuantizer?.build(k, { rows: N, cols: C, x: embeddingOut, y: x0, dy: dResid[0], dx: dEmbedding }, Object.fromEntries(
+      embeddingQuantizer.parameters.map((e) => [e.name, { value: P(`transformer.wte.${e.name}`), grad: G(`transformer.wte.${e.name}`) }]),
+    ));
+    if (embeddingQuant) fwdLinear(embeddingQuant);
     const blockBackward: Dispatch[][] = [];
     blocks.forEach((b, l) => {
       const p = `transformer.h.${l}`;
@@ -265,7 +275,8 @@ export class Gpt {
       ...layerNormBackward(k, 'ln_f.backward', lnf, { dy: dLnf, dx: dResid[c.nLayer], dgamma: G('transformer.ln_f.weight'), dbeta: G('transformer.ln_f.bias'), dresidual: null }, N, C),
     );
     for (let l = c.nLayer - 1; l >= 0; l--) this.backward.push(...blockBackward[l]);
-    this.backward.push(...embeddingBackward(k, embShape, this.inputs, dResid[0], G('transformer.wte.weight'), embShape.learnedPositions ? G('transformer.wpe.weight') : null));
+    if (embeddingQuant) this.backward.push(...embeddingQuant.backward);
+    this.backward.push(...embeddingBackward(k, embShape, this.inputs, dEmbedding, G('transformer.wte.weight'), embShape.learnedPositions ? G('transformer.wpe.weight') : null));
   }
 
   /** The parameter `name` as a slice of the flat buffer. */

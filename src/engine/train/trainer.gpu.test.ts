@@ -253,9 +253,10 @@ describe('every precision trains through the Trainer', () => {
       expect(metrics[5].loss).toBeLessThan(metrics[0].loss);
       const steps = (await trainer.exportParameters()).filter((t) => t.name.endsWith('_step'));
       if (precision === 'int4' || precision === 'int4-lsq-luq') {
-        // 4 linear layers × (input, weight); initialised from the first batch and then trained, so none
-        // is still at its placeholder value of 1.
-        expect(steps).toHaveLength(8);
+        // 4 linear layers × (input, weight) and the embedding output; initialised from the first batch
+        // and then trained, so none is still at its placeholder value of 1.
+        expect(steps).toHaveLength(9);
+        expect(steps.map((s) => s.name)).toContain('transformer.wte.output_step');
         for (const s of steps) expect(Math.abs(s.data[0] - 1), s.name).toBeGreaterThan(1e-3);
       } else expect(steps).toHaveLength(0);
     });
