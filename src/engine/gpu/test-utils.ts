@@ -127,3 +127,24 @@ export function expectClose(label: string, gpu: ArrayLike<number>, ref: ArrayLik
   expect(err, `${label}: relative error ${err.toExponential(2)} > ${tol}; ${worstIndex(gpu, ref)}`).toBeLessThanOrEqual(tol);
   return err;
 }
+
+/** How many entries satisfy pred. */
+export function count(a: ArrayLike<number>, pred: (v: number, i: number) => boolean): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (pred(a[i], i)) n++;
+  return n;
+}
+
+/** Exact equality (−0 equals +0), reporting the number of mismatches and the first one. */
+export function expectExact(label: string, gpu: ArrayLike<number>, expected: ArrayLike<number>): void {
+  expect(gpu.length, `${label}: length`).toBe(expected.length);
+  let mismatches = 0;
+  let first = -1;
+  for (let i = 0; i < gpu.length; i++) {
+    if (gpu[i] !== expected[i]) {
+      mismatches++;
+      if (first < 0) first = i;
+    }
+  }
+  expect(mismatches, `${label}: ${mismatches} mismatches, first at [${first}]: gpu ${gpu[first]}, expected ${expected[first]}`).toBe(0);
+}

@@ -9,7 +9,7 @@
 // go either way. Random data is nudged away from the boundaries (avoidTies, avoidFloorTies, margin 1e−4
 // on x/scale); the tie tests use scales that are powers of two, where every quotient is exact.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, relativeError, roundF32 } from '../gpu/test-utils';
+import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, relativeError, roundF32, count, expectExact } from '../gpu/test-utils';
 import { absmaxPartials, absmaxScale, int8CodeShape, type Int8Scaling, quantizeInt8, scaleCount, stochasticQuantizeInt8 } from '../ops/int8';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
@@ -52,25 +52,6 @@ function unpackInt8(words: Uint32Array, codeRows: number, K: number): Int32Array
   }
   expect(nonzeroPadding, 'padding codes must be zero').toBe(0);
   return codes;
-}
-
-function expectExact(label: string, gpu: ArrayLike<number>, expected: ArrayLike<number>): void {
-  expect(gpu.length, `${label}: length`).toBe(expected.length);
-  let mismatches = 0;
-  let first = -1;
-  for (let i = 0; i < gpu.length; i++) {
-    if (gpu[i] !== expected[i]) {
-      mismatches++;
-      if (first < 0) first = i;
-    }
-  }
-  expect(mismatches, `${label}: ${mismatches} mismatches, first at [${first}]: gpu ${gpu[first]}, expected ${expected[first]}`).toBe(0);
-}
-
-function count(a: ArrayLike<number>, pred: (v: number, i: number) => boolean): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (pred(a[i], i)) n++;
-  return n;
 }
 
 /** A NaN-filled output of n values plus a tail. */

@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Dispatch } from '../gpu/kernels';
 import { writeTensor } from '../gpu/memory';
-import { type GpuHarness, buildChecked, expectClose, gpuHarness, roundF32 } from '../gpu/test-utils';
+import { type GpuHarness, buildChecked, expectClose, gpuHarness, roundF32, count, expectExact } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import { Tensor } from '../tensor';
@@ -48,26 +48,6 @@ function withoutTail(label: string, a: Float64Array, n: number): Float64Array {
   expect(a.length, `${label}: allocated length`).toBe(n + TAIL);
   expect(count(a.subarray(n), (v) => Number.isNaN(v)), `${label}: the kernel wrote past its ${n} values`).toBe(TAIL);
   return a.subarray(0, n);
-}
-
-function count(a: ArrayLike<number>, pred: (v: number, i: number) => boolean): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (pred(a[i], i)) n++;
-  return n;
-}
-
-/** Exact equality (−0 equals +0), reporting the first mismatch. */
-function expectExact(label: string, gpu: ArrayLike<number>, expected: ArrayLike<number>): void {
-  expect(gpu.length, `${label}: length`).toBe(expected.length);
-  let mismatches = 0;
-  let first = -1;
-  for (let i = 0; i < gpu.length; i++) {
-    if (gpu[i] !== expected[i]) {
-      mismatches++;
-      if (first < 0) first = i;
-    }
-  }
-  expect(mismatches, `${label}: ${mismatches} mismatches, first at [${first}]: gpu ${gpu[first]}, expected ${expected[first]}`).toBe(0);
 }
 
 /** Strictly relative closeness (no absolute floor): ≤ tol·max|ref|. */

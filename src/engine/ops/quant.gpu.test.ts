@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Capabilities } from '../gpu/device';
 import { testGpu } from '../gpu/test-device';
-import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, roundF32 } from '../gpu/test-utils';
+import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, roundF32, count, expectExact } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import {
@@ -71,20 +71,6 @@ function packCodes(codes: Int32Array, rows: number, K: number, format: CodeForma
   return words;
 }
 
-/** Exact equality (−0 equals +0), reporting the first mismatch. */
-function expectExact(label: string, gpu: ArrayLike<number>, expected: ArrayLike<number>): void {
-  expect(gpu.length, `${label}: length`).toBe(expected.length);
-  let mismatches = 0;
-  let first = -1;
-  for (let i = 0; i < gpu.length; i++) {
-    if (gpu[i] !== expected[i]) {
-      mismatches++;
-      if (first < 0) first = i;
-    }
-  }
-  expect(mismatches, `${label}: ${mismatches} mismatches, first at [${first}]: gpu ${gpu[first]}, expected ${expected[first]}`).toBe(0);
-}
-
 /** Outputs are allocated with TAIL extra values past what the kernel may write: they must stay NaN. */
 const TAIL = 301;
 const NAN_WORD = 0x7fc00000; // the f32 NaN that h.empty writes
@@ -96,12 +82,6 @@ function withoutTail<T extends Float64Array | Uint32Array>(label: string, a: T, 
   const untouched = a instanceof Uint32Array ? count(tail, (w) => w === NAN_WORD) : count(tail, (v) => Number.isNaN(v));
   expect(untouched, `${label}: the kernel wrote past its ${n} values`).toBe(TAIL);
   return a.subarray(0, n) as T;
-}
-
-function count(a: ArrayLike<number>, pred: (v: number, i: number) => boolean): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (pred(a[i], i)) n++;
-  return n;
 }
 
 describe('hadamardTransform (paper §3.3, spec §2)', () => {
