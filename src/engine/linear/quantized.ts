@@ -1,5 +1,5 @@
 // Quantized linear layers with independent forward and backward quantizers, so the paper's method, its
-// baselines and the Fig. 3 ablations are one scheme with different switches (docs: the paper spec §1–§5).
+// baselines and the Fig. 3 ablations are one scheme with different switches (docs/int4-training-paper.md §1–§5).
 //
 // The paper's method, INT4 = HQ + LSS:
 //   Forward, HQ-MM (§3.3): Y = X·Wᵀ ≈ s_X s_W · int(XH) · int(WH)ᵀ, with H block-diagonal Hadamard on the
