@@ -148,3 +148,16 @@ export function expectExact(label: string, gpu: ArrayLike<number>, expected: Arr
   }
   expect(mismatches, `${label}: ${mismatches} mismatches, first at [${first}]: gpu ${gpu[first]}, expected ${expected[first]}`).toBe(0);
 }
+
+/** Outputs are allocated with TAIL extra values past what a kernel may write: they must stay NaN. */
+export const TAIL = 301;
+const NAN_WORD = 0x7fc00000; // the f32 NaN that GpuHarness.empty writes
+
+/** The first n values of `a`, after checking that the kernel left the TAIL values past n untouched. */
+export function withoutTail<T extends Float64Array | Uint32Array>(label: string, a: T, n: number): T {
+  expect(a.length, `${label}: allocated length`).toBe(n + TAIL);
+  const tail = a.subarray(n);
+  const untouched = a instanceof Uint32Array ? count(tail, (w) => w === NAN_WORD) : count(tail, (v) => Number.isNaN(v));
+  expect(untouched, `${label}: the kernel wrote past its ${n} values`).toBe(TAIL);
+  return a.subarray(0, n) as T;
+}

@@ -23,7 +23,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Dispatch } from '../gpu/kernels';
 import { writeTensor } from '../gpu/memory';
-import { type GpuHarness, buildChecked, expectClose, gpuHarness, count, expectExact } from '../gpu/test-utils';
+import { type GpuHarness, buildChecked, expectClose, gpuHarness, count, expectExact, TAIL, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import { Tensor } from '../tensor';
@@ -35,19 +35,11 @@ const SIZES = [1001, 70001, 600001];
 const MARGIN = 1e-3;
 /** f32 values vs the float64 reference, relative to the tensor's largest value. */
 const TOL = 1e-6;
-/** Outputs are allocated with TAIL extra values past what the kernel may write: they must stay NaN. */
-const TAIL = 301;
 
 let h: GpuHarness;
 beforeAll(async () => {
   h = await gpuHarness();
 });
-
-function withoutTail(label: string, a: Float64Array, n: number): Float64Array {
-  expect(a.length, `${label}: allocated length`).toBe(n + TAIL);
-  expect(count(a.subarray(n), (v) => Number.isNaN(v)), `${label}: the kernel wrote past its ${n} values`).toBe(TAIL);
-  return a.subarray(0, n);
-}
 
 /** Strictly relative closeness: ≤ tol·max|ref|. */
 function expectRelative(label: string, gpu: ArrayLike<number>, expected: ArrayLike<number>, tol = TOL): number {

@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Dispatch } from '../gpu/kernels';
 import { writeTensor } from '../gpu/memory';
-import { type GpuHarness, buildChecked, expectClose, gpuHarness, roundF32, count, expectExact } from '../gpu/test-utils';
+import { type GpuHarness, buildChecked, expectClose, gpuHarness, roundF32, count, expectExact, TAIL, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import { Tensor } from '../tensor';
@@ -41,14 +41,6 @@ beforeAll(async () => {
   h = await gpuHarness();
 });
 
-/** Outputs are allocated with TAIL extra values past what the kernel may write: they must stay NaN. */
-const TAIL = 301;
-
-function withoutTail(label: string, a: Float64Array, n: number): Float64Array {
-  expect(a.length, `${label}: allocated length`).toBe(n + TAIL);
-  expect(count(a.subarray(n), (v) => Number.isNaN(v)), `${label}: the kernel wrote past its ${n} values`).toBe(TAIL);
-  return a.subarray(0, n);
-}
 
 /** Strictly relative closeness (no absolute floor): ≤ tol·max|ref|. */
 function expectRelative(label: string, gpu: ArrayLike<number>, expected: ArrayLike<number>, tol = TOL): number {

@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Capabilities } from '../gpu/device';
 import { testGpu } from '../gpu/test-device';
-import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, roundF32, count, expectExact } from '../gpu/test-utils';
+import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, roundF32, count, expectExact, TAIL, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import {
@@ -71,18 +71,6 @@ function packCodes(codes: Int32Array, rows: number, K: number, format: CodeForma
   return words;
 }
 
-/** Outputs are allocated with TAIL extra values past what the kernel may write: they must stay NaN. */
-const TAIL = 301;
-const NAN_WORD = 0x7fc00000; // the f32 NaN that h.empty writes
-
-/** The first n values of `a`, after checking that the kernel left the tail past n untouched. */
-function withoutTail<T extends Float64Array | Uint32Array>(label: string, a: T, n: number): T {
-  expect(a.length, `${label}: allocated length`).toBe(n + TAIL);
-  const tail = a.subarray(n);
-  const untouched = a instanceof Uint32Array ? count(tail, (w) => w === NAN_WORD) : count(tail, (v) => Number.isNaN(v));
-  expect(untouched, `${label}: the kernel wrote past its ${n} values`).toBe(TAIL);
-  return a.subarray(0, n) as T;
-}
 
 describe('hadamardTransform (paper §3.3, spec §2)', () => {
   // [block, rows, cols]: every block size from the brief, several blocks per row, totals that are not
