@@ -3,6 +3,9 @@
 import { parseArgs } from 'node:util';
 import { type Activation, BACKWARD_QUANTIZERS, type BackwardQuantizer, DEFAULT_PRESET, type F16Path, FORWARD_QUANTIZERS, type ForwardQuantizer, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, type TrainConfig } from '../engine/config';
 
+/** Steps between per-layer measurements when --metrics is given without --measure-every. */
+const DEFAULT_MEASURE_EVERY = 50;
+
 export class CliError extends Error {
   override name = 'CliError';
 }
@@ -46,6 +49,7 @@ const FLAGS = {
   'eval-every': { kind: 'uint', help: 'steps between validation runs (0: only at the end)', default: '0' },
   'val-batches': { kind: 'int', help: 'batches in the fixed validation set', default: String(DEFAULT_TRAIN.valBatches) },
   metrics: { kind: 'path', help: 'write metrics as JSON Lines to this file' },
+  'measure-every': { kind: 'uint', help: 'steps between per-layer measurements (∇Y row norms, outlier channels, quantization errors, step sizes, LSS kept rows) written to --metrics; 0: none (default 50 with --metrics, else 0)' },
   save: { kind: 'path', help: 'save the trained model to this .safetensors file' },
   load: { kind: 'path', help: 'start from this .safetensors checkpoint (its model config is used)' },
   sample: { kind: 'uint', help: 'print this many generated samples at the end', default: '0' },
@@ -157,6 +161,7 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     seed: get<number>('seed')!,
     logEvery: get<number>('log-every')!,
     valBatches: get<number>('val-batches')!,
+    measureEvery: get<number>('measure-every') ?? (values.metrics !== undefined ? DEFAULT_MEASURE_EVERY : 0),
   };
   const overrides: CliOptions['modelOverrides'] = {};
   const set = <K extends keyof CliOptions['modelOverrides']>(k: K, v: CliOptions['modelOverrides'][K] | undefined) => {

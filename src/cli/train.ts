@@ -5,6 +5,7 @@ import { type RunConfig, validateRunConfig } from '../engine/config';
 import { Rng } from '../engine/data';
 import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
+import { snapshotRecord } from '../engine/train/measurements';
 import { checkpointFromRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { type StepMetrics, Trainer } from '../engine/train/trainer';
 import { CliError, helpText, parseTrainArgs } from './args';
@@ -84,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
     }
     progress.update(records[records.length - 1]);
   });
+  trainer.onMeasurements((snapshot) => writeRecord(snapshotRecord(snapshot)));
   const start = performance.now();
   for (let s = 0; s < config.train.steps; s++) {
     await trainer.step();

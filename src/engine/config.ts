@@ -83,6 +83,10 @@ export interface TrainConfig {
   seed: number;
   /** Steps between logged metrics (loss is read back asynchronously at this cadence). */
   logEvery: number;
+  /** Steps between per-layer measurements (gradient row norms, activation outliers, quantization
+   *  errors, step sizes, LSS kept fractions: train/measurements.ts), also taken at the first and last
+   *  step; 0 or absent: none. */
+  measureEvery?: number;
   /** Batches in the fixed validation set. */
   valBatches: number;
 }
@@ -186,6 +190,8 @@ export function trainConfigErrors(t: TrainConfig): string[] {
     const e = positiveInt(k, v);
     if (e) errs.push(e);
   }
+  const measureEvery = t.measureEvery ?? 0;
+  if (!(Number.isInteger(measureEvery) && measureEvery >= 0)) errs.push(`measure-every must be a non-negative integer (got ${measureEvery}); 0 turns measurements off`);
   if (!(Number.isInteger(t.steps) && t.steps >= 0)) errs.push(`steps must be a non-negative integer (got ${t.steps})`);
   if (!(t.lr > 0) || !Number.isFinite(t.lr)) errs.push(`lr must be a positive number (got ${t.lr})`);
   if (!(t.minLrRatio >= 0 && t.minLrRatio <= 1)) errs.push(`min-lr-ratio must be in [0, 1] (got ${t.minLrRatio})`);

@@ -333,3 +333,10 @@ fn rel_error_final(@builtin(local_invocation_id) lid3: vec3u) {
 fn copy_scaled(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x < p.n) { o_out[p.out_offset + gid.x] = s_values[p.in_offset + gid.x] * p.scale; }
 }
+
+// --- Dynamic loss scaling: ∇Y carries the loss scale (FP16 runs). Divides n values of the output
+// binding in place by the scalar at s_values[in_offset], so the row norms are those of the true ∇Y.
+@compute @workgroup_size(WG)
+fn divide_by_scalar(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x < p.n) { o_out[p.out_offset + gid.x] = o_out[p.out_offset + gid.x] / s_values[p.in_offset]; }
+}

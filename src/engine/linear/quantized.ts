@@ -24,7 +24,7 @@ import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProb
 import { biasBackward, matmul } from '../ops/matmul';
 import { hadamardTransform, intMatmul, intMatmulPath, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
 import type { Tensor } from '../tensor';
-import type { EmbeddingQuantizer, LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from './scheme';
+import type { EmbeddingQuantizer, LinearLayer, LinearLayerSpec, LinearObservables, LinearScheme, SchemeParameter } from './scheme';
 
 export interface QuantizedOptions extends QuantizerChoice {
   /** Largest Hadamard block for 'hq'; each layer uses the largest power of two up to it dividing its width. */
@@ -106,6 +106,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       const forward: Dispatch[] = [];
       const init: Dispatch[] = [];
       const backward: Dispatch[] = [];
+      const observe: LinearObservables = {};
 
       // --- forward: X̂ and Ŵ are what the backward products use (dequantized, f32).
       let xq: Tensor = l.x;
@@ -151,6 +152,11 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp }),
         );
         lsq = { sX, sW, vX, vW };
+        observe.errorX = { exact: xh, quantized: xq };
+        observe.errorW = { exact: wh, quantized: wq };
+        observe.stepX = sX.value;
+        observe.stepW = sW.value;
+        if (o.forward === 'hq') observe.xh = { tensor: xh, block };
       } else if (o.forward === 'minmax') {
         // Fake quantization: stochastic min-max codes, dequantized, multiplied in f32 (straight-through).
         xq = t([N, D], 'x_dequantized');
@@ -161,6 +167,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           ...minmaxQuantize(k, { label: `${name}.minmax_x`, x: l.x, out: xq, n: N * D, bits: o.bits, stepState: l.stepState, stream: stream + STREAM.minmaxX, stats, partials: scratch }),
           ...minmaxQuantize(k, { label: `${name}.minmax_w`, x: l.w, out: wq, n: C * D, bits: o.bits, stepState: l.stepState, stream: stream + STREAM.minmaxW, stats, partials: scratch }),
         );
+        observe.errorX = { exact: l.x, quantized: xq };
+        observe.errorW = { exact: l.w, quantized: wq };
       }
       if (!uses.lsq(o.forward)) {
         forward.push(matmul(k, { label: `${name}.forward`, a: xq, b: wq, c: l.y, M: N, N: C, K: D, transB: true, bias: l.b }));
@@ -197,6 +205,9 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           matmul(k, { label: `${name}.grad_w`, a: sampledW, b: xq, c: gradW, M: C, N: D, K: N, transA: true }),
           matmul(k, { label: `${name}.grad_x`, a: sampledA, b: wq, c: gradX, M: N, N: D, K: C }),
         );
+        observe.gradQuantized = { hi, lo, splitState };
+        observe.keptW = keptW;
+        observe.keptX = keptA;
       } else {
         let g = l.dy;
         if (o.backward === 'minmax' || o.backward === 'luq') {
@@ -204,6 +215,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           const quantize = o.backward === 'minmax' ? minmaxQuantize : luqQuantize;
           const stats = t([BASELINE_STATS], 'grad_stats');
           backward.push(...quantize(k, { label: `${name}.${o.backward}_grad`, x: l.dy, out: g, n: N * C, bits: GRADIENT_BITS, stepState: l.stepState, stream: stream + STREAM.gradient, stats, partials: baselineScratch() }));
+          observe.gradQuantized = g;
         }
         backward.push(
           matmul(k, { label: `${name}.grad_w`, a: g, b: xq, c: gradW, M: C, N: D, K: N, transA: true }),
@@ -228,7 +240,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       }
       // The bias gradient stays exact f32 (not quantized), as in the official code.
       if (l.db) backward.push(biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
-      return { forward, firstForward: init.length ? [...forward.slice(0, block > 1 ? 2 : 0), ...init, ...forward.slice(block > 1 ? 2 : 0)] : undefined, backward };
+      return { forward, firstForward: init.length ? [...forward.slice(0, o.forward === 'hq' ? 2 : 0), ...init, ...forward.slice(o.forward === 'hq' ? 2 : 0)] : undefined, backward, observe };
     },
   };
 }

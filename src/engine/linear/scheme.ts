@@ -5,6 +5,7 @@ import type { Precision } from '../config';
 import type { Capabilities } from '../gpu/device';
 import type { Dispatch, Kernels } from '../gpu/kernels';
 import type { ParamSpec } from '../model/params';
+import type { BitSplitOperand } from '../ops/stats';
 import type { Tensor } from '../tensor';
 
 export interface LinearLayerSpec {
@@ -38,6 +39,33 @@ export interface LinearLayer {
    *  from the first batch, paper A.4 / the official code's first no-grad pass). */
   firstForward?: Dispatch[];
   backward: Dispatch[];
+  /** What the layer's measurements can read after its backward (model/measure.ts); absent in
+   *  schemes that keep nothing beyond X, W and ∇Y. Every tensor must still hold this step's values
+   *  once the layer's backward has run. */
+  observe?: LinearObservables;
+}
+
+/** A tensor and its quantized version, for a relative quantization error. */
+export interface QuantizedPair {
+  exact: Tensor;
+  quantized: Tensor;
+}
+
+export interface LinearObservables {
+  /** X·H as the scheme quantized it, and the block it was taken with (a number, or a [1] f32 tensor
+   *  where the block is chosen on the GPU from the first batch). */
+  xh?: { tensor: Tensor; block: number | Tensor };
+  /** Forward quantization of X (X·H under HQ) and of W (W·H). */
+  errorX?: QuantizedPair;
+  errorW?: QuantizedPair;
+  /** The backward quantizer's ∇Y: a dequantized tensor or the bit split s↑·hi + s↓·lo. */
+  gradQuantized?: Tensor | BitSplitOperand;
+  /** [1]: learned step sizes (LSQ). */
+  stepX?: Tensor;
+  stepW?: Tensor;
+  /** [1]: rows of the 2N stacked bit-split rows leverage-score sampling kept, for ∇W and ∇X. */
+  keptW?: Tensor;
+  keptX?: Tensor;
 }
 
 /** A trainable tensor of the scheme's own (e.g. an LSQ step size), with its gradient. */

@@ -20,6 +20,7 @@ import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops
 import { layerNormBackward, layerNormForward, type LayerNormTensors } from '../ops/layernorm';
 import { softmaxCrossEntropy } from '../ops/loss';
 import { Tensor } from '../tensor';
+import { LayerMeasurements } from './measure';
 import { ParamLayout, type ParamSpec } from './params';
 
 const BLOCK_LINEARS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
@@ -97,6 +98,9 @@ export interface GptBuildOptions {
   lossScale: Tensor;
   /** u32 [seed, step] for the schemes' counter-based random draws. */
   stepState: Tensor;
+  /** Build `measuredBackward` too: the backward with every block linear layer's measurements
+   *  (train/measurements.ts). `hadamardBlock` is the block HQ would use, shown for schemes without it. */
+  measure?: { hadamardBlock: number } | null;
 }
 
 export class Gpt {
@@ -121,6 +125,10 @@ export class Gpt {
   readonly valLoss: Dispatch[];
   /** ∇logits to every parameter gradient. */
   readonly backward: Dispatch[] = [];
+  /** `backward` with each block linear layer's measurements right after its backward (when built
+   *  with `measure`), and where they land. */
+  readonly measuredBackward: Dispatch[] = [];
+  readonly measurements: LayerMeasurements | null = null;
 
   constructor(k: Kernels, o: GptBuildOptions) {
     const c = o.config;
@@ -190,6 +198,15 @@ export class Gpt {
     const attnGrads = allocAttentionGrads(mem, attnShape);
     const dLogits = mem.tensor([N, V], 'd_logits');
 
+    if (o.measure) {
+      const specs = Array.from({ length: c.nLayer }, (_, l) =>
+        BLOCK_LINEARS.map((which) => ({ name: `transformer.h.${l}.${which}`, rows: N, ...linearShape(c, which) })),
+      ).flat();
+      this.measurements = new LayerMeasurements(k, specs, o.measure.hadamardBlock, o.scheme.usesLossScaling ? o.lossScale : null);
+    }
+    const measurements = this.measurements;
+    /** A layer's measurements, run right after its backward in `measuredBackward`. */
+    const statsOf = new Map<LinearLayer, Dispatch[]>();
     let linearCount = 0;
     const linear = (scheme: LinearScheme, name: string, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, inFeatures: number, outFeatures: number, bias = true) => {
       const spec: LinearLayerSpec = {
@@ -201,7 +218,9 @@ export class Gpt {
       for (const e of scheme.extraParameters({ name, inFeatures, outFeatures })) {
         extra[e.name] = { value: P(`${name}.${e.name}`), grad: G(`${name}.${e.name}`) };
       }
-      return scheme.build(k, spec, extra);
+      const layer = scheme.build(k, spec, extra);
+      if (measurements && name.startsWith('transformer.h.')) statsOf.set(layer, measurements.add(spec, layer));
+      return layer;
     };
 
     // --- forward (and the first step's variant, where a scheme initialises itself from the first batch)
@@ -225,7 +244,7 @@ export class Gpt {
       embeddingQuantizer.parameters.map((e) => [e.name, { value: P(`transformer.wte.${e.name}`), grad: G(`transformer.wte.${e.name}`) }]),
     ));
     if (embeddingQuant) fwdLinear(embeddingQuant);
-    const blockBackward: Dispatch[][] = [];
+    const blockBackward: ((measured: boolean) => Dispatch[])[] = [];
     blocks.forEach((b, l) => {
       const p = `transformer.h.${l}`;
       const s = o.scheme;
@@ -244,16 +263,14 @@ export class Gpt {
       fwd(residualAdd(k, `${p}.resid_out`, b.residMid, b.mlpProj, b.residOut));
       // The residual branch passes ∇ of the block's output straight through; each LayerNorm backward
       // adds it to the gradient it computes (see layernorm.wgsl).
-      blockBackward.push([
-        ...mlpProj.backward,
-        activationBackward(k, `${p}.act.backward`, c.activation, b.fc, dFcAct, dFc),
-        ...fc.backward,
-        ...layerNormBackward(k, `${p}.ln_2.backward`, b.ln2, { dy: dLn, dx: dResidMid, dgamma: G(`${p}.ln_2.weight`), dbeta: G(`${p}.ln_2.bias`), dresidual: dResid[l + 1] }, N, C),
-        ...cProj.backward,
-        ...attentionBackward(k, `${p}.attn.backward`, attnShape, b.attn, attnGrads, dAttnOut, dQkv),
-        ...cAttn.backward,
-        ...layerNormBackward(k, `${p}.ln_1.backward`, b.ln1, { dy: dLn, dx: dResid[l], dgamma: G(`${p}.ln_1.weight`), dbeta: G(`${p}.ln_1.bias`), dresidual: dResidMid }, N, C),
-      ]);
+      const actBackward = activationBackward(k, `${p}.act.backward`, c.activation, b.fc, dFcAct, dFc);
+      const ln2Backward = layerNormBackward(k, `${p}.ln_2.backward`, b.ln2, { dy: dLn, dx: dResidMid, dgamma: G(`${p}.ln_2.weight`), dbeta: G(`${p}.ln_2.bias`), dresidual: dResid[l + 1] }, N, C);
+      const attnBackward = attentionBackward(k, `${p}.attn.backward`, attnShape, b.attn, attnGrads, dAttnOut, dQkv);
+      const ln1Backward = layerNormBackward(k, `${p}.ln_1.backward`, b.ln1, { dy: dLn, dx: dResid[l], dgamma: G(`${p}.ln_1.weight`), dbeta: G(`${p}.ln_1.bias`), dresidual: dResidMid }, N, C);
+      blockBackward.push((measured) => {
+        const back = (layer: LinearLayer) => [...layer.backward, ...(measured ? statsOf.get(layer) ?? [] : [])];
+        return [...back(mlpProj), actBackward, ...back(fc), ...ln2Backward, ...back(cProj), ...attnBackward, ...back(cAttn), ...ln1Backward];
+      });
     });
     fwd(layerNormForward(k, 'ln_f', lnf, N, C, c.layerNormEps));
     const dLnf = dLn;
@@ -270,13 +287,17 @@ export class Gpt {
     this.valLoss = softmaxCrossEntropy(k, N, V, { ...lossTensors, metrics: o.valMetrics }, true).dispatches;
 
     // --- backward
-    this.backward.push(
+    const headBackward = [
       ...head.backward,
       ...layerNormBackward(k, 'ln_f.backward', lnf, { dy: dLnf, dx: dResid[c.nLayer], dgamma: G('transformer.ln_f.weight'), dbeta: G('transformer.ln_f.bias'), dresidual: null }, N, C),
-    );
-    for (let l = c.nLayer - 1; l >= 0; l--) this.backward.push(...blockBackward[l]);
-    if (embeddingQuant) this.backward.push(...embeddingQuant.backward);
-    this.backward.push(...embeddingBackward(k, embShape, this.inputs, dEmbedding, G('transformer.wte.weight'), embShape.learnedPositions ? G('transformer.wpe.weight') : null));
+    ];
+    const embeddingBack = [
+      ...(embeddingQuant?.backward ?? []),
+      ...embeddingBackward(k, embShape, this.inputs, dEmbedding, G('transformer.wte.weight'), embShape.learnedPositions ? G('transformer.wpe.weight') : null),
+    ];
+    const backwardList = (measured: boolean) => [...headBackward, ...[...blockBackward].reverse().flatMap((b) => b(measured)), ...embeddingBack];
+    this.backward.push(...backwardList(false));
+    if (measurements) this.measuredBackward.push(...backwardList(true));
   }
 
   /** The parameter `name` as a slice of the flat buffer. */

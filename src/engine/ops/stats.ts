@@ -101,6 +101,9 @@ export interface RowNormHistogramSpec {
   mass?: RowMass;
   /** f32 scratch, at least `rows` values: the per-row norms (left there, e.g. for a full plot). */
   norms: Tensor;
+  /** [1] f32: a factor ∇Y carries and the norms are divided by (the loss scale of dynamic loss
+   *  scaling), so histograms of every precision share one axis. */
+  unscale?: Tensor;
   /** f32 out: rowNormHistogramLength(bins) = bins + 4 values from outOffset. */
   out: Tensor;
   outOffset?: number;
@@ -148,8 +151,18 @@ export function rowNormHistogram(k: Kernels, s: RowNormHistogramSpec): Dispatch[
     logMin: s.logMin,
     binScale: s.bins / (s.logMax - s.logMin),
   });
+  const unscale: Dispatch[] = [];
+  if (s.unscale) {
+    separate(s.label, s.unscale, s.norms, 'unscale');
+    unscale.push(k.dispatch({
+      shader: 'stats', entry: 'divide_by_scalar', label: `${s.label}.unscale`,
+      uniforms: uniforms({ n: s.rows, outOffset: 0 }),
+      bindings: [s.unscale, s.norms], workgroups: grid1d(s.rows),
+    }));
+  }
   return [
     k.dispatch({ shader: 'stats', entry: 'row_norms', label: `${s.label}.row_norms`, uniforms: u, bindings: [s.dy, s.norms], workgroups: gridRows(s.rows) }),
+    ...unscale,
     k.dispatch({ shader: 'stats', entry: 'row_norm_summary', label: `${s.label}.histogram`, uniforms: u, bindings: [s.norms, s.out], workgroups: [1, 1, 1] }),
   ];
 }
@@ -353,6 +366,8 @@ export interface LinearStatsLayout {
   stepW: number;
   keptW: number;
   keptX: number;
+  /** The Hadamard block the layer's X·H was taken with (1 value). */
+  hadamardBlock: number;
   /** Values in the record. */
   size: number;
 }
@@ -371,6 +386,6 @@ export function linearStatsLayout(bins: number, inFeatures: number): LinearStats
   const colMaxXH = take(inFeatures);
   const outliersX = take(OUTLIER_SUMMARY_LENGTH);
   const outliersXH = take(OUTLIER_SUMMARY_LENGTH);
-  const [errorXH, errorWH, errorDY, stepX, stepW, keptW, keptX] = [1, 1, 1, 1, 1, 1, 1].map(take);
-  return { gradHistogram, colMaxX, colMaxXH, outliersX, outliersXH, errorXH, errorWH, errorDY, stepX, stepW, keptW, keptX, size: at };
+  const [errorXH, errorWH, errorDY, stepX, stepW, keptW, keptX, hadamardBlock] = [1, 1, 1, 1, 1, 1, 1, 1].map(take);
+  return { gradHistogram, colMaxX, colMaxXH, outliersX, outliersXH, errorXH, errorWH, errorDY, stepX, stepW, keptW, keptX, hadamardBlock, size: at };
 }

@@ -158,8 +158,16 @@ export function refGptForward(
   };
 }
 
-/** Gradient of the forward's loss with respect to every parameter: same names, same shapes. */
-export function refGptBackward(params: RefParams, config: ModelConfig, cache: RefGptCache): RefParams {
+/** A block linear layer's input X [N, in] and output gradient ∇Y [N, out] (what the measurements see). */
+export interface RefLinearTrace {
+  x: Float64Array;
+  dy: Float64Array;
+}
+
+/** Gradient of the forward's loss with respect to every parameter: same names, same shapes. With
+ *  `traces`, each block linear layer's X and ∇Y are recorded there by its prefix
+ *  (e.g. `transformer.h.0.mlp.c_fc`). */
+export function refGptBackward(params: RefParams, config: ModelConfig, cache: RefGptCache, traces?: Record<string, RefLinearTrace>): RefParams {
   const { nLayer, dModel: C, nHead, dFF, vocabSize: V, contextLength } = config;
   const { B, T, tokens, targets, blocks } = cache;
   const N = B * T;
@@ -180,6 +188,7 @@ export function refGptBackward(params: RefParams, config: ModelConfig, cache: Re
     const prefix = `transformer.h.${i}`;
     const p = (suffix: string) => param(params, `${prefix}.${suffix}`);
     const block = blocks[i];
+    const dBlockOut = dx;
 
     const mlpProj = linearBackward(dx, block.actOut, p('mlp.c_proj.weight'), N, dFF, C, true);
     const dFcOut = activationBackward(block.fcOut, mlpProj.dx);
@@ -192,6 +201,12 @@ export function refGptBackward(params: RefParams, config: ModelConfig, cache: Re
     const cAttn = linearBackward(dqkv, block.ln1.y, p('attn.c_attn.weight'), N, C, 3 * C, true);
     const ln1 = layerNormBackward(cAttn.dx, block.input, p('ln_1.weight'), block.ln1.mean, block.ln1.rstd, N, C);
     dx = residualForward(dAfterAttn, ln1.dx);
+    if (traces) {
+      traces[`${prefix}.attn.c_attn`] = { x: block.ln1.y, dy: dqkv };
+      traces[`${prefix}.attn.c_proj`] = { x: block.attnOut, dy: dAfterAttn };
+      traces[`${prefix}.mlp.c_fc`] = { x: block.ln2.y, dy: dFcOut };
+      traces[`${prefix}.mlp.c_proj`] = { x: block.actOut, dy: dBlockOut };
+    }
 
     grads[`${prefix}.ln_1.weight`] = ln1.dgamma;
     grads[`${prefix}.ln_1.bias`] = ln1.dbeta;

@@ -12,7 +12,7 @@ export { IGNORE_TARGET, softmaxCrossEntropyForward, softmaxCrossEntropyBackward 
 export { adamwStep, learningRate, gradNormClipScale } from './optimizer';
 export type { AdamWOptions, LearningRateSchedule } from './optimizer';
 export { refGptForward, refGptBackward, refParamNames } from './gpt';
-export type { RefParams, RefGptCache } from './gpt';
+export type { RefParams, RefGptCache, RefLinearTrace } from './gpt';
 export * from './quant';
 export * from './random';
 export * from './stats';

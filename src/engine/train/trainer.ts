@@ -13,6 +13,7 @@ import { type LinearScheme, linearSchemeFor } from '../linear';
 import { Gpt } from '../model/gpt';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
 import type { Tensor } from '../tensor';
+import type { MeasurementSnapshot } from './measurements';
 import { learningRateAt } from './schedule';
 
 export interface StepMetrics {
@@ -39,6 +40,9 @@ const INITIAL_LOSS_SCALE = 65536;
 const LOSS_SCALE_GROWTH_INTERVAL = 2000;
 /** Staging buffers for metric readbacks in flight. */
 const STAGING = 4;
+/** Staging buffers for measurement snapshots in flight. More than the steps in flight, so a snapshot
+ *  only waits for a free one when measurements are due more often than every few steps. */
+const MEASURE_STAGING = 4;
 /** Submitted steps allowed to be queued ahead of the GPU. */
 const MAX_STEPS_IN_FLIGHT = 3;
 
@@ -77,6 +81,10 @@ export class Trainer {
   private windowStart: { step: number; time: number };
   private readonly startTime: number;
   private readonly listeners: ((m: StepMetrics[]) => void)[] = [];
+  private readonly measureListeners: ((s: MeasurementSnapshot) => void)[] = [];
+  private readonly measureStaging: GPUBuffer[] = [];
+  private readonly measureBusy: (Promise<void> | null)[] = [];
+  private nextMeasureStaging = 0;
   private failure: unknown = undefined;
 
   private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset) {
@@ -104,7 +112,13 @@ export class Trainer {
       valMetrics: this.valMetrics,
       lossScale: this.scaler,
       stepState: this.stepState,
+      measure: (t.measureEvery ?? 0) > 0 ? { hadamardBlock: t.hadamardBlock } : null,
     });
+    const measurements = this.model.measurements;
+    for (let i = 0; measurements && i < MEASURE_STAGING; i++) {
+      this.measureStaging.push(this.memory.buffer(measurements.buffer.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, `measurements.staging.${i}`));
+      this.measureBusy.push(null);
+    }
     const n = this.model.layout.totalFloats;
     this.stepUniforms = this.memory.buffer(64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'optimizer.step');
     this.optimizer = optimizerStep(this.kernels, {
@@ -152,6 +166,11 @@ export class Trainer {
     this.listeners.push(listener);
   }
 
+  /** Called with every per-layer measurement snapshot (TrainConfig.measureEvery) as it is read back. */
+  onMeasurements(listener: (s: MeasurementSnapshot) => void): void {
+    this.measureListeners.push(listener);
+  }
+
   get tokensPerStep(): number {
     return this.model.B * this.model.T;
   }
@@ -196,10 +215,12 @@ export class Trainer {
     recordDispatches(pass, this.initialized ? this.model.forward : this.model.firstForward);
     this.initialized = true;
     recordDispatches(pass, this.model.trainLoss);
-    recordDispatches(pass, this.model.backward);
+    const measureSlot = await this.measureSlotFor(step);
+    recordDispatches(pass, measureSlot === null ? this.model.backward : this.model.measuredBackward);
     recordDispatches(pass, this.optimizer);
     pass.end();
     this.stepsDone = step + 1;
+    if (measureSlot !== null) this.copyMeasurements(encoder, measureSlot);
     const windowEnd = this.stepsDone % this.ringSteps === 0 || this.stepsDone === t.steps;
     let staging: GPUBuffer | null = null;
     if (windowEnd) {
@@ -222,8 +243,49 @@ export class Trainer {
     } else {
       this.device.queue.submit([encoder.finish()]);
     }
+    if (measureSlot !== null) this.mapMeasurements(measureSlot, this.stepsDone);
     this.inflight.push(this.device.queue.onSubmittedWorkDone());
     if (this.inflight.length > MAX_STEPS_IN_FLIGHT) await this.inflight.shift();
+  }
+
+  /** The staging slot for this step's measurements, or null when none is due. Which steps are measured
+   *  depends on the config only, never on timing: a due snapshot waits for a free slot. */
+  private async measureSlotFor(step: number): Promise<number | null> {
+    const every = this.config.train.measureEvery ?? 0;
+    if (!this.model.measurements || every <= 0) return null;
+    const due = step === 0 || (step + 1) % every === 0 || step + 1 === this.config.train.steps;
+    if (!due) return null;
+    const slot = this.nextMeasureStaging;
+    this.nextMeasureStaging = (slot + 1) % MEASURE_STAGING;
+    if (this.measureBusy[slot]) await this.measureBusy[slot];
+    return slot;
+  }
+
+  /** Copies the measurements out after the step, in its command buffer. */
+  private copyMeasurements(encoder: GPUCommandEncoder, slot: number): void {
+    const buffer = this.model.measurements!.buffer;
+    encoder.copyBufferToBuffer(buffer.buffer, buffer.offsetBytes, this.measureStaging[slot], 0, buffer.byteLength);
+  }
+
+  /** Maps a snapshot copied by the step just submitted (a buffer pending a map may not be used by a
+   *  submit, so this comes after it) and hands it to the listeners. */
+  private mapMeasurements(slot: number, stepsDone: number): void {
+    const measurements = this.model.measurements!;
+    const staging = this.measureStaging[slot];
+    this.measureBusy[slot] = staging
+      .mapAsync(GPUMapMode.READ)
+      .then(() => {
+        const data = new Float32Array(staging.getMappedRange().slice(0));
+        staging.unmap();
+        const snapshot = measurements.decode(data, stepsDone);
+        for (const l of this.measureListeners) l(snapshot);
+      })
+      .catch((e: unknown) => {
+        this.failure ??= e;
+      })
+      .finally(() => {
+        this.measureBusy[slot] = null;
+      });
   }
 
   private async collect(staging: GPUBuffer, first: number, end: number): Promise<void> {
@@ -249,6 +311,7 @@ export class Trainer {
   async flush(): Promise<void> {
     await Promise.all(this.inflight.splice(0));
     await Promise.all(this.stagingBusy.filter(Boolean));
+    await Promise.all(this.measureBusy.filter(Boolean));
     this.throwIfFailed();
   }
 
