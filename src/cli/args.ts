@@ -30,7 +30,7 @@ const FLAGS = {
   positional: { kind: 'string', help: 'positional encoding', choices: ['learned', 'sinusoidal'], default: 'learned' },
   precision: { kind: 'string', help: 'numeric scheme of the linear layers', choices: PRECISIONS, default: 'fp32' },
   'f16-path': { kind: 'string', help: 'fp16 kernels: native shader-f16 where offered (auto), or forced', choices: ['auto', 'native', 'emulated'], default: 'auto' },
-  'hadamard-block': { kind: 'int', help: 'int4: largest Hadamard block (power of two; each layer uses the largest one dividing its width)', default: String(DEFAULT_TRAIN.hadamardBlock) },
+  'hadamard-block': { kind: 'string', help: 'int4: "auto" searches each layer\'s block on the first batch (the official code\'s choice); N fixes the largest block (a power of two; each layer uses the largest one dividing its width)', default: DEFAULT_TRAIN.hadamardSearch ? 'auto' : String(DEFAULT_TRAIN.hadamardBlock) },
   'forward-quantizer': { kind: 'string', help: 'quantized precisions: override the forward quantizer of X and W (Hadamard+LSQ, LSQ, min-max, none)', choices: FORWARD_QUANTIZERS },
   'backward-quantizer': { kind: 'string', help: 'quantized precisions: override the quantizer of ∇Y (lss: the paper\'s sampling; bitsplit: every non-zero row, as the official code)', choices: BACKWARD_QUANTIZERS },
   bits: { kind: 'int', help: 'quantized precisions: forward bit width, 2–8 (default 4)' },
@@ -110,6 +110,13 @@ function parseValue(name: string, f: Flag, raw: string): number | string {
   }
 }
 
+function hadamardChoice(raw: string): Pick<TrainConfig, 'hadamardBlock' | 'hadamardSearch'> {
+  if (raw === 'auto') return { hadamardBlock: DEFAULT_TRAIN.hadamardBlock, hadamardSearch: true };
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(v) || v < 1) throw new CliError(`--hadamard-block must be "auto" or a positive integer (got "${raw}")`);
+  return { hadamardBlock: v, hadamardSearch: false };
+}
+
 export function parseTrainArgs(argv: readonly string[]): CliOptions {
   // `--steps -1` would read as two flags; join values that look like negative numbers so the value
   // check (not the parser) reports them.
@@ -144,7 +151,7 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     ...DEFAULT_TRAIN,
     precision: get<string>('precision') as Precision,
     f16Path: get<string>('f16-path') as F16Path,
-    hadamardBlock: get<number>('hadamard-block')!,
+    ...hadamardChoice(get<string>('hadamard-block')!),
     forwardQuantizer: get<string>('forward-quantizer') as ForwardQuantizer | undefined,
     backwardQuantizer: get<string>('backward-quantizer') as BackwardQuantizer | undefined,
     bits: get<number>('bits'),

@@ -66,6 +66,7 @@ describe('train CLI: bad quantizer settings', () => {
     expectOneLineError(train(['--precision', 'int3']), /--precision must be one of fp32, fp16, int8, int4, int4-minmax, int4-lsq-luq/);
     expectOneLineError(train(['--preset', 'tiny', '--precision', 'int4', '--hadamard-block', '64']), /hadamard-block 64 is larger than d_model 48.*at most 16/);
     expectOneLineError(train(['--precision', 'int4', '--hadamard-block', '24']), /hadamard-block must be a power of two from 1 to 1024/);
+    expectOneLineError(train(['--precision', 'int4', '--hadamard-block', 'big']), /--hadamard-block must be "auto" or a positive integer \(got "big"\)/);
     expectOneLineError(train(['--backward-quantizer', 'uniform']), /--backward-quantizer must be one of lss, bitsplit, luq, minmax, none/);
     expectOneLineError(train(['--precision', 'int4', '--bits', '9']), /bits must be an integer from 2 to 8 \(got 9\)/);
     expectOneLineError(train(['--precision', 'int4', '--bits', '1']), /bits must be an integer from 2 to 8 \(got 1\)/);
@@ -87,5 +88,14 @@ describe('train CLI: arguments', () => {
     expect(o.preset).toBe('tiny');
     expect(o.modelOverrides).toEqual({ dModel: 64, nHead: 8 });
     expect(o.train).toMatchObject({ steps: 7, lr: 0.01, batchSize: 5, seed: 9, precision: 'fp32' });
+  });
+
+  it('--hadamard-block auto searches the block per layer, N fixes it; --metrics turns measurements on unless --measure-every says otherwise', () => {
+    expect(parseTrainArgs(['--hadamard-block', 'auto']).train).toMatchObject({ hadamardSearch: true });
+    expect(parseTrainArgs(['--hadamard-block', '16']).train).toMatchObject({ hadamardSearch: false, hadamardBlock: 16 });
+    expect(parseTrainArgs([]).train.measureEvery).toBe(0);
+    expect(parseTrainArgs(['--metrics', 'm.jsonl']).train.measureEvery).toBeGreaterThan(0);
+    expect(parseTrainArgs(['--metrics', 'm.jsonl', '--measure-every', '0']).train.measureEvery).toBe(0);
+    expect(parseTrainArgs(['--measure-every', '7']).train.measureEvery).toBe(7);
   });
 });

@@ -60,6 +60,10 @@ export interface TrainConfig {
    *  each layer uses the largest power of two up to it that divides its reduction dimension. The paper's
    *  typical value is 32 (k = 5, §3.3 / A.5). */
   hadamardBlock: number;
+  /** INT4 HQ: choose each layer's block on the first batch by the official code's search (every power
+   *  of two dividing the width up to 1024, the smallest product of X and W reconstruction errors) instead
+   *  of `hadamardBlock`. */
+  hadamardSearch?: boolean;
   /** Overrides of the quantized precision's choices (the ablations of the paper's Fig. 3). */
   forwardQuantizer?: ForwardQuantizer;
   backwardQuantizer?: BackwardQuantizer;

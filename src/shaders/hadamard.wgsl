@@ -13,9 +13,10 @@
 // time (radix 4), so a barrier separates every second stage.
 
 struct Params {
-  n: u32,      // rows · cols
-  block: u32,  // b
+  n: u32,      // rows · cols; select_block: candidates
+  block: u32,  // b (main)
   scale: f32,  // 1/√b, computed on the host (exact for b = 4^k)
+  block_at: u32, // main_dynamic, select_block: element offset of the block value in its binding
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -28,13 +29,35 @@ var<workgroup> buf: array<f32, TILE>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
-  let lid = lid3.x;
+  transform(wg, lid3.x, p.block, p.scale);
+}
+
+// 1/√(2^k), k = 0 … 10, rounded once by the compiler: the same f32 as the host's f32(1/√b).
+const INV_SQRT_POW2 = array<f32, 11>(
+  1.0, 0.70710678118654752, 0.5, 0.35355339059327376, 0.25, 0.17677669529663688, 0.125,
+  0.088388347648318441, 0.0625, 0.044194173824159220, 0.03125,
+);
+
+// The block chosen on the GPU (the first batch's block-size search, select_block below), read from a
+// storage buffer as an f32 power of two: the dispatch list stays the same whatever block is chosen.
+@group(0) @binding(3) var<storage, read> block_value: array<f32>;
+var<workgroup> shared_block: u32;
+
+@compute @workgroup_size(WG)
+fn main_dynamic(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  if (lid3.x == 0u) { shared_block = u32(block_value[p.block_at]); }
+  // Loop bounds depend on the block: it must be uniform across the workgroup for the barriers.
+  let b = workgroupUniformLoad(&shared_block);
+  transform(wg, lid3.x, b, INV_SQRT_POW2[min(countTrailingZeros(b), 10u)]);
+}
+
+fn transform(wg: vec3u, lid: u32, block: u32, scale: f32) {
   // Tiles spread over y past the 65,535 limit on x (gridRows on the host).
   let base = (wg.x + wg.y * 65535u) * TILE;
   if (base >= p.n) { return; } // uniform across the workgroup, so the barriers below stay uniform
   // n is a multiple of b, so a partial last tile still holds whole blocks; its tail is zeros, never stored.
   var h = 1u;
-  if (p.block >= 4u) {
+  if (block >= 4u) {
     // The first two stages (distances 1 and 2) on the way in: thread t loads the quad 4t … 4t + 3.
     let i = 4u * lid;
     var a: array<f32, 4>;
@@ -56,7 +79,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: ve
   }
   // Then two stages per barrier (radix 4): thread t owns the quad i, i + h, i + 2h, i + 3h with
   // i = (t / h)·4h + t % h, and applies the butterflies at distances h and 2h to it in registers.
-  for (; 4u * h <= p.block; h *= 4u) {
+  for (; 4u * h <= block; h *= 4u) {
     workgroupBarrier();
     let i = (lid / h) * (4u * h) + lid % h;
     let a0 = buf[i];
@@ -74,7 +97,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: ve
   }
   // An odd number of stages leaves the one at distance h = b/2: two pairs (i, i + h) per thread,
   // pair q at i = (q / h)·2h + q % h.
-  if (h < p.block) {
+  if (h < block) {
     workgroupBarrier();
     for (var k = 0u; k < TILE / (2u * WG); k++) {
       let q = lid + k * WG;
@@ -88,6 +111,24 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: ve
   workgroupBarrier();
   for (var i = 0u; i < TILE / WG; i++) {
     let t = lid + i * WG;
-    if (base + t < p.n) { y[base + t] = buf[t] * p.scale; }
+    if (base + t < p.n) { y[base + t] = buf[t] * scale; }
   }
+}
+
+// --- Block-size search (official `dynamic` mode, spec §2): on the first batch, candidate k (block 2^k)
+// has relative reconstruction errors e_X[k] = x[k] and e_W[k] = x[n + k] (‖Q(XH)H − X‖/‖X‖ and the
+// same for W; ‖X‖ does not depend on the block, so the argmin of e_X·e_W is the official one). Writes
+// the best block, as f32, to y[block_at]; ties keep the smaller block.
+@compute @workgroup_size(1)
+fn select_block() {
+  var best = 0u;
+  var best_error = x[0] * x[p.n];
+  for (var k = 1u; k < p.n; k++) {
+    let e = x[k] * x[p.n + k];
+    if (e < best_error) {
+      best = k;
+      best_error = e;
+    }
+  }
+  y[p.block_at] = f32(1u << best);
 }

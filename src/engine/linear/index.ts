@@ -14,6 +14,8 @@ export interface SchemeOptions {
   quantizer?: QuantizerChoice | null;
   /** Largest Hadamard block of the 'hq' forward quantizer. */
   hadamardBlock?: number;
+  /** Search each layer's block on the first batch instead. */
+  hadamardSearch?: boolean;
   /** INT8: one scale per row of X and of W instead of one per tensor. */
   int8PerRow?: boolean;
 }
@@ -30,7 +32,7 @@ export function linearScheme(precision: Precision, o: SchemeOptions = {}): Linea
     case 'int4-minmax':
     case 'int4-lsq-luq': {
       const q = o.quantizer ?? quantizerChoice({ precision } as TrainConfig)!;
-      return quantizedScheme(precision, { ...q, hadamardBlock: o.hadamardBlock ?? 32 });
+      return quantizedScheme(precision, { ...q, hadamardBlock: o.hadamardBlock ?? 32, hadamardSearch: o.hadamardSearch ?? false });
     }
     default:
       throw new Error(`no linear scheme for precision "${precision as string}"`);
@@ -39,5 +41,5 @@ export function linearScheme(precision: Precision, o: SchemeOptions = {}): Linea
 
 /** The scheme a training config asks for. */
 export function linearSchemeFor(t: TrainConfig): LinearScheme {
-  return linearScheme(t.precision, { f16Path: t.f16Path, quantizer: quantizerChoice(t), hadamardBlock: t.hadamardBlock, int8PerRow: t.int8PerRow });
+  return linearScheme(t.precision, { f16Path: t.f16Path, quantizer: quantizerChoice(t), hadamardBlock: t.hadamardBlock, hadamardSearch: t.hadamardSearch, int8PerRow: t.int8PerRow });
 }

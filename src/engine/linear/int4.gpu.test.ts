@@ -16,12 +16,17 @@ beforeAll(async () => {
 const SEED = 12345;
 const STEP = 7;
 
-for (const variant of ['bitsplit', 'lss'] as LssVariant[]) {
-  describe(`int4 linear layer, ${variant}`, () => {
+const CASES: { variant: LssVariant; search: boolean }[] = [
+  { variant: 'bitsplit', search: false },
+  { variant: 'lss', search: false },
+  { variant: 'bitsplit', search: true },
+  { variant: 'lss', search: true },
+];
+for (const { variant, search } of CASES) {
+  describe(`int4 linear layer, ${variant}${search ? ', Hadamard block searched on the first batch' : ''}`, () => {
     it('forward equals s_X s_W · int(XH)·int(WH)ᵀ + b with first-batch step sizes; backward equals the reference LSS-MM', async () => {
       // N rows (tokens) with a few large gradient rows, as in the paper's Fig. 2.
       const [N, D, C, index] = [37, 48, 20, 3];
-      const block = 16; // the largest power of two ≤ 32 dividing 48
       const rng = new SeededRandom(variant === 'lss' ? 1 : 2);
       const x = roundF32(rng.normalArray(N * D, 1));
       for (let n = 0; n < N; n++) x[n * D + 5] *= 20; // an outlier channel: what HQ is for
@@ -29,7 +34,7 @@ for (const variant of ['bitsplit', 'lss'] as LssVariant[]) {
       const b = roundF32(rng.normalArray(C, 0.1));
       const dy = roundF32(rng.normalArray(N * C, 0.01).map((v, i) => (Math.floor(i / C) % 9 === 0 ? v * 40 : v)));
 
-      const scheme = quantizedScheme('int4', { forward: 'hq', backward: variant, bits: 4, hadamardBlock: 32 });
+      const scheme = quantizedScheme('int4', { forward: 'hq', backward: variant, bits: 4, hadamardBlock: 32, hadamardSearch: search });
       const t = {
         x: h.upload([N, D], x, 'x'),
         w: h.upload([C, D], w, 'w'),
@@ -42,10 +47,24 @@ for (const variant of ['bitsplit', 'lss'] as LssVariant[]) {
         stepState: h.upload([2], new Uint32Array([SEED, STEP]), 'step_state'),
       };
       const steps = { input_step: { value: h.upload([1], [1], 'sx'), grad: h.empty([1], 'gsx') }, weight_step: { value: h.upload([1], [1], 'sw'), grad: h.empty([1], 'gsw') } };
+      const extra = scheme.extraParameters({ name: 'layer', inFeatures: D, outFeatures: C });
+      expect(extra.map((e) => e.name)).toEqual(['input_step', 'weight_step', ...(search ? ['hadamard_block'] : [])]);
+      // The searched block starts at 1 here: the search must overwrite it.
+      const blockParam = { value: h.upload([1], [1], 'block'), grad: h.empty([1], 'gblock') };
       const layer = await buildChecked(h.device, () =>
-        scheme.build(h.kernels, { name: 'layer', rows: N, inFeatures: D, outFeatures: C, ...t, index, stepState: t.stepState }, steps),
+        scheme.build(h.kernels, { name: 'layer', rows: N, inFeatures: D, outFeatures: C, ...t, index, stepState: t.stepState }, search ? { ...steps, hadamard_block: blockParam } : steps),
       );
       await h.run([...layer.firstForward!, ...layer.backward]);
+      let block = 16; // the fixed choice: the largest power of two ≤ 32 dividing 48
+      if (search) {
+        // The official search on the reference (float64) with the GPU's choice; the test data must
+        // separate the winner from the runner-up, or the comparison would rest on rounding.
+        const reference = ref.searchHadamardBlockSize(x, w, N, C, D);
+        const sorted = [...reference.errors.values()].sort((a, b) => a - b);
+        expect(sorted[1] / sorted[0], 'margin of the search').toBeGreaterThan(1.001);
+        block = (await h.read(blockParam.value))[0];
+        expect(block).toBe(reference.block);
+      }
 
       // --- forward
       const xh = ref.blockHadamard(x, N, D, block);

@@ -22,6 +22,7 @@ import type { Dispatch, Kernels } from '../gpu/kernels';
 import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '../ops/baselines';
 import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProbabilities, REDUCTION_PARTIALS, splitRowNorms } from '../ops/lss';
 import { biasBackward, matmul } from '../ops/matmul';
+import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
 import { hadamardTransform, intMatmul, intMatmulPath, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
 import type { Tensor } from '../tensor';
 import type { EmbeddingQuantizer, LinearLayer, LinearLayerSpec, LinearObservables, LinearScheme, SchemeParameter } from './scheme';
@@ -29,6 +30,9 @@ import type { EmbeddingQuantizer, LinearLayer, LinearLayerSpec, LinearObservable
 export interface QuantizedOptions extends QuantizerChoice {
   /** Largest Hadamard block for 'hq'; each layer uses the largest power of two up to it dividing its width. */
   hadamardBlock: number;
+  /** 'hq': choose each layer's block on the first batch instead (the official code's `dynamic` search,
+   *  ops/hadamard-search.ts); the choice is a parameter, `<layer>.hadamard_block`, so checkpoints keep it. */
+  hadamardSearch?: boolean;
 }
 
 /** Counter-based draw streams of one layer (its base stream is index · STREAMS_PER_LAYER). */
@@ -89,13 +93,19 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       return `${describeQuantizer(o)}${o.forward === 'hq' ? ` (Hadamard ≤ ${o.hadamardBlock})` : ''}; ${product}`;
     },
     // One learned step size per tensor (§3.1); no weight decay, and |s| is used (the code keeps it positive).
-    extraParameters: () =>
-      uses.lsq(o.forward)
+    // The searched Hadamard block rides along as a parameter that never gets a gradient (AdamW leaves a
+    // zero-gradient, no-decay value unchanged), so it is saved and loaded with the model.
+    extraParameters: (layer) => [
+      ...(uses.lsq(o.forward)
         ? [
-            { name: 'input_step', shape: [1], init: { kind: 'constant', value: 1 }, decay: false },
-            { name: 'weight_step', shape: [1], init: { kind: 'constant', value: 1 }, decay: false },
+            { name: 'input_step', shape: [1], init: { kind: 'constant' as const, value: 1 }, decay: false },
+            { name: 'weight_step', shape: [1], init: { kind: 'constant' as const, value: 1 }, decay: false },
           ]
-        : [],
+        : []),
+      ...(o.forward === 'hq' && o.hadamardSearch
+        ? [{ name: 'hadamard_block', shape: [1], init: { kind: 'constant' as const, value: hadamardBlockFor(layer.inFeatures, o.hadamardBlock) }, decay: false }]
+        : []),
+    ],
     build(k: Kernels, l: LinearLayerSpec, extra: Record<string, SchemeParameter>): LinearLayer {
       const { rows: N, inFeatures: D, outFeatures: C, name } = l;
       const t = (shape: number[], what: string) => k.memory.tensor(shape, `${name}.${what}`);
@@ -111,7 +121,10 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       // --- forward: X̂ and Ŵ are what the backward products use (dequantized, f32).
       let xq: Tensor = l.x;
       let wq: Tensor = l.w;
-      let block = 1;
+      // 'hq' transforms X and W: by a block fixed now, or one the first batch's search writes on the GPU.
+      const transformed = o.forward === 'hq';
+      let block: number | Tensor = 1;
+      const search: Dispatch[] = [];
       let lsq: { sX: SchemeParameter; sW: SchemeParameter; vX: Tensor; vW: Tensor } | null = null;
       if (uses.lsq(o.forward)) {
         const sX = extra.input_step;
@@ -119,7 +132,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         let xh = l.x;
         let wh = l.w;
         if (o.forward === 'hq') {
-          block = hadamardBlockFor(D, o.hadamardBlock);
+          block = o.hadamardSearch ? extra.hadamard_block.value : hadamardBlockFor(D, o.hadamardBlock);
           xh = t([N, D], 'xh');
           wh = t([C, D], 'wh');
           forward.push(
@@ -140,13 +153,24 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         const vW = t([C, D], 'v_w');
         const codesX = t(packedCodeShape(N, D, format), 'codes_x');
         const codesW = t(packedCodeShape(C, D, format), 'codes_w');
+        xq = t([N, D], 'x_dequantized');
+        wq = t([C, D], 'w_dequantized');
+        if (typeof block !== 'number') {
+          // The search runs on the first batch, before anything else of the layer, in the forward's own
+          // buffers (rewritten right after).
+          const sizes = hadamardSearchScratch(N, C, D);
+          search.push(...hadamardBlockSearch(k, {
+            label: `${name}.block_search`, x: l.x, w: l.w, rows: N, outRows: C, cols: D, format, qn, qp,
+            transformed: { x: xh, w: wh }, v: { x: vX, w: vW }, codes: { x: codesX, w: codesW }, dequantized: { x: xq, w: wq },
+            step: t([1], 'search_step'), partials: t([sizes.partials], 'search_partials'), errors: t([sizes.errors], 'search_errors'),
+            block,
+          }));
+        }
         forward.push(
           lsqQuantize(k, { label: `${name}.quantize_x`, x: xh, step: sX.value, v: vX, codes: codesX, rows: N, K: D, format, qn, qp }),
           lsqQuantize(k, { label: `${name}.quantize_w`, x: wh, step: sW.value, v: vW, codes: codesW, rows: C, K: D, format, qn, qp }),
           intMatmul(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format }),
         );
-        xq = t([N, D], 'x_dequantized');
-        wq = t([C, D], 'w_dequantized');
         backward.push(
           lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp }),
           lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp }),
@@ -175,8 +199,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       }
 
       // --- backward: ∇ wrt X̂ and Ŵ from the quantized ∇Y
-      const gradX = lsq || block > 1 ? t([N, D], 'grad_x_raw') : l.dx;
-      const gradW = lsq || block > 1 ? t([C, D], 'grad_w_raw') : l.dw;
+      const gradX = lsq ? t([N, D], 'grad_x_raw') : l.dx;
+      const gradW = lsq ? t([C, D], 'grad_w_raw') : l.dw;
       if (o.backward === 'lss' || o.backward === 'bitsplit') {
         const hi = t([N, C], 'grad_hi');
         const lo = t([N, C], 'grad_lo');
@@ -225,13 +249,13 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
 
       // --- LSQ masks and step-size gradients (§3.1), then ·Hᵀ (eq. 4)
       if (lsq) {
-        const dxMasked = block > 1 ? t([N, D], 'grad_x_masked') : l.dx;
-        const dwMasked = block > 1 ? t([C, D], 'grad_w_masked') : l.dw;
+        const dxMasked = transformed ? t([N, D], 'grad_x_masked') : l.dx;
+        const dwMasked = transformed ? t([C, D], 'grad_w_masked') : l.dw;
         backward.push(
           ...lsqBackward(k, { label: `${name}.lsq_w`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp }),
           ...lsqBackward(k, { label: `${name}.lsq_x`, grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D, partials, qn, qp }),
         );
-        if (block > 1) {
+        if (transformed) {
           backward.push(
             hadamardTransform(k, `${name}.hadamard_grad_w`, dwMasked, l.dw, C, D, block),
             hadamardTransform(k, `${name}.hadamard_grad_x`, dxMasked, l.dx, N, D, block),
@@ -240,7 +264,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       }
       // The bias gradient stays exact f32 (not quantized), as in the official code.
       if (l.db) backward.push(biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
-      return { forward, firstForward: init.length ? [...forward.slice(0, o.forward === 'hq' ? 2 : 0), ...init, ...forward.slice(o.forward === 'hq' ? 2 : 0)] : undefined, backward, observe };
+      const transforms = transformed ? 2 : 0;
+      return { forward, firstForward: init.length ? [...search, ...forward.slice(0, transforms), ...init, ...forward.slice(transforms)] : undefined, backward, observe };
     },
   };
 }

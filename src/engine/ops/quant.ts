@@ -43,28 +43,28 @@ function gridDim(label: string, groups: number, what: string): number {
  * y[rows, cols] = x · BlockDiag(H_b, …, H_b), H_b the normalised Sylvester Hadamard matrix of size
  * `block`, a power of two ≤ 1024 that divides `cols`. H_b is symmetric and orthogonal, so the same
  * dispatch applies Hᵀ (the backward's final ·Hᵀ, paper eq. 4) and applying it twice gives x back.
- * Out of place (x and y must be different buffers). block = 1 copies x.
+ * Out of place (x and y must be different buffers). block = 1 copies x. `block` may be a [1] f32
+ * tensor instead: the block is then read on the GPU (chosen there by hadamardBlockSearch).
  */
-export function hadamardTransform(k: Kernels, label: string, x: Tensor, y: Tensor, rows: number, cols: number, block: number): Dispatch {
+export function hadamardTransform(k: Kernels, label: string, x: Tensor, y: Tensor, rows: number, cols: number, block: number | Tensor): Dispatch {
   positiveInteger(label, rows, 'rows');
   positiveInteger(label, cols, 'cols');
+  const n = rows * cols;
+  need(label, x, n, 'x');
+  need(label, y, n, 'y');
+  const workgroups = gridRows(Math.ceil(n / HADAMARD_MAX_SIZE)); // one workgroup per 1024 values
+  if (typeof block !== 'number') {
+    // Chosen on the GPU (hadamardBlockSearch): a power of two dividing cols by construction.
+    need(label, block, 1, 'block');
+    return k.dispatch({ shader: 'hadamard', entry: 'main_dynamic', label, uniforms: [n, 0, f32(0), 0], bindings: [x, y, block], workgroups });
+  }
   if (!Number.isInteger(block) || block < 1 || block > HADAMARD_MAX_SIZE || (block & (block - 1)) !== 0) {
     throw new RangeError(`${label}: the Hadamard block must be a power of two from 1 to ${HADAMARD_MAX_SIZE}, got ${block}`);
   }
   if (cols % block !== 0) {
     throw new RangeError(`${label}: the Hadamard block ${block} does not divide the ${cols} columns (the reduction dimension)`);
   }
-  const n = rows * cols;
-  need(label, x, n, 'x');
-  need(label, y, n, 'y');
-  return k.dispatch({
-    shader: 'hadamard',
-    entry: 'main',
-    label,
-    uniforms: [n, block, f32(1 / Math.sqrt(block))],
-    bindings: [x, y],
-    workgroups: gridRows(Math.ceil(n / HADAMARD_MAX_SIZE)), // one workgroup per 1024 values
-  });
+  return k.dispatch({ shader: 'hadamard', entry: 'main', label, uniforms: [n, block, f32(1 / Math.sqrt(block)), 0], bindings: [x, y], workgroups });
 }
 
 function codeRange(label: string, format: CodeFormat, qn: number, qp: number): void {

@@ -147,6 +147,21 @@ describe('measurements through the Trainer', () => {
     });
   }
 
+  it('int4 with the block search: each layer reports the block it chose, the one saved with its parameters', async () => {
+    const { trainer, snapshots } = await run({ precision: 'int4', hadamardSearch: true, steps: 2 });
+    await trainAll(trainer);
+    const params = new Map((await trainer.exportParameters()).map((t) => [t.name, t.data[0]]));
+    for (const s of snapshots) {
+      for (const l of s.layers) {
+        const saved = params.get(`${l.name}.hadamard_block`);
+        expect(saved, l.name).toBeDefined();
+        expect(l.hadamardBlock, l.name).toBe(saved);
+        expect(l.inFeatures % l.hadamardBlock, `${l.name}: block ${l.hadamardBlock} divides the width`).toBe(0);
+        expect(Math.log2(l.hadamardBlock) % 1, l.name).toBe(0);
+      }
+    }
+  });
+
   it('int4-lsq-luq: LUQ gradient error is measured, no kept fractions; X·H is the transform HQ would apply', async () => {
     const { trainer, snapshots } = await run({ precision: 'int4-lsq-luq', steps: 1 });
     await trainAll(trainer);
