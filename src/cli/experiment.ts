@@ -2,7 +2,8 @@
 // Trains the same config and seed once per precision and prints a table: final validation loss, its
 // gap to fp32, throughput and GPU memory. A quantized entry may carry modifiers after ':': a backward
 // quantizer (`int4:bitsplit` is INT4 with the official code's keep-every-row bit split instead of
-// sampling), `auto` (the per-layer Hadamard block search) or `b16` (a fixed largest block). With
+// sampling), `auto` (the per-layer Hadamard block search), `b16` (a fixed largest block) or `q0.01`
+// (the step sizes' learning rate as a fraction of lr). With
 // `--seeds 1,2,3` every entry runs once per seed and the table shows the mean and spread.
 import { writeFileSync } from 'node:fs';
 import { BACKWARD_QUANTIZERS, type BackwardQuantizer, type Precision, PRECISIONS, QUANTIZED_PRECISIONS, type RunConfig, type TrainConfig, validateRunConfig } from '../engine/config';
@@ -36,7 +37,8 @@ function parseEntries(list: string): SweepEntry[] {
       if ((BACKWARD_QUANTIZERS as readonly string[]).includes(m)) overrides.backwardQuantizer = m as BackwardQuantizer;
       else if (m === 'auto') overrides.hadamardSearch = true;
       else if (/^b\d+$/.test(m)) Object.assign(overrides, { hadamardBlock: Number(m.slice(1)), hadamardSearch: false });
-      else throw new CliError(`--precisions: "${raw}": unknown modifier "${m}"; use a backward quantizer (${BACKWARD_QUANTIZERS.join(', ')}), auto (Hadamard block search) or bN (fixed block N)`);
+      else if (/^q[0-9.e-]+$/.test(m) && Number.isFinite(Number(m.slice(1)))) overrides.quantizerLrScale = Number(m.slice(1));
+      else throw new CliError(`--precisions: "${raw}": unknown modifier "${m}"; use a backward quantizer (${BACKWARD_QUANTIZERS.join(', ')}), auto (Hadamard block search), bN (fixed block N) or qX (step-size learning rate scale X)`);
     }
     return { label: raw.trim(), precision: precision as Precision, overrides };
   });
@@ -81,7 +83,8 @@ function usage(): string {
     'Trains the same model, data and seed once per entry of LIST (default fp32,fp16,int4; e.g.',
     'fp32,int4,int4:bitsplit,int4:auto,int4-lsq-luq,int4-minmax) and prints final validation loss, gap to fp32,',
     'tokens/s and GPU memory. Modifiers after ":" (quantized precisions): a backward quantizer of ∇Y',
-    '(lss, bitsplit, luq, minmax, none), auto (per-layer Hadamard block search), bN (fixed block N).',
+    '(lss, bitsplit, luq, minmax, none), auto (per-layer Hadamard block search), bN (fixed block N),',
+    'qX (learning rate of the LSQ step sizes = X·lr), e.g. int4:bitsplit:auto:q0.01.',
     '--seeds 1,2,3 repeats every entry per seed and reports mean ± standard deviation.',
     'With --measure-every K the JSON also holds layer-mean quantization statistics of the last snapshot.',
     '',

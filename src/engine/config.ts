@@ -70,6 +70,11 @@ export interface TrainConfig {
   bits?: number;
   /** INT8: one scale per row of X and of W instead of one per tensor. */
   int8PerRow: boolean;
+  /** Learning rate of the quantizers' step sizes as a fraction of `lr` (absent: 1). Adam moves every
+   *  parameter by about lr per step whatever its gradient's scale, so LSQ's gradient scale 1/√(Q_P·numel)
+   *  (designed for SGD) has no effect, and at a from-scratch lr a step size of 0.005 is pushed around by
+   *  half its own value every step (docs/results-precision.md). */
+  quantizerLrScale?: number;
   steps: number;
   batchSize: number;
   /** Peak learning rate, reached after the warmup. */
@@ -194,6 +199,8 @@ export function trainConfigErrors(t: TrainConfig): string[] {
     const e = positiveInt(k, v);
     if (e) errs.push(e);
   }
+  const qls = t.quantizerLrScale ?? 1;
+  if (!(Number.isFinite(qls) && qls >= 0)) errs.push(`quantizer-lr-scale must be a number >= 0 (got ${qls})`);
   const measureEvery = t.measureEvery ?? 0;
   if (!(Number.isInteger(measureEvery) && measureEvery >= 0)) errs.push(`measure-every must be a non-negative integer (got ${measureEvery}); 0 turns measurements off`);
   if (!(Number.isInteger(t.steps) && t.steps >= 0)) errs.push(`steps must be a non-negative integer (got ${t.steps})`);

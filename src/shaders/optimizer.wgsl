@@ -16,6 +16,8 @@ struct Step {
   partials: u32,         // number of partial sums written by grad_norm_partial
   dynamic_loss_scale: u32, // 1: gradients arrive multiplied by scaler[0]; skip and back off on overflow
   scale_growth_interval: u32, // overflow-free steps before the loss scale doubles
+  scaled_start: u32,     // parameters [scaled_start, n_params) step with lr·lr_scale: quantizer step sizes
+  lr_scale: f32,
 }
 @group(0) @binding(0) var<uniform> s: Step;
 
@@ -103,5 +105,6 @@ fn adamw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   let v_hat = vi / s.bias_correction2;
   let wd = select(0.0, s.weight_decay, i < s.decay_end);
   let p = params[i];
-  params[i] = p - s.lr * (wd * p + m_hat / (sqrt(v_hat) + s.eps));
+  let lr = select(s.lr, s.lr * s.lr_scale, i >= s.scaled_start);
+  params[i] = p - lr * (wd * p + m_hat / (sqrt(v_hat) + s.eps));
 }

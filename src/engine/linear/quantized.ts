@@ -60,7 +60,7 @@ function lsqEmbeddingQuantizer(bits: number): EmbeddingQuantizer {
   const qp = 2 ** (bits - 1) - 1;
   const format = bits <= 4 ? 'int4' : 'int8';
   return {
-    parameters: [{ name: 'output_step', shape: [1], init: { kind: 'constant', value: 1 }, decay: false }],
+    parameters: [{ name: 'output_step', shape: [1], init: { kind: 'constant', value: 1 }, decay: false, quantizer: true }],
     build(k, e, extra) {
       const { rows, cols } = e;
       const step = extra.output_step;
@@ -98,12 +98,12 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
     extraParameters: (layer) => [
       ...(uses.lsq(o.forward)
         ? [
-            { name: 'input_step', shape: [1], init: { kind: 'constant' as const, value: 1 }, decay: false },
-            { name: 'weight_step', shape: [1], init: { kind: 'constant' as const, value: 1 }, decay: false },
+            { name: 'input_step', shape: [1], init: { kind: 'constant' as const, value: 1 }, decay: false, quantizer: true },
+            { name: 'weight_step', shape: [1], init: { kind: 'constant' as const, value: 1 }, decay: false, quantizer: true },
           ]
         : []),
       ...(o.forward === 'hq' && o.hadamardSearch
-        ? [{ name: 'hadamard_block', shape: [1], init: { kind: 'constant' as const, value: hadamardBlockFor(layer.inFeatures, o.hadamardBlock) }, decay: false }]
+        ? [{ name: 'hadamard_block', shape: [1], init: { kind: 'constant' as const, value: hadamardBlockFor(layer.inFeatures, o.hadamardBlock) }, decay: false, quantizer: true }]
         : []),
     ],
     build(k: Kernels, l: LinearLayerSpec, extra: Record<string, SchemeParameter>): LinearLayer {

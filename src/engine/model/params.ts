@@ -12,6 +12,9 @@ export interface ParamSpec {
   init: ParamInit;
   /** AdamW weight decay applies (matrices and embeddings), or not (biases, LayerNorm, step sizes). */
   decay: boolean;
+  /** A quantizer's own parameter (LSQ step sizes, the searched Hadamard block): laid out last, where
+   *  the optimizer can give it a learning rate of its own (TrainConfig.quantizerLrScale). */
+  quantizer?: boolean;
 }
 
 export interface ParamSlot {
@@ -28,18 +31,23 @@ export class ParamLayout {
   readonly totalFloats: number;
   /** Parameters [0, decayEnd) take weight decay: decayed tensors are laid out first. */
   readonly decayEnd: number;
+  /** Parameters [quantizerStart, totalFloats) are the quantizers' own: laid out last. */
+  readonly quantizerStart: number;
   /** Sum of the tensors' sizes, padding excluded. */
   readonly count: number;
 
   /** @param alignFloats slice alignment in floats (the device's minStorageBufferOffsetAlignment / 4). */
   constructor(specs: readonly ParamSpec[], alignFloats: number) {
-    const ordered = [...specs.filter((s) => s.decay), ...specs.filter((s) => !s.decay)];
+    for (const s of specs) if (s.decay && s.quantizer) throw new Error(`${s.name}: a quantizer parameter takes no weight decay`);
+    const ordered = [...specs.filter((s) => s.decay), ...specs.filter((s) => !s.decay && !s.quantizer), ...specs.filter((s) => s.quantizer)];
     let offset = 0;
     let decayEnd = 0;
+    let quantizerStart = -1;
     let count = 0;
     for (const spec of ordered) {
       if (this.byName.has(spec.name)) throw new Error(`duplicate parameter ${spec.name}`);
       const size = spec.shape.reduce((a, b) => a * b, 1);
+      if (spec.quantizer && quantizerStart < 0) quantizerStart = offset;
       const slot = { spec, offset, size };
       this.slots.push(slot);
       this.byName.set(spec.name, slot);
@@ -49,6 +57,7 @@ export class ParamLayout {
     }
     this.totalFloats = Math.max(offset, alignFloats);
     this.decayEnd = decayEnd;
+    this.quantizerStart = quantizerStart < 0 ? this.totalFloats : quantizerStart;
     this.count = count;
   }
 

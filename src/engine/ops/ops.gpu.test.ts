@@ -469,14 +469,15 @@ describe('softmax cross-entropy', () => {
 
 describe('AdamW with global gradient-norm clipping', () => {
   const cases = [
-    { name: 'clip active', n: 1001, maxNorm: 5, decayEnd: 600 },
-    { name: 'clip inactive (norm below the limit)', n: 1001, maxNorm: 1e4, decayEnd: 600 },
-    { name: 'clipping off (maxNorm 0)', n: 777, maxNorm: 0, decayEnd: 0 },
-    { name: `clip active, more than ${NORM_PARTIALS}·256 values (strided partial sums)`, n: 70001, maxNorm: 50, decayEnd: 70001 },
+    { name: 'clip active', n: 1001, maxNorm: 5, decayEnd: 600, scaledStart: 1001, lrScale: 1 },
+    { name: 'clip inactive (norm below the limit)', n: 1001, maxNorm: 1e4, decayEnd: 600, scaledStart: 1001, lrScale: 1 },
+    { name: 'clipping off (maxNorm 0)', n: 777, maxNorm: 0, decayEnd: 0, scaledStart: 777, lrScale: 1 },
+    { name: `clip active, more than ${NORM_PARTIALS}·256 values (strided partial sums)`, n: 70001, maxNorm: 50, decayEnd: 70001, scaledStart: 70001, lrScale: 1 },
+    { name: 'clip active, the last 300 (quantizer step sizes) at lr·0.01', n: 1001, maxNorm: 5, decayEnd: 500, scaledStart: 701, lrScale: 0.01 },
   ];
   for (const c of cases) {
     it(`params, m, v, norm and clip factor vs adamwStep + gradNormClipScale: ${c.name}`, async () => {
-      const { n, maxNorm, decayEnd } = c;
+      const { n, maxNorm, decayEnd, scaledStart, lrScale } = c;
       const rng = new SeededRandom(11000 + n + maxNorm);
       const params = normals(rng, n);
       const grads = normals(rng, n, 0.5);
@@ -495,7 +496,7 @@ describe('AdamW with global gradient-norm clipping', () => {
         scaler: h.upload([3], [1, 0, 0], 'scaler'),
       };
       const stepUniforms = h.memory.buffer(64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'step');
-      h.device.queue.writeBuffer(stepUniforms, 0, packAdamWStep({ ...o, maxGradNorm: maxNorm, nParams: n, decayEnd, metricsSlot, dynamicLossScale: false, scaleGrowthInterval: 2000 }));
+      h.device.queue.writeBuffer(stepUniforms, 0, packAdamWStep({ ...o, maxGradNorm: maxNorm, nParams: n, decayEnd, metricsSlot, dynamicLossScale: false, scaleGrowthInterval: 2000, scaledStart, lrScale }));
       await h.run(await buildChecked(h.device, () => optimizerStep(h.kernels, t, stepUniforms)));
 
       const clip = ref.gradNormClipScale([grads], maxNorm);
@@ -506,7 +507,8 @@ describe('AdamW with global gradient-norm clipping', () => {
       const v = Float64Array.from(v0);
       const common = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, step: o.t, gradScale: clip.scale };
       ref.adamwStep(p.subarray(0, decayEnd), grads.subarray(0, decayEnd), m.subarray(0, decayEnd), v.subarray(0, decayEnd), { ...common, weightDecay: o.weightDecay });
-      ref.adamwStep(p.subarray(decayEnd), grads.subarray(decayEnd), m.subarray(decayEnd), v.subarray(decayEnd), { ...common, weightDecay: 0 });
+      ref.adamwStep(p.subarray(decayEnd, scaledStart), grads.subarray(decayEnd, scaledStart), m.subarray(decayEnd, scaledStart), v.subarray(decayEnd, scaledStart), { ...common, weightDecay: 0 });
+      ref.adamwStep(p.subarray(scaledStart), grads.subarray(scaledStart), m.subarray(scaledStart), v.subarray(scaledStart), { ...common, lr: o.lr * lrScale, weightDecay: 0 });
 
       const state = await h.read(t.state);
       expectClose('norm', [state[0]], [clip.norm], TOL_ELEMENTWISE, 0);

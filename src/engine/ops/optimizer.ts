@@ -43,6 +43,9 @@ export interface AdamWStep {
   metricsSlot: number;
   dynamicLossScale: boolean;
   scaleGrowthInterval: number;
+  /** Parameters [scaledStart, nParams) use lr·lrScale (quantizer step sizes); default: none. */
+  scaledStart?: number;
+  lrScale?: number;
 }
 
 /** The per-step uniform values, in the order of `struct Step` in optimizer.wgsl. */
@@ -52,5 +55,6 @@ export function packAdamWStep(s: AdamWStep): ArrayBuffer {
     f32(s.lr), f32(s.beta1), f32(s.beta2), f32(s.eps), f32(s.weightDecay),
     f32(1 - s.beta1 ** s.t), f32(1 - s.beta2 ** s.t), f32(s.maxGradNorm),
     s.nParams, s.decayEnd, s.metricsSlot, partials, s.dynamicLossScale ? 1 : 0, s.scaleGrowthInterval,
+    s.scaledStart ?? s.nParams, f32(s.lrScale ?? 1),
   ]);
 }

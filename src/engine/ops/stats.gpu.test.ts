@@ -443,7 +443,7 @@ describe('copyScaled, and one metrics buffer for several layers read back with o
       const dy = roundF32(rng.normalArray(l.N * l.C, 1e-3).map((v, j) => (Math.floor(j / l.C) % 9 === 0 ? 50 * v : v)));
       const split = ref.bitSplit(dy, Float64Array.from({ length: dy.length }, () => rng.uniform()));
       const state = roundF32([0, split.scaleHi, split.scaleLo, 0]);
-      const scalars = h.upload([4], [0.5, 0.03, 50, 61], 'scalars'); // s_X, s_W, kept_w, kept_x
+      const scalars = h.upload([5], [0.5, 0.03, 50, 61, 32], 'scalars'); // s_X, s_W, kept_w, kept_x, Hadamard block
       const up = (a: ArrayLike<number>, name: string) => h.upload([a.length], a, name);
       const txh = up(xh, 'xh');
       const tdy = up(dy, 'dy');
@@ -458,6 +458,7 @@ describe('copyScaled, and one metrics buffer for several layers read back with o
         ...relativeError(h.kernels, { label: 'edy', a: tdy, b: { hi: up(Float64Array.from(split.hi), 'hi'), lo: up(Float64Array.from(split.lo), 'lo'), splitState: up(state, 'state') }, n: dy.length, partials, out: metricsBuffer, outOffset: at('errorDY') }),
         copyScaled(h.kernels, { label: 'steps', src: scalars, count: 2, out: metricsBuffer, outOffset: at('stepX') }),
         copyScaled(h.kernels, { label: 'kept', src: scalars, srcOffset: 2, count: 2, scale: 1 / (2 * l.N), out: metricsBuffer, outOffset: at('keptW') }),
+        copyScaled(h.kernels, { label: 'block', src: scalars, srcOffset: 4, count: 1, out: metricsBuffer, outOffset: at('hadamardBlock') }),
       );
       const cx = ref.columnAbsMax(x, l.N, l.D);
       const cxh = ref.columnAbsMax(xh, l.N, l.D);
@@ -474,6 +475,7 @@ describe('copyScaled, and one metrics buffer for several layers read back with o
         { at: at('errorDY'), values: [ref.relativeL2Error(dy, ref.bitSplitDequantize({ ...split, scaleHi: state[1], scaleLo: state[2] }))], exact: false, what: 'errorDY' },
         { at: at('stepX'), values: [0.5, Math.fround(0.03)], exact: false, what: 'steps' },
         { at: at('keptW'), values: [50 / (2 * l.N), 61 / (2 * l.N)], exact: false, what: 'kept' },
+        { at: at('hadamardBlock'), values: [32], exact: true, what: 'block' },
       );
     }
     await h.run(await buildChecked(h.device, () => ds));

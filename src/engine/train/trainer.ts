@@ -206,6 +206,7 @@ export class Trainer {
       lr, beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, t: step + 1,
       maxGradNorm: t.gradClip, nParams: this.model.layout.totalFloats, decayEnd: this.model.layout.decayEnd, metricsSlot: slot + 1,
       dynamicLossScale: this.scheme.usesLossScaling, scaleGrowthInterval: LOSS_SCALE_GROWTH_INTERVAL,
+      scaledStart: this.model.layout.quantizerStart, lrScale: t.quantizerLrScale ?? 1,
     }));
     this.device.queue.writeBuffer(this.model.trainLossUniforms, 8, new Uint32Array([slot]));
     this.device.queue.writeBuffer(this.stepState.buffer, 0, new Uint32Array([t.seed, step]));
