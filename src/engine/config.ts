@@ -123,6 +123,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   f16Path: 'auto',
   hadamardBlock: 32,
   int8PerRow: false,
+  quantizerLrScale: 0.1,
   steps: 300,
   batchSize: 32,
   lr: 3e-3,

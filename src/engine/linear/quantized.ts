@@ -90,7 +90,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
     usesLossScaling: false,
     kernelPath: (caps) => {
       const product = uses.lsq(o.forward) ? `${o.bits}-bit codes on ${intMatmulPath(caps) === 'dot4' ? 'dot4I8Packed' : 'plain integer'} products` : 'f32 products';
-      return `${describeQuantizer(o)}${o.forward === 'hq' ? ` (Hadamard ≤ ${o.hadamardBlock})` : ''}; ${product}`;
+      const hadamard = o.forward !== 'hq' ? '' : o.hadamardSearch ? ' (Hadamard block searched per layer on the first batch)' : ` (Hadamard ≤ ${o.hadamardBlock})`;
+      return `${describeQuantizer(o)}${hadamard}; ${product}`;
     },
     // One learned step size per tensor (§3.1); no weight decay, and |s| is used (the code keeps it positive).
     // The searched Hadamard block rides along as a parameter that never gets a gradient (AdamW leaves a
