@@ -10,6 +10,9 @@ const PORT = 4173;
 
 export default defineConfig({
   testDir: 'e2e',
+  // Not the default test-results/: Playwright empties its output folder, and the screenshots the specs
+  // save under test-results/screenshots should survive for a look by eye.
+  outputDir: 'test-results/artifacts',
   // SwiftShader is slow and the machine may have two cores: one test at a time.
   workers: 1,
   fullyParallel: false,
@@ -27,6 +30,10 @@ export default defineConfig({
       args: CHROMIUM_ARGS,
     },
     trace: 'retain-on-failure',
+    // The built site registers a service worker (offline cache); it would serve requests that page.route
+    // means to intercept. Only the offline test allows it.
+    serviceWorkers: 'block',
+    viewport: { width: 1280, height: 720 },
   },
   webServer: {
     command: `npx vite preview --port ${PORT} --strictPort --host 127.0.0.1`,

@@ -1,151 +1,359 @@
-// The page's state: the chosen run, what the worker reported, and the two actions (train, stop).
-// The store talks to the training worker only through typed messages (messages.ts).
+// The page's state (zustand): the config being edited (mirrored in the URL), the runs and what the worker
+// reported about them, and the actions. The store talks to the training worker only through typed
+// messages (messages.ts); run bookkeeping is the pure reducer in runs.ts.
 import { create } from 'zustand';
-import type { StepMetrics } from '../engine/train/trainer';
-import type { DatasetChoice, FromWorker, PresetChoice, RunInfo, ToWorker } from './messages';
+import { CheckpointError } from '../engine/train/checkpoint';
+import type { MeasurementSnapshot } from '../engine/train/measurements';
+import { type CheckpointSummary, checkCheckpointSize, inspectCheckpoint } from './checkpoint-file';
+import { type ComparisonChoice, comparisonConfig, configProblems, DEFAULT_COMPARISON, DEFAULT_CONFIG, type PageConfig } from './config';
+import { download, fileNameFor, runsToCsv, runsToJson } from './export';
+import type { AdapterSummary, FromWorker, RunSpec, ToWorker } from './messages';
+import * as persist from './persist';
+import { isFinished, newRun, type RunRecord, reduceRuns } from './runs';
+import { type HideableControl, parseUrl, toSearch } from './url';
 
-export type Phase =
-  /** Waiting for the worker to report the GPU. */
-  | 'probing'
-  | 'ready'
-  /** No WebGPU or no adapter: nothing can be trained. */
-  | 'unavailable'
-  | 'starting'
-  | 'training'
-  | 'stopping'
-  | 'evaluating'
-  | 'sampling'
-  | 'done'
-  | 'stopped'
-  | 'error';
-
-export interface LossPoint {
-  step: number;
-  loss: number;
+export interface GpuState {
+  status: 'probing' | 'ready' | 'unavailable';
+  description: string | null;
+  adapter: AdapterSummary | null;
+  unavailableMessage: string | null;
 }
 
-export interface RunResult {
-  valLoss: number;
-  samples: string[];
-  steps: number;
-  seconds: number;
+export interface Notice {
+  kind: 'error' | 'info';
+  text: string;
 }
 
-export const DEFAULT_STEPS = 300;
-export const MAX_STEPS = 20_000;
+/** Snapshots kept per run for the step slider (the oldest are dropped beyond this). */
+export const MAX_SNAPSHOTS = 400;
 
 export interface AppState {
-  dataset: DatasetChoice;
-  preset: PresetChoice;
-  steps: number;
-  /** The dataset of the current or last run (the picker may have changed since). */
-  runDataset: DatasetChoice;
-  phase: Phase;
-  gpuDescription: string | null;
-  unavailableMessage: string | null;
-  error: string | null;
-  info: RunInfo | null;
-  /** One point per step record received from the worker. */
-  points: LossPoint[];
-  latest: StepMetrics | null;
-  result: RunResult | null;
-  setDataset(dataset: DatasetChoice): void;
-  setPreset(preset: PresetChoice): void;
-  setSteps(steps: number): void;
+  gpu: GpuState;
+  config: PageConfig;
+  compare: ComparisonChoice[];
+  hidden: HideableControl[];
+  urlProblems: string[];
+  runs: RunRecord[];
+  /** The worker is running a queue (one run or a comparison). */
+  busy: boolean;
+  /** Pause was asked for and not yet undone; the run shows 'paused' once the worker confirms. */
+  pauseRequested: boolean;
+  notice: Notice | null;
+  /** The run the detail charts (measurements, samples) show; null = the newest. */
+  selectedRunId: string | null;
+  hiddenRuns: string[];
+  /** The comparison whose table is shown. */
+  comparisonGroupId: string | null;
+  measurements: Record<string, MeasurementSnapshot[]>;
+  checkpoints: Record<string, Uint8Array>;
+  upload: CheckpointSummary | null;
+  uploadError: string | null;
+  logScale: boolean;
+  /** Config fields whose text is not a usable value right now (Start is refused while any is). */
+  invalidFields: string[];
+  setFieldValid(field: string, valid: boolean): void;
+  setConfig(patch: Partial<PageConfig>): void;
+  /** Removes the quantizer overrides (back to the precision's own choices). */
+  clearOverrides(): void;
+  setCompare(choices: ComparisonChoice[]): void;
   train(): void;
+  runComparison(): void;
+  pause(): void;
+  resume(): void;
   stop(): void;
-}
-
-/** Whether a run is in progress (the pickers and the Train button are locked). */
-export function isBusy(phase: Phase): boolean {
-  return phase === 'starting' || phase === 'training' || phase === 'stopping' || phase === 'evaluating' || phase === 'sampling';
+  reset(): void;
+  selectRun(id: string | null): void;
+  toggleRunVisible(id: string): void;
+  deleteRun(id: string): void;
+  setLogScale(on: boolean): void;
+  dismissNotice(): void;
+  uploadCheckpoint(file: File): Promise<void>;
+  startFromUpload(mode: 'evaluate' | 'continue'): void;
+  clearUpload(): void;
+  exportCsv(ids?: string[]): void;
+  exportJson(ids?: string[]): void;
+  exportCheckpoint(id: string): Promise<void>;
 }
 
 let worker: Worker | null = null;
+let counter = 0;
 
-function send(message: ToWorker): void {
-  worker?.postMessage(message);
+function send(message: ToWorker, transfer: Transferable[] = []): void {
+  worker?.postMessage(message, transfer);
+}
+
+function newId(): string {
+  counter += 1;
+  return `run-${Date.now().toString(36)}-${counter}`;
+}
+
+/** Mirrors the config in the address bar (replaceState: editing a field is not a history entry). */
+function writeUrl(state: Pick<AppState, 'config' | 'compare' | 'hidden'>): void {
+  if (typeof window === 'undefined') return;
+  const search = toSearch(state);
+  const url = `${window.location.pathname}${search}${window.location.hash}`;
+  if (url !== `${window.location.pathname}${window.location.search}${window.location.hash}`) window.history.replaceState(null, '', url);
+}
+
+function selectedRuns(runs: RunRecord[], ids?: string[]): RunRecord[] {
+  return ids ? runs.filter((r) => ids.includes(r.id)) : runs;
 }
 
 export const useAppStore = create<AppState>()((set, get) => ({
-  dataset: 'names',
-  preset: 'small',
-  steps: DEFAULT_STEPS,
-  runDataset: 'names',
-  phase: 'probing',
-  gpuDescription: null,
-  unavailableMessage: null,
-  error: null,
-  info: null,
-  points: [],
-  latest: null,
-  result: null,
-  setDataset: (dataset) => set({ dataset }),
-  setPreset: (preset) => set({ preset }),
-  setSteps: (steps) => set({ steps: Math.min(MAX_STEPS, Math.max(1, Math.round(steps))) }),
+  gpu: { status: 'probing', description: null, adapter: null, unavailableMessage: null },
+  config: { ...DEFAULT_CONFIG },
+  compare: [...DEFAULT_COMPARISON],
+  hidden: [],
+  urlProblems: [],
+  runs: [],
+  busy: false,
+  pauseRequested: false,
+  notice: null,
+  selectedRunId: null,
+  hiddenRuns: [],
+  comparisonGroupId: null,
+  measurements: {},
+  checkpoints: {},
+  upload: null,
+  uploadError: null,
+  logScale: false,
+  invalidFields: [],
+  setFieldValid: (field, valid) =>
+    set((s) => {
+      const has = s.invalidFields.includes(field);
+      if (valid === !has) return s;
+      return { invalidFields: valid ? s.invalidFields.filter((f) => f !== field) : [...s.invalidFields, field] };
+    }),
+  setConfig: (patch) => {
+    set((s) => ({ config: { ...s.config, ...patch } }));
+    writeUrl(get());
+  },
+  clearOverrides: () => {
+    set((s) => {
+      const config = { ...s.config };
+      delete config.forwardQuantizer;
+      delete config.backwardQuantizer;
+      delete config.bits;
+      return { config };
+    });
+    writeUrl(get());
+  },
+  setCompare: (compare) => {
+    set({ compare });
+    writeUrl(get());
+  },
   train: () => {
-    const { phase, dataset, preset, steps } = get();
-    if (!worker || isBusy(phase) || phase === 'unavailable') return;
-    pendingRecords = [];
-    set({ phase: 'starting', runDataset: dataset, error: null, info: null, points: [], latest: null, result: null });
-    send({ type: 'start', run: { dataset, preset, steps }, baseUrl: document.baseURI });
+    const { busy, config, gpu } = get();
+    if (!worker || busy || gpu.status !== 'ready') return;
+    const problems = [...get().invalidFields.map((f) => `${f} is not a valid value`), ...configProblems(config)];
+    if (problems.length) {
+      set({ notice: { kind: 'error', text: `The configuration cannot run: ${problems.join('; ')}` } });
+      return;
+    }
+    startQueue([{ id: newId(), config: { ...config } }], null);
+  },
+  runComparison: () => {
+    const { busy, config, compare, gpu } = get();
+    if (!worker || busy || gpu.status !== 'ready' || compare.length === 0) return;
+    const specs = compare.map((choice) => ({ id: newId(), config: comparisonConfig(config, choice) }));
+    const problems = specs.flatMap((s) => configProblems(s.config).map((p) => `${s.config.precision}: ${p}`));
+    if (problems.length) {
+      set({ notice: { kind: 'error', text: `The comparison cannot run: ${problems.join('; ')}` } });
+      return;
+    }
+    startQueue(specs, newId().replace('run-', 'group-'));
+  },
+  pause: () => {
+    if (!get().busy) return;
+    set({ pauseRequested: true });
+    send({ type: 'pause' });
+  },
+  resume: () => {
+    set({ pauseRequested: false });
+    send({ type: 'resume' });
   },
   stop: () => {
-    const { phase } = get();
-    if (phase !== 'starting' && phase !== 'training') return;
-    set({ phase: 'stopping' });
+    if (!get().busy) return;
+    set({ pauseRequested: false });
     send({ type: 'stop' });
+  },
+  reset: () => {
+    if (get().busy) send({ type: 'stop' });
+    set({ runs: [], measurements: {}, checkpoints: {}, selectedRunId: null, hiddenRuns: [], comparisonGroupId: null, notice: null, pauseRequested: false });
+    void persist.clearAll();
+  },
+  selectRun: (id) => set({ selectedRunId: id }),
+  toggleRunVisible: (id) => set((s) => ({ hiddenRuns: s.hiddenRuns.includes(id) ? s.hiddenRuns.filter((h) => h !== id) : [...s.hiddenRuns, id] })),
+  deleteRun: (id) => {
+    const run = get().runs.find((r) => r.id === id);
+    if (!run || !isFinished(run.status)) return;
+    set((s) => {
+      const measurements = { ...s.measurements };
+      const checkpoints = { ...s.checkpoints };
+      delete measurements[id];
+      delete checkpoints[id];
+      return { runs: s.runs.filter((r) => r.id !== id), measurements, checkpoints, selectedRunId: s.selectedRunId === id ? null : s.selectedRunId };
+    });
+    void persist.deleteRun(id);
+  },
+  setLogScale: (logScale) => set({ logScale }),
+  dismissNotice: () => set({ notice: null }),
+  uploadCheckpoint: async (file) => {
+    set({ upload: null, uploadError: null });
+    try {
+      // Refuse an oversized file before reading it into memory.
+      checkCheckpointSize(file.name, file.size);
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      set({ upload: inspectCheckpoint(file.name, bytes) });
+    } catch (e) {
+      const reason = e instanceof CheckpointError ? e.message : `could not read ${file.name}: ${e instanceof Error ? e.message : String(e)}`;
+      set({ uploadError: reason });
+    }
+  },
+  startFromUpload: (mode) => {
+    const { upload, busy, config, gpu } = get();
+    if (!upload || !worker || busy || gpu.status !== 'ready') return;
+    // The checkpoint fixes the model and the dataset; the page's config gives precision and schedule.
+    const runConfig: PageConfig = { ...config, dataset: upload.dataset, steps: mode === 'evaluate' ? 0 : config.steps };
+    const problems = configProblems({ ...runConfig, steps: Math.max(1, runConfig.steps) });
+    if (problems.length) {
+      set({ notice: { kind: 'error', text: `The configuration cannot run: ${problems.join('; ')}` } });
+      return;
+    }
+    const id = newId();
+    startQueue([{ id, config: runConfig }], null, upload, `${upload.name} (${mode === 'evaluate' ? 'evaluated' : 'continued'}) · ${runConfig.precision}`);
+  },
+  clearUpload: () => set({ upload: null, uploadError: null }),
+  exportCsv: (ids) => {
+    const runs = selectedRuns(get().runs, ids);
+    if (runs.length) download(runsToCsv(runs), runs.length === 1 ? fileNameFor(runs[0].label, 'csv') : 'runs.csv', 'text/csv');
+  },
+  exportJson: (ids) => {
+    const runs = selectedRuns(get().runs, ids);
+    if (runs.length) download(runsToJson(runs), runs.length === 1 ? fileNameFor(runs[0].label, 'json') : 'runs.json', 'application/json');
+  },
+  exportCheckpoint: async (id) => {
+    const run = get().runs.find((r) => r.id === id);
+    const bytes = get().checkpoints[id] ?? (await persist.loadCheckpoint(id));
+    if (!run || !bytes) {
+      set({ notice: { kind: 'error', text: 'This run has no saved weights (it failed before training, or its weights were not kept).' } });
+      return;
+    }
+    download(bytes as BlobPart, fileNameFor(run.label, 'safetensors'), 'application/octet-stream');
   },
 }));
 
-/** Step records waiting for the next render: a fast GPU sends hundreds a second, and the chart only
- *  needs to redraw a few times a second. */
-const RENDER_INTERVAL_MS = 100;
-let pendingRecords: StepMetrics[] = [];
-let pendingTimer: ReturnType<typeof setTimeout> | null = null;
-
-function flushRecords(): void {
-  if (pendingTimer !== null) clearTimeout(pendingTimer);
-  pendingTimer = null;
-  if (pendingRecords.length === 0) return;
-  const records = pendingRecords;
-  pendingRecords = [];
+function startQueue(specs: RunSpec[], groupId: string | null, upload?: CheckpointSummary, label?: string): void {
+  const now = Date.now();
+  const records = specs.map((s, i) => {
+    const r = newRun(s.id, s.config, groupId, now + i);
+    return label ? { ...r, label } : r;
+  });
+  pendingMetrics = [];
   useAppStore.setState((s) => ({
-    points: s.points.concat(records.map((r) => ({ step: r.step, loss: r.loss }))),
-    latest: records[records.length - 1],
+    runs: [...s.runs, ...records],
+    busy: true,
+    pauseRequested: false,
+    notice: null,
+    selectedRunId: null,
+    comparisonGroupId: groupId ?? s.comparisonGroupId,
   }));
+  // The upload's bytes are copied, not transferred: the user may start from the same file again.
+  send({ type: 'start', runs: specs, baseUrl: document.baseURI, checkpoint: upload ? { bytes: upload.bytes.slice(), name: upload.name } : undefined });
 }
 
-function handle(message: FromWorker): void {
+/** Metric messages waiting for the next render: a fast GPU sends hundreds a second, and the charts only
+ *  need to redraw a few times a second. */
+const RENDER_INTERVAL_MS = 100;
+let pendingMetrics: FromWorker[] = [];
+let pendingTimer: ReturnType<typeof setTimeout> | null = null;
+
+function flushMetrics(): void {
+  if (pendingTimer !== null) clearTimeout(pendingTimer);
+  pendingTimer = null;
+  if (pendingMetrics.length === 0) return;
+  const batch = pendingMetrics;
+  pendingMetrics = [];
+  useAppStore.setState((s) => ({ runs: batch.reduce(reduceRuns, s.runs) }));
+}
+
+function saveFinished(runId: string): void {
+  const run = useAppStore.getState().runs.find((r) => r.id === runId);
+  if (run && isFinished(run.status)) void persist.saveRun(run);
+}
+
+function knownRun(runId: string): boolean {
+  return useAppStore.getState().runs.some((r) => r.id === runId);
+}
+
+/** Applies one message from the worker to the store. Exported for tests of the store's wiring. */
+export function handleWorkerMessage(message: FromWorker): void {
   const set = useAppStore.setState;
+  if (message.type === 'metrics') {
+    pendingMetrics.push(message);
+    pendingTimer ??= setTimeout(flushMetrics, RENDER_INTERVAL_MS);
+    return;
+  }
   // Everything after a metrics message (phase changes, results) must not overtake its records.
-  if (message.type !== 'metrics') flushRecords();
+  flushMetrics();
   switch (message.type) {
     case 'gpu':
-      set((s) => ({ gpuDescription: message.description, phase: s.phase === 'probing' ? 'ready' : s.phase }));
-      break;
+      set((s) => ({ gpu: { ...s.gpu, status: s.gpu.status === 'probing' ? 'ready' : s.gpu.status, description: message.description, adapter: message.adapter } }));
+      return;
     case 'gpu-unavailable':
-      set({ phase: 'unavailable', unavailableMessage: message.message });
-      break;
-    case 'started':
-      set((s) => ({ info: message.info, phase: s.phase === 'stopping' ? 'stopping' : 'training' }));
-      break;
-    case 'metrics':
-      pendingRecords.push(...message.records);
-      pendingTimer ??= setTimeout(flushRecords, RENDER_INTERVAL_MS);
-      break;
-    case 'phase':
-      set({ phase: message.phase });
-      break;
-    case 'done':
-      set({ phase: 'done', result: { valLoss: message.valLoss, samples: message.samples, steps: message.steps, seconds: message.seconds } });
-      break;
-    case 'stopped':
-      set({ phase: 'stopped' });
-      break;
-    case 'error':
-      set({ phase: 'error', error: message.message });
-      break;
+      set((s) => ({ gpu: { ...s.gpu, status: 'unavailable', unavailableMessage: message.message } }));
+      return;
+    case 'measurements':
+      // A run cleared by Reset may still report while the worker stops it: keep nothing of it.
+      if (!knownRun(message.runId)) return;
+      set((s) => {
+        const list = (s.measurements[message.runId] ?? []).concat(message.snapshot);
+        return { measurements: { ...s.measurements, [message.runId]: list.slice(-MAX_SNAPSHOTS) } };
+      });
+      return;
+    case 'checkpoint':
+      if (!knownRun(message.runId)) return;
+      set((s) => ({ checkpoints: { ...s.checkpoints, [message.runId]: message.bytes } }));
+      void persist.saveCheckpoint(message.runId, message.bytes);
+      return;
+    case 'run-error': {
+      const kind = message.kind === 'config' ? 'Configuration error' : message.kind === 'checkpoint' ? 'Checkpoint error' : message.kind === 'dataset' ? 'Dataset error' : 'Error';
+      set((s) => ({ runs: reduceRuns(s.runs, message), notice: { kind: 'error', text: `${kind}: ${message.message}` } }));
+      if (message.runId) saveFinished(message.runId);
+      return;
+    }
+    case 'idle':
+      set((s) => ({ runs: reduceRuns(s.runs, message), busy: false, pauseRequested: false }));
+      return;
+    case 'run-phase':
+      set((s) => ({ runs: reduceRuns(s.runs, message), pauseRequested: message.phase === 'paused' ? true : s.pauseRequested }));
+      return;
+    default:
+      set((s) => ({ runs: reduceRuns(s.runs, message) }));
+      if (message.type === 'run-done' || message.type === 'run-stopped') saveFinished(message.runId);
+  }
+}
+
+/** Reads the URL into the store; called once at start-up. */
+export function initFromUrl(search: string): void {
+  const { config, compare, hidden, problems } = parseUrl(search);
+  useAppStore.setState({ config, compare, hidden, urlProblems: problems });
+}
+
+/** Restores the finished runs of earlier visits (before any run of this visit starts). */
+export async function restoreRuns(): Promise<void> {
+  try {
+    const saved = await persist.loadRuns();
+    if (saved.length === 0) return;
+    useAppStore.setState((s) => {
+      const ids = new Set(s.runs.map((r) => r.id));
+      const runs = [...saved.filter((r) => !ids.has(r.id)), ...s.runs];
+      // The newest comparison's table comes back too.
+      const lastGroup = [...saved].reverse().find((r) => r.groupId !== null)?.groupId ?? null;
+      return { runs, comparisonGroupId: s.comparisonGroupId ?? lastGroup };
+    });
+  } catch (e) {
+    useAppStore.setState({ notice: { kind: 'info', text: `Saved runs could not be read from this browser's storage: ${e instanceof Error ? e.message : String(e)}` } });
   }
 }
 
@@ -155,13 +363,32 @@ export function connectWorker(): void {
   try {
     worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   } catch (e) {
-    useAppStore.setState({ phase: 'error', error: `could not start the training worker: ${e instanceof Error ? e.message : String(e)}` });
+    useAppStore.setState({ notice: { kind: 'error', text: `could not start the training worker: ${e instanceof Error ? e.message : String(e)}` } });
     return;
   }
-  worker.onmessage = (event: MessageEvent<FromWorker>) => handle(event.data);
+  worker.onmessage = (event: MessageEvent<FromWorker>) => handleWorkerMessage(event.data);
   worker.onerror = (event: ErrorEvent) => {
     event.preventDefault();
-    useAppStore.setState({ phase: 'error', error: `the training worker failed: ${event.message || 'it could not be loaded'}` });
+    useAppStore.setState({ busy: false, notice: { kind: 'error', text: `the training worker failed: ${event.message || 'it could not be loaded'}` } });
   };
   send({ type: 'probe' });
+}
+
+/** The run the detail views show: the selected one, else the newest run that has started. */
+export function detailRun(s: Pick<AppState, 'runs' | 'selectedRunId'>): RunRecord | null {
+  if (s.selectedRunId) {
+    const r = s.runs.find((x) => x.id === s.selectedRunId);
+    if (r) return r;
+  }
+  for (let i = s.runs.length - 1; i >= 0; i--) if (s.runs[i].status !== 'queued') return s.runs[i];
+  return s.runs[s.runs.length - 1] ?? null;
+}
+
+/** The run the controls act on and report: the one the worker is on now. */
+export function currentRun(s: Pick<AppState, 'runs'>): RunRecord | null {
+  for (let i = s.runs.length - 1; i >= 0; i--) {
+    const st = s.runs[i].status;
+    if (st !== 'queued' && !isFinished(st)) return s.runs[i];
+  }
+  return null;
 }

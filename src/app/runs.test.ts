@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { StepMetrics } from '../engine/train/trainer';
+import { DEFAULT_CONFIG } from './config';
+import type { FromWorker, RunInfo } from './messages';
+import { comparisonRows, etaSeconds, newRun, reduceRuns, type RunRecord, thin } from './runs';
+
+function record(step: number, loss: number, tokensPerSecond = 100): StepMetrics {
+  return { step, loss, gradNorm: 1, lossScale: 1, skipped: false, lr: 1e-3, tokensPerSecond, elapsedSeconds: step };
+}
+
+const info: RunInfo = {
+  model: 'm', datasetName: 'names', datasetDescription: 'd', parameterCount: 10, kernelPath: 'k', memoryBytes: 2 ** 20,
+  totalSteps: 10, tokensPerStep: 50, measurements: true,
+};
+
+function play(runs: RunRecord[], messages: FromWorker[]): RunRecord[] {
+  return messages.reduce(reduceRuns, runs);
+}
+
+describe('reduceRuns', () => {
+  const a = newRun('a', DEFAULT_CONFIG, null, 1);
+  const b = newRun('b', { ...DEFAULT_CONFIG, precision: 'fp32' }, 'g', 2);
+
+  it('follows a run from queued to done, appending metrics and validation to that run only', () => {
+    const runs = play([a, b], [
+      { type: 'run-phase', runId: 'a', phase: 'starting' },
+      { type: 'run-started', runId: 'a', info },
+      { type: 'run-phase', runId: 'a', phase: 'training' },
+      { type: 'metrics', runId: 'a', records: [record(1, 4), record(2, 3.5)] },
+      { type: 'metrics', runId: 'a', records: [record(3, 3.2)] },
+      { type: 'validation', runId: 'a', step: 3, valLoss: 3.3 },
+      { type: 'samples', runId: 'a', step: 3, samples: ['ann'] },
+      { type: 'run-done', runId: 'a', valLoss: 3.3, steps: 3, seconds: 2 },
+      // A late phase message must not take a finished run back to training.
+      { type: 'run-phase', runId: 'a', phase: 'training' },
+    ]);
+    expect(runs[0].status).toBe('done');
+    expect(runs[0].points.map((p) => p.loss)).toEqual([4, 3.5, 3.2]);
+    expect(runs[0].validation).toEqual([{ step: 3, valLoss: 3.3 }]);
+    expect(runs[0].samples).toEqual([{ step: 3, samples: ['ann'] }]);
+    expect(runs[0].result).toEqual({ valLoss: 3.3, steps: 3, seconds: 2 });
+    expect(runs[1]).toBe(b);
+  });
+
+  it('records errors on the run, ignores unknown runs, and drops never-started runs when the queue ends', () => {
+    let runs = play([a, b], [{ type: 'run-error', runId: 'a', kind: 'config', message: 'bad' }]);
+    expect(runs[0].status).toBe('error');
+    expect(runs[0].error).toEqual({ kind: 'config', message: 'bad' });
+    const same = reduceRuns(runs, { type: 'metrics', runId: 'zzz', records: [record(1, 1)] });
+    expect(same).toBe(runs);
+    runs = reduceRuns(runs, { type: 'idle' });
+    expect(runs.map((r) => r.id)).toEqual(['a']);
+  });
+});
+
+describe('derived numbers', () => {
+  it('estimates the time left from the recent speed', () => {
+    const run: RunRecord = { ...newRun('a', DEFAULT_CONFIG, null, 1), info, points: [record(1, 4, 100), record(2, 4, 300)].map((r) => ({ ...r })) };
+    // 8 steps left × 50 tokens at a mean 200 tokens/s.
+    expect(etaSeconds(run)).toBeCloseTo(2);
+    expect(etaSeconds({ ...run, points: [] })).toBeNull();
+  });
+
+  it('computes the gap to the FP32 run of a comparison', () => {
+    const fp32: RunRecord = { ...newRun('f', { ...DEFAULT_CONFIG, precision: 'fp32' }, 'g', 1), status: 'done', result: { valLoss: 2, steps: 3, seconds: 1 } };
+    const int4: RunRecord = { ...newRun('i', DEFAULT_CONFIG, 'g', 2), status: 'done', info, result: { valLoss: 2.1, steps: 3, seconds: 1 } };
+    const rows = comparisonRows([fp32, int4]);
+    expect(rows[0].gapPercent).toBeCloseTo(0);
+    expect(rows[1].gapPercent).toBeCloseTo(5);
+    expect(rows[1].memoryBytes).toBe(2 ** 20);
+    expect(comparisonRows([int4])[0].gapPercent).toBeNull();
+  });
+
+  it('thins long series but keeps the first and the last point', () => {
+    const xs = Array.from({ length: 2500 }, (_, i) => i);
+    const t = thin(xs, 1000);
+    expect(t.length).toBeLessThanOrEqual(1001);
+    expect(t[0]).toBe(0);
+    expect(t[t.length - 1]).toBe(2499);
+    expect(thin([1, 2, 3], 1000)).toEqual([1, 2, 3]);
+  });
+});

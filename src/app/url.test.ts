@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_COMPARISON, DEFAULT_CONFIG, trainConfigFor } from './config';
+import { parseUrl, toSearch } from './url';
+
+describe('parseUrl', () => {
+  it('reads readable keys into the config', () => {
+    const s = parseUrl('?preset=small&precision=int4&dataset=sort&steps=200&seed=7&forward=lsq&backward=bitsplit&bits=3&hadamard=16&lr=0.001&batch=8&eval=25&measure=5&samples=2&sampleEvery=50');
+    expect(s.problems).toEqual([]);
+    expect(s.config).toEqual({
+      ...DEFAULT_CONFIG, preset: 'small', precision: 'int4', dataset: 'sort', steps: 200, seed: 7, forwardQuantizer: 'lsq',
+      backwardQuantizer: 'bitsplit', bits: 3, hadamardBlock: 16, lr: 0.001, batchSize: 8, evalEvery: 25, measureEvery: 5, samples: 2, sampleEvery: 50,
+    });
+  });
+
+  it('keeps the default and reports a problem for each unusable value', () => {
+    const s = parseUrl('precision=int3&steps=-5&seed=1.5&lr=0&hadamard=3&bits=9&colour=red');
+    expect(s.config).toEqual(DEFAULT_CONFIG);
+    expect(s.problems).toHaveLength(7);
+    expect(s.problems[0]).toContain('precision=int3');
+    expect(s.problems[0]).toContain('fp32');
+    expect(s.problems.join(' ')).toContain('unknown URL parameter "colour"');
+  });
+
+  it('reads hide= and compare= lists, dropping unknown names with a message', () => {
+    const s = parseUrl('?hide=precision,advanced,frobnicate&compare=fp32,int4:bitsplit,fp64');
+    expect(s.hidden).toEqual(['precision', 'advanced']);
+    expect(s.compare).toEqual(['fp32', 'int4:bitsplit']);
+    expect(s.problems).toHaveLength(2);
+    expect(parseUrl('').compare).toEqual(DEFAULT_COMPARISON);
+  });
+});
+
+describe('toSearch', () => {
+  it('writes dataset, preset and precision always, other fields only when not default', () => {
+    expect(toSearch({ config: DEFAULT_CONFIG, hidden: [], compare: [...DEFAULT_COMPARISON] })).toBe('?dataset=names&preset=tiny&precision=int4');
+    const search = toSearch({ config: { ...DEFAULT_CONFIG, steps: 200, seed: 3 }, hidden: ['precision', 'advanced'], compare: ['fp32', 'int4'] });
+    expect(search).toBe('?dataset=names&preset=tiny&precision=int4&steps=200&seed=3&compare=fp32,int4&hide=precision,advanced');
+  });
+
+  it('hadamard=auto asks for the per-layer block search, and reaches the engine config', () => {
+    const s = parseUrl('?precision=int4&hadamard=auto');
+    expect(s.problems).toEqual([]);
+    expect(s.config.hadamardBlock).toBe('auto');
+    expect(trainConfigFor(s.config)).toMatchObject({ hadamardSearch: true });
+    expect(trainConfigFor(parseUrl('?hadamard=16').config)).toMatchObject({ hadamardSearch: false, hadamardBlock: 16 });
+    expect(toSearch({ config: s.config, hidden: [], compare: [...DEFAULT_COMPARISON] })).toContain('hadamard=auto');
+  });
+
+  it('round-trips through parseUrl', () => {
+    const state = {
+      config: { ...DEFAULT_CONFIG, dataset: 'addmod' as const, precision: 'int4-lsq-luq' as const, bits: 5, lr: 0.0025, batchSize: 16, measureEvery: 0 },
+      hidden: ['seed' as const],
+      compare: ['fp16' as const, 'int4-minmax' as const],
+    };
+    const back = parseUrl(toSearch(state));
+    expect(back.problems).toEqual([]);
+    expect(back.config).toEqual(state.config);
+    expect(back.hidden).toEqual(state.hidden);
+    expect(back.compare).toEqual(state.compare);
+  });
+});

@@ -1,0 +1,141 @@
+// The run config in the page's URL, with readable keys, so a link reproduces a run:
+//   ?dataset=names&preset=tiny&precision=int4&steps=200&seed=1
+// Only values that differ from the defaults are written. `hide=` names controls a teacher wants out of
+// the way (?hide=precision,advanced), `compare=` the precisions of a comparison.
+import {
+  BACKWARD_QUANTIZERS,
+  COMPARISON_CHOICES,
+  type ComparisonChoice,
+  DATASET_CHOICES,
+  DEFAULT_COMPARISON,
+  DEFAULT_CONFIG,
+  FORWARD_QUANTIZERS,
+  HADAMARD_BLOCKS,
+  MAX_BATCH,
+  MAX_STEPS,
+  type PageConfig,
+  PRECISIONS,
+  PRESET_CHOICES,
+} from './config';
+
+/** Controls that `?hide=` can name. */
+export const HIDEABLE_CONTROLS = [
+  'dataset',
+  'preset',
+  'precision',
+  'advanced',
+  'steps',
+  'seed',
+  'schedule',
+  'compare',
+  'import',
+  'export',
+  'runs',
+  'measurements',
+  'teaching',
+] as const;
+export type HideableControl = (typeof HIDEABLE_CONTROLS)[number];
+
+export interface UrlState {
+  config: PageConfig;
+  hidden: HideableControl[];
+  compare: ComparisonChoice[];
+  /** Parameters that were present but unusable, as messages; the default is used for each. */
+  problems: string[];
+}
+
+type Parser = (raw: string) => unknown;
+
+function oneOf<T extends string>(choices: readonly T[]): Parser {
+  return (raw) => {
+    if (!(choices as readonly string[]).includes(raw)) throw new Error(`choose one of ${choices.join(', ')}`);
+    return raw;
+  };
+}
+
+function integer(min: number, max: number, allowed?: readonly number[]): Parser {
+  return (raw) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`a whole number from ${min} to ${max}`);
+    if (allowed && !allowed.includes(n)) throw new Error(`one of ${allowed.join(', ')}`);
+    return n;
+  };
+}
+
+function positiveNumber(max: number): Parser {
+  return (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) throw new Error(`a number in (0, ${max}]`);
+    return n;
+  };
+}
+
+/** URL key → config field and how to read it. The keys are what a person would type. */
+const FIELDS: { key: string; field: keyof PageConfig; parse: Parser }[] = [
+  { key: 'dataset', field: 'dataset', parse: oneOf(DATASET_CHOICES) },
+  { key: 'preset', field: 'preset', parse: oneOf(PRESET_CHOICES) },
+  { key: 'precision', field: 'precision', parse: oneOf(PRECISIONS) },
+  { key: 'forward', field: 'forwardQuantizer', parse: oneOf(FORWARD_QUANTIZERS) },
+  { key: 'backward', field: 'backwardQuantizer', parse: oneOf(BACKWARD_QUANTIZERS) },
+  { key: 'bits', field: 'bits', parse: integer(2, 8) },
+  { key: 'hadamard', field: 'hadamardBlock', parse: (raw) => (raw === 'auto' ? 'auto' : integer(1, 128, HADAMARD_BLOCKS)(raw)) },
+  { key: 'lr', field: 'lr', parse: positiveNumber(1) },
+  { key: 'batch', field: 'batchSize', parse: integer(1, MAX_BATCH) },
+  { key: 'steps', field: 'steps', parse: integer(1, MAX_STEPS) },
+  { key: 'seed', field: 'seed', parse: integer(0, 0xffffffff) },
+  { key: 'eval', field: 'evalEvery', parse: integer(0, MAX_STEPS) },
+  { key: 'measure', field: 'measureEvery', parse: integer(0, MAX_STEPS) },
+  { key: 'samples', field: 'samples', parse: integer(0, 32) },
+  { key: 'sampleEvery', field: 'sampleEvery', parse: integer(0, MAX_STEPS) },
+];
+
+function parseList<T extends string>(raw: string, choices: readonly T[], key: string, problems: string[]): T[] {
+  const out: T[] = [];
+  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if ((choices as readonly string[]).includes(item)) {
+      if (!out.includes(item as T)) out.push(item as T);
+    } else problems.push(`${key}: "${item}" is not one of ${choices.join(', ')}`);
+  }
+  return out;
+}
+
+/** Reads a query string (with or without the leading '?'). Never throws: unusable values become problems. */
+export function parseUrl(search: string): UrlState {
+  const params = new URLSearchParams(search);
+  const config: PageConfig = { ...DEFAULT_CONFIG };
+  const problems: string[] = [];
+  const known = new Set(['hide', 'compare']);
+  for (const { key, field, parse } of FIELDS) {
+    known.add(key);
+    const raw = params.get(key);
+    if (raw === null) continue;
+    try {
+      (config as unknown as Record<string, unknown>)[field] = parse(raw.trim());
+    } catch (e) {
+      problems.push(`${key}=${raw} was ignored: expected ${(e as Error).message}`);
+    }
+  }
+  for (const key of params.keys()) if (!known.has(key)) problems.push(`unknown URL parameter "${key}" was ignored`);
+  const hideRaw = params.get('hide');
+  const hidden = hideRaw ? parseList(hideRaw, HIDEABLE_CONTROLS, 'hide', problems) : [];
+  const compareRaw = params.get('compare');
+  const compare = compareRaw ? parseList(compareRaw, COMPARISON_CHOICES, 'compare', problems) : [...DEFAULT_COMPARISON];
+  return { config, hidden, compare, problems };
+}
+
+/** The query string (with '?', or '' when everything is default) for a state; parseUrl reads it back. */
+export function toSearch(state: Omit<UrlState, 'problems'>): string {
+  const params = new URLSearchParams();
+  for (const { key, field } of FIELDS) {
+    const v = state.config[field];
+    // The three always-written keys make a shared link self-explanatory even where they are defaults.
+    const always = key === 'dataset' || key === 'preset' || key === 'precision';
+    if (v !== undefined && (always || v !== DEFAULT_CONFIG[field])) params.set(key, String(v));
+  }
+  const compareIsDefault = state.compare.length === DEFAULT_COMPARISON.length && state.compare.every((c, i) => c === DEFAULT_COMPARISON[i]);
+  if (!compareIsDefault) params.set('compare', state.compare.join(','));
+  if (state.hidden.length) params.set('hide', state.hidden.join(','));
+  // URLSearchParams escapes ',' as %2C; lists read better with plain commas, which are legal in a query.
+  const text = params.toString().replace(/%2C/g, ',');
+  return text ? `?${text}` : '';
+}
