@@ -1,6 +1,6 @@
-// Scoring generated samples of the synthetic tasks. The trainer samples from the task's separator, so a
-// sample is a whole problem the model wrote itself ("abc>cba"): its answer can be checked against its
-// own prompt. This measures whether the model has learnt the rule, on prompts of its choosing.
+// Scoring generated samples of the synthetic tasks. For a task the worker asks the trainer to answer
+// problems of the task's validation distribution (Trainer.solveTasks) and sends each as prompt +
+// answer ("abc>cba"), so the answer can be checked against its prompt here.
 import type { DatasetChoice } from './config';
 
 export type SampleVerdict = 'correct' | 'wrong' | 'malformed';

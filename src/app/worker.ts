@@ -172,6 +172,7 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
           wake = resolve;
         });
         pausedMs += performance.now() - pausedAt;
+        trainer.resetThroughputWindow(); // tokens/s of the next readback must not count the pause
         if (!stopRequested) post({ type: 'run-phase', runId, phase: 'training' });
       }
       if (stopRequested || gpuFailure || diverged) break;
@@ -185,7 +186,7 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
       }
       if (config.sampleEvery > 0 && config.samples > 0 && done % config.sampleEvery === 0 && done < steps) {
         post({ type: 'run-phase', runId, phase: 'sampling' });
-        post({ type: 'samples', runId, step: done, samples: await trainer.sample(config.samples, new Rng(config.seed).fork(`sample:${done}`)) });
+        post({ type: 'samples', runId, step: done, samples: await drawSamples(trainer, config.samples, new Rng(config.seed).fork(`sample:${done}`)) });
         post({ type: 'run-phase', runId, phase: 'training' });
       }
       // step() only waits when the GPU falls behind: yield so that pause and stop messages are seen.
@@ -203,7 +204,7 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
       post({ type: 'validation', runId, step: trainer.stepsDone, valLoss });
       if (config.samples > 0) {
         post({ type: 'run-phase', runId, phase: 'sampling' });
-        post({ type: 'samples', runId, step: trainer.stepsDone, samples: await trainer.sample(config.samples, new Rng(config.seed).fork('sample')) });
+        post({ type: 'samples', runId, step: trainer.stepsDone, samples: await drawSamples(trainer, config.samples, new Rng(config.seed).fork('sample')) });
       }
       if (gpuFailure) throw new Error(gpuFailure);
       post({ type: 'run-done', runId, valLoss, steps: trainer.stepsDone, seconds });
@@ -215,6 +216,15 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
   } finally {
     trainer?.destroy();
   }
+}
+
+/** Samples to show: for a synthetic task, the model's greedy answers to problems of the task's
+ *  validation distribution, written as prompt + answer ("abc>cba") so the page can score them; for a
+ *  corpus, free samples from the start token. */
+async function drawSamples(trainer: Trainer, count: number, rng: Rng): Promise<string[]> {
+  if (!trainer.dataset.task) return trainer.sample(count, rng);
+  const { results } = await trainer.solveTasks(count, rng);
+  return results.map((r) => r.prompt + r.output);
 }
 
 async function runQueue(runs: RunSpec[], baseUrl: string, checkpoint: { bytes: Uint8Array; name: string } | undefined): Promise<void> {

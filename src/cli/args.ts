@@ -53,7 +53,7 @@ const FLAGS = {
   'measure-every': { kind: 'uint', help: 'steps between per-layer measurements (∇Y row norms, outlier channels, quantization errors, step sizes, LSS kept rows) written to --metrics; 0: none (default 50 with --metrics, else 0)' },
   save: { kind: 'path', help: 'save the trained model to this .safetensors file' },
   load: { kind: 'path', help: 'start from this .safetensors checkpoint (its model config is used)' },
-  sample: { kind: 'uint', help: 'print this many generated samples at the end', default: '0' },
+  sample: { kind: 'uint', help: 'print this many generated samples at the end (synthetic tasks: answers to that many problems, with the accuracy)', default: '0' },
   quiet: { kind: 'flag', help: 'no progress output' },
   help: { kind: 'flag', help: 'show this help' },
 } satisfies Record<string, Flag>;

@@ -120,7 +120,12 @@ async function main(argv: string[]): Promise<number> {
     writeFileSync(o.savePath, checkpointFromRun(config, dataset, await trainer.exportParameters(), trainer.stepsDone));
     log(`saved ${o.savePath}`);
   }
-  if (o.samples > 0) {
+  if (o.samples > 0 && dataset.task) {
+    // A task: answer problems of its validation distribution greedily and score them.
+    const { accuracy, results } = await trainer.solveTasks(o.samples, new Rng(config.train.seed).fork('sample'));
+    process.stdout.write(`task accuracy ${(accuracy * 100).toFixed(1)}% (${results.filter((r) => r.correct).length}/${results.length}, exact match)\n`);
+    process.stdout.write(results.map((r) => `  ${JSON.stringify(r.prompt)} → ${JSON.stringify(r.output)}${r.correct ? '' : ` (expected ${JSON.stringify(r.answer)})`}`).join('\n') + '\n');
+  } else if (o.samples > 0) {
     const samples = await trainer.sample(o.samples, new Rng(config.train.seed).fork('sample'));
     process.stdout.write(samples.map((s) => `  ${JSON.stringify(s)}`).join('\n') + '\n');
   }

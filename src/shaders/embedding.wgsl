@@ -30,9 +30,9 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   x[i] = wte[token * p.C + c] + pos;
 }
 
-// ∇wte[v, :] = Σ over positions holding token v of ∇x. One workgroup per vocabulary row: threads take
-// 64 positions at a time, mark which hold v, and then each thread sums its channels over the marked
-// positions in order. Deterministic (no float atomics), and tokens are read V·N times, not V·C·N.
+// ∇wte[v, :] = Σ over positions holding token v of ∇x. One workgroup per vocabulary row and block of
+// 512 channels (grid z): threads take 64 positions at a time, mark which hold v, and then each thread
+// sums its channels over the marked positions in order. Deterministic (no float atomics), and tokens are read V·N times, not V·C·N.
 @group(0) @binding(1) var<storage, read> bt_tokens: array<u32>;
 @group(0) @binding(2) var<storage, read> bt_dx: array<f32>;
 @group(0) @binding(3) var<storage, read_write> bt_dwte: array<f32>;
@@ -46,7 +46,9 @@ fn backward_tokens(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
   if (v >= p.V) { return; }
   let lid = lid3.x;
   let n_total = p.B * p.T;
-  // Each thread owns channels lid, lid+64, …; C ≤ 64·8 keeps these sums in registers.
+  // Each thread owns channels c0 + lid, c0 + lid + 64, … of its workgroup's block of 64·8 channels,
+  // so the sums stay in registers whatever C is.
+  let c0 = wg.z * (8u * WG);
   var acc: array<f32, 8>;
   for (var n0 = 0u; n0 < n_total; n0 += WG) {
     let n = n0 + lid;
@@ -56,7 +58,7 @@ fn backward_tokens(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
       if (hits[j] != 0u) {
         let row = (n0 + j) * p.C;
         for (var k = 0u; k < 8u; k++) {
-          let c = lid + k * WG;
+          let c = c0 + lid + k * WG;
           if (c < p.C) { acc[k] += bt_dx[row + c]; }
         }
       }
@@ -64,7 +66,7 @@ fn backward_tokens(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
     workgroupBarrier();
   }
   for (var k = 0u; k < 8u; k++) {
-    let c = lid + k * WG;
+    let c = c0 + lid + k * WG;
     if (c < p.C) { bt_dwte[v * p.C + c] = acc[k]; }
   }
 }

@@ -25,9 +25,11 @@ export function embeddingForward(k: Kernels, s: EmbeddingShape, tokens: Tensor, 
 }
 
 export function embeddingBackward(k: Kernels, s: EmbeddingShape, tokens: Tensor, dx: Tensor, dwte: Tensor, dwpe: Tensor | null): Dispatch[] {
-  if (s.C > 512) throw new RangeError(`embedding backward keeps up to 512 channels per thread group; d_model ${s.C} is larger`);
+  // One workgroup per vocabulary row and block of 512 channels (the shader's 8·64 per thread group).
+  const [x, y] = gridRows(s.V);
+  const channelBlocks = Math.ceil(s.C / 512);
   const out = [
-    k.dispatch({ shader: 'embedding', entry: 'backward_tokens', label: 'embedding.dwte', uniforms: uniforms(s), bindings: [tokens, dx, dwte], workgroups: gridRows(s.V) }),
+    k.dispatch({ shader: 'embedding', entry: 'backward_tokens', label: 'embedding.dwte', uniforms: uniforms(s), bindings: [tokens, dx, dwte], workgroups: [x, y, channelBlocks] }),
   ];
   if (dwpe) {
     out.push(k.dispatch({ shader: 'embedding', entry: 'backward_positions', label: 'embedding.dwpe', uniforms: uniforms(s), bindings: [dx, dwpe], workgroups: grid1d(s.T * s.C) }));

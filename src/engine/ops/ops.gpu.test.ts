@@ -335,6 +335,20 @@ describe('embedding', () => {
       if (learned) expectClose('dwpe', await h.read(tdwpe!), expected.dwpe!, TOL_ELEMENTWISE);
     });
   }
+
+  it('backward with d_model 1100: three blocks of 512 channels, the last one partial', async () => {
+    const wide = { B: 2, T: 9, C: 1100, V: 5, learnedPositions: true };
+    const rng = new SeededRandom(8200);
+    const tok = new SeededRandom(8201).intArray(wide.B * wide.T, 0, 4);
+    const dx = normals(rng, wide.B * wide.T * wide.C);
+    const tdwte = h.empty([wide.V, wide.C], 'dwte');
+    const tdwpe = h.empty([wide.T, wide.C], 'dwpe');
+    const ds = await buildChecked(h.device, () => embeddingBackward(h.kernels, wide, h.upload([wide.B * wide.T], tok, 'tokens'), h.upload([wide.B * wide.T, wide.C], dx, 'dx'), tdwte, tdwpe));
+    await h.run(ds);
+    const expected = ref.embeddingBackward(dx, tok, wide.B, wide.T, wide.C, wide.V, true);
+    expectClose('dwte', await h.read(tdwte), expected.dwte, TOL_ELEMENTWISE * 4);
+    expectClose('dwpe', await h.read(tdwpe), expected.dwpe!, TOL_ELEMENTWISE);
+  });
 });
 
 describe('attention', () => {

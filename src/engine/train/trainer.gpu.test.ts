@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN, type ModelConfig, type RunConfig, type TrainConfig } from '../config';
 import { namesDataset, type TextCorpusDataset } from '../data/corpus';
+import { reverseDataset } from '../data/synthetic';
 import { Rng } from '../data/rng';
 import type { GpuContext } from '../gpu/device';
 import { testGpu } from '../gpu/test-device';
@@ -261,4 +262,36 @@ describe('every precision trains through the Trainer', () => {
       } else expect(steps).toHaveLength(0);
     });
   }
+});
+
+describe('generation', () => {
+  it('solveTasks: greedy completions of task prompts equal a float64 greedy decode of the same parameters, scored by exact match', async () => {
+    const task = reverseDataset();
+    const m = { ...model, vocabSize: task.tokenizer.vocabSize, contextLength: 16 };
+    const trainer = await Trainer.create(gpu, { model: m, train: { ...train, steps: 0 }, dataset: 'reverse' }, task);
+    trainers.push(trainer);
+    const params = toRef(await trainer.exportParameters());
+    const { accuracy, results } = await trainer.solveTasks(3, new Rng(5));
+    // The same problems the task draws with that generator.
+    const rng = new Rng(5);
+    expect(results.map((r) => r.prompt)).toEqual([0, 1, 2].map(() => task.task!.prompt(rng, m.contextLength).prompt));
+    expect(accuracy).toBe(results.filter((r) => r.output === r.answer).length / 3);
+    const T = m.contextLength;
+    for (const r of results) {
+      const tokens = [task.sampleStart(), ...task.tokenizer.encode(r.prompt)];
+      const generated: number[] = [];
+      while (tokens.length < T) {
+        const padded = Int32Array.from({ length: T }, (_, i) => tokens[i] ?? task.sampleStart());
+        const { logits } = refGptForward(params, m, padded, new Int32Array(T).fill(-1), 1, T);
+        const row = Array.from(logits.subarray((tokens.length - 1) * m.vocabSize, tokens.length * m.vocabSize));
+        const sorted = [...row].sort((a, b) => b - a);
+        expect(sorted[0] - sorted[1], 'no near-tie for the argmax (else f32 rounding decides)').toBeGreaterThan(1e-4);
+        const next = row.indexOf(sorted[0]);
+        if (task.isSampleEnd(next)) break;
+        generated.push(next);
+        tokens.push(next);
+      }
+      expect(r.output, r.prompt).toBe(task.tokenizer.decode(Int32Array.from(generated)));
+    }
+  });
 });

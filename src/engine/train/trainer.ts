@@ -382,43 +382,83 @@ export class Trainer {
   /** Generates up to `count` samples by ancestral sampling (temperature 1), each starting from the
    *  dataset's start token and ending at its end token or the context length. */
   async sample(count: number, rng: Rng): Promise<string[]> {
+    const start = this.dataset.sampleStart();
+    return this.generate(Array.from({ length: count }, () => Int32Array.of(start)), rng);
+  }
+
+  /** Synthetic tasks: the model's greedy completions of `count` problems drawn with rng from the
+   *  task's validation distribution, scored against the answers (exact match). */
+  async solveTasks(count: number, rng: Rng): Promise<{ accuracy: number; results: { prompt: string; answer: string; output: string; correct: boolean }[] }> {
+    const task = this.dataset.task;
+    if (!task) throw new Error(`dataset ${this.dataset.name} is not a task with answers to check`);
+    const problems = Array.from({ length: count }, () => task.prompt(rng, this.model.T));
+    const start = this.dataset.sampleStart();
+    const prefixes = problems.map((p) => Int32Array.from([start, ...this.dataset.tokenizer.encode(p.prompt)]));
+    const outputs = await this.generate(prefixes, null);
+    const results = problems.map((p, i) => ({ ...p, output: outputs[i], correct: outputs[i] === p.answer }));
+    return { accuracy: results.filter((r) => r.correct).length / Math.max(1, count), results };
+  }
+
+  /** Continues each prefix (token ids, at least one) until the dataset's end token or the context
+   *  length: sampling from softmax(logits) with rng, or greedy (argmax) when rng is null. Returns the
+   *  generated text of each, without its prefix. Reads logits back every position: for the end of a
+   *  run or the occasional sample, not the step loop. */
+  async generate(prefixes: readonly Int32Array[], rng: Rng | null): Promise<string[]> {
     await this.flush();
     const { B, T } = this.model;
     const V = this.config.model.vocabSize;
-    const start = this.dataset.sampleStart();
+    for (const p of prefixes) {
+      if (p.length < 1 || p.length >= T) throw new Error(`a prompt of ${p.length - 1} tokens does not fit the context of ${T}`);
+    }
     const out: string[] = [];
-    while (out.length < count) {
-      const rows = Math.min(B, count - out.length);
-      const tokens = new Int32Array(B * T).fill(start);
-      const done = new Array<boolean>(B).fill(false);
-      const generated: number[][] = Array.from({ length: B }, () => []);
-      for (let pos = 0; pos < T - 1 && done.slice(0, rows).some((d) => !d); pos++) {
+    for (let first = 0; first < prefixes.length; first += B) {
+      const rows = prefixes.slice(first, first + B);
+      const tokens = new Int32Array(B * T).fill(this.dataset.sampleStart());
+      rows.forEach((p, b) => tokens.set(p, b * T));
+      const generated: number[][] = rows.map(() => []);
+      // The position whose logits predict each row's next token.
+      const at = rows.map((p) => p.length - 1);
+      const done = rows.map(() => false);
+      while (done.some((d) => !d)) {
         writeTensor(this.device, this.model.inputs, tokens);
-        const encoder = this.device.createCommandEncoder({ label: 'sample' });
+        const encoder = this.device.createCommandEncoder({ label: 'generate' });
         const pass = encoder.beginComputePass();
         recordDispatches(pass, this.forwardOnce());
         pass.end();
         this.device.queue.submit([encoder.finish()]);
-        for (let b = 0; b < rows; b++) {
+        for (let b = 0; b < rows.length; b++) {
           if (done[b]) continue;
-          const row = new Float32Array(await readBytes(this.device, this.model.logits.buffer, ((b * T + pos) * V) * 4, V * 4));
-          const next = sampleCategorical(row, rng);
+          const logits = new Float32Array(await readBytes(this.device, this.model.logits.buffer, (b * T + at[b]) * V * 4, V * 4));
+          const next = rng ? sampleCategorical(logits, rng) : argmax(logits);
           if (this.dataset.isSampleEnd(next)) done[b] = true;
           else {
             generated[b].push(next);
-            tokens[b * T + pos + 1] = next;
+            at[b]++;
+            if (at[b] >= T - 1) done[b] = true;
+            else tokens[b * T + at[b]] = next;
           }
         }
       }
-      for (let b = 0; b < rows; b++) out.push(this.dataset.tokenizer.decode(Int32Array.from(generated[b])));
+      for (const g of generated) out.push(this.dataset.tokenizer.decode(Int32Array.from(g)));
     }
     return out;
+  }
+
+  /** Restarts the throughput window, e.g. after a pause, so tokens/s does not count the idle time. */
+  resetThroughputWindow(): void {
+    this.windowStart = { step: this.stepsDone, time: now() };
   }
 
   destroy(): void {
     this.device.removeEventListener('uncapturederror', this.onGpuError);
     this.memory.destroy();
   }
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
 }
 
 /** Draws an index from softmax(logits). */
