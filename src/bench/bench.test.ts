@@ -1,0 +1,97 @@
+// The benchmark command's quick path, in-process on this machine's adapter (a CPU Vulkan driver on CI):
+// every section runs at tiny sizes, every result passes its correctness check, and every row carries a
+// finite positive throughput. Nothing here asserts a speed.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../engine/gpu/device';
+import { acquireNodeGpu } from '../engine/gpu/node';
+import { CliError } from '../cli/args';
+import { formatRows, type BenchRow, type BenchReport } from './rows';
+import { BENCH_DAWN_FLAGS, DEFAULT_SIZES, QUICK_SIZES, parseBenchArgs, quickOptions, runBenchmarks } from './run';
+import { TRAIN_MODELS } from './train';
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await acquireNodeGpu(BENCH_DAWN_FLAGS);
+});
+
+function expectSound(rows: readonly BenchRow[]): void {
+  expect(rows.length).toBeGreaterThan(0);
+  for (const r of rows) {
+    const what = `${r.section} ${r.name} ${r.size} ${r.path}`;
+    expect(r.checked, `${what}: ${r.check}`).toBe(true);
+    expect(Number.isFinite(r.value) && r.value > 0, `${what}: throughput ${r.value}`).toBe(true);
+    expect(Number.isFinite(r.seconds) && r.seconds > 0, `${what}: seconds ${r.seconds}`).toBe(true);
+    expect(r.device.length, `${what}: device`).toBeGreaterThan(0);
+  }
+}
+
+/** Skips allowed on any adapter: optional features it may lack. Anything else is a failure. */
+function unexpectedSkips(report: BenchReport): string[] {
+  return report.skipped
+    .filter((s) => !/shader-f16|packed_4x8_integer_dot_product/.test(s.reason))
+    .map((s) => `${s.section} ${s.name} ${s.size}: ${s.reason}`);
+}
+
+describe('npm run bench -- --quick (in-process)', () => {
+  it('kernels: every path at every quick size is checked and has a throughput', async () => {
+    const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['kernels'] });
+    expect(unexpectedSkips(report)).toEqual([]);
+    expectSound(report.rows);
+    const names = new Set(report.rows.map((r) => `${r.name}@${r.size}`));
+    for (const n of QUICK_SIZES) {
+      for (const layout of ['plain', 'transA', 'transB']) {
+        expect(names.has(`matmul f32 ${layout}@${n}³`)).toBe(true);
+        expect(names.has(`matmul f16 ${layout}@${n}³`)).toBe(true); // emulated at least
+      }
+      for (const format of ['int8', 'int4']) {
+        const paths = report.rows.filter((r) => r.name === `intMatmul ${format}` && r.size === `${n}³`).map((r) => r.path);
+        expect(paths).toContain('plain i32');
+        if (gpu.capabilities.packed4x8IntegerDotProduct) expect(paths).toContain('dot4I8Packed');
+      }
+      for (const name of ['hadamard', 'lsq quantize int4', 'hq quantize int4']) expect(names.has(`${name}@${n}×${n}`)).toBe(true);
+    }
+    expect(formatRows(report.rows).split('\n')).toHaveLength(report.rows.length + 2);
+  });
+
+  it('training: every precision takes timed steps with sane losses, and reports its GPU memory', async () => {
+    const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['train'] });
+    expect(unexpectedSkips(report)).toEqual([]);
+    expectSound(report.rows);
+    expect(report.rows.map((r) => r.name)).toEqual(['train fp32', 'train fp16', 'train int8', 'train int4']);
+    for (const r of report.rows) {
+      expect(r.gpuMemoryBytes).toBeGreaterThan(0);
+      expect(r.stepsPerSecond! * Number(r.extra!.tokensPerStep)).toBeCloseTo(r.value, 6);
+    }
+  });
+
+  it('peer: the TF.js GPT computes the engine\'s loss on the engine\'s weights, then trains', async () => {
+    const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['train', 'peer'], precisions: ['fp32'] });
+    expect(unexpectedSkips(report)).toEqual([]);
+    expectSound(report.rows);
+    const peer = report.rows.find((r) => r.section === 'peer');
+    expect(peer, 'no TF.js row').toBeDefined();
+    expect(String(peer!.extra?.ratio)).toMatch(/^ours fp32 \/ TF\.js = \d/);
+  });
+});
+
+describe('bench flags', () => {
+  it('defaults to the issue\'s sizes and models; --quick to tiny ones; lists parse', () => {
+    const full = parseBenchArgs([]);
+    expect(full.sizes).toEqual(DEFAULT_SIZES);
+    expect(full.models.map((m) => m.name)).toEqual(Object.keys(TRAIN_MODELS));
+    for (const m of full.models.filter((m) => m.name !== 'small')) {
+      expect(m.batchSize * m.contextLength).toBe(8192);
+      expect(m.dFF).toBe(4 * m.dModel);
+    }
+    const q = parseBenchArgs(['--quick', '--sizes', '32,48', '--precisions', 'fp32,int4', '--sections', 'kernels', '--out', 'x.json']);
+    expect(q).toMatchObject({ quick: true, sizes: [32, 48], precisions: ['fp32', 'int4'], sections: ['kernels'], out: 'x.json', checkSamples: 0 });
+  });
+
+  it('rejects bad input with a message that says what to change', () => {
+    expect(() => parseBenchArgs(['--sizes', '0,64'])).toThrow(CliError);
+    expect(() => parseBenchArgs(['--precisions', 'fp8'])).toThrow(/choose from/);
+    expect(() => parseBenchArgs(['--models', 'huge'])).toThrow(/d256/);
+    expect(() => parseBenchArgs(['--hadamard-block', '24'])).toThrow(/power of two/);
+    expect(() => parseBenchArgs(['--nope'])).toThrow(CliError);
+  });
+});
