@@ -53,6 +53,7 @@ const FLAGS = {
   'measure-every': { kind: 'uint', help: 'steps between per-layer measurements (∇Y row norms, outlier channels, quantization errors, step sizes, LSS kept rows) written to --metrics; 0: none (default 50 with --metrics, else 0)' },
   save: { kind: 'path', help: 'save the trained model to this .safetensors file' },
   load: { kind: 'path', help: 'start from this .safetensors checkpoint (its model config is used)' },
+  profile: { kind: 'uint', help: 'time every kernel of the last N training steps on the GPU (timestamp queries) and print the kernels by total time', default: '0' },
   sample: { kind: 'uint', help: 'print this many generated samples at the end (synthetic tasks: answers to that many problems, with the accuracy)', default: '0' },
   quiet: { kind: 'flag', help: 'no progress output' },
   help: { kind: 'flag', help: 'show this help' },
@@ -72,6 +73,7 @@ export interface CliOptions {
   savePath?: string;
   loadPath?: string;
   samples: number;
+  profileSteps: number;
   quiet: boolean;
   help: boolean;
 }
@@ -193,6 +195,7 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     savePath: get<string>('save'),
     loadPath: get<string>('load'),
     samples: get<number>('sample')!,
+    profileSteps: get<number>('profile')!,
     quiet: Boolean(values.quiet),
     help: Boolean(values.help),
   };

@@ -5,11 +5,16 @@ import { type RunConfig, validateRunConfig } from '../engine/config';
 import { Rng } from '../engine/data';
 import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
+import { DispatchProfiler, type DispatchTime, summarizeProfile } from '../engine/gpu/profiler';
 import { snapshotRecord } from '../engine/train/measurements';
 import { checkpointFromRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { type StepMetrics, Trainer } from '../engine/train/trainer';
 import { CliError, helpText, parseTrainArgs } from './args';
 import { checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
+
+const PROFILE_DAWN_FLAGS = ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'];
+/** Kernels listed by --profile (all of them go to --metrics). */
+const PROFILE_ROWS = 30;
 
 class Progress {
   private readonly tty = Boolean(process.stderr.isTTY);
@@ -59,7 +64,9 @@ async function main(argv: string[]): Promise<number> {
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
   };
-  const gpu = await acquireNodeGpu();
+  if (o.profileSteps > config.train.steps) throw new CliError(`--profile ${o.profileSteps} is more than the ${config.train.steps} training steps; it times the last N steps of the run`);
+  // Dawn rounds timestamps to ~65 µs unless told not to; that toggle sits behind allow_unsafe_apis.
+  const gpu = await acquireNodeGpu(o.profileSteps > 0 ? PROFILE_DAWN_FLAGS : []);
   log(`GPU: ${describeGpu(gpu)}`);
   const trainer = await Trainer.create(gpu, config, dataset);
   const m = config.model;
@@ -87,8 +94,11 @@ async function main(argv: string[]): Promise<number> {
   });
   trainer.onMeasurements((snapshot) => writeRecord(snapshotRecord(snapshot)));
   const start = performance.now();
+  const profiler = o.profileSteps > 0 ? new DispatchProfiler(gpu.device) : null;
+  const profiled: DispatchTime[][] = [];
   for (let s = 0; s < config.train.steps; s++) {
-    await trainer.step();
+    if (profiler && s >= config.train.steps - o.profileSteps) profiled.push(await trainer.profileStep(profiler));
+    else await trainer.step();
     if (diverged) {
       const d = diverged as StepMetrics;
       throw new Error(`training diverged: the loss became ${d.loss} at step ${d.step}; lower --lr or keep --grad-clip on`);
@@ -114,6 +124,13 @@ async function main(argv: string[]): Promise<number> {
     precision: config.train.precision,
   };
   writeRecord(final);
+  if (profiled.length) {
+    const { groups, stepSeconds } = summarizeProfile(profiled);
+    writeRecord({ type: 'profile', steps: profiled.length, step_gpu_s: stepSeconds, kernels: groups.map((g) => ({ kernel: g.group, dispatches: g.count, seconds: g.seconds })) });
+    const rows = groups.slice(0, PROFILE_ROWS).map((g) => `  ${(g.seconds * 1e3).toFixed(3).padStart(9)} ms  ${((g.seconds / stepSeconds) * 100).toFixed(1).padStart(5)}%  ×${String(g.count).padEnd(4)} ${g.group}`);
+    const dispatches = groups.reduce((a, g) => a + g.count, 0);
+    process.stdout.write(`profile: ${dispatches} dispatches, ${(stepSeconds * 1e3).toFixed(2)} ms of GPU time per step (median of ${profiled.length} steps; ${groups.length} kernels, largest first)\n${rows.join('\n')}\n`);
+  }
   const trained = config.train.steps > 0 ? `  train_loss ${lastTrainLoss.toFixed(4)}  ${Math.round(tokensPerSecond)} tok/s  ${trainSeconds.toFixed(1)} s` : '';
   process.stdout.write(`val_loss ${valLoss.toFixed(4)}${trained}\n`);
   if (o.savePath) {

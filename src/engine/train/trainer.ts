@@ -8,6 +8,7 @@ import type { Dataset } from '../data/dataset';
 import { Rng } from '../data/rng';
 import type { GpuContext } from '../gpu/device';
 import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
+import type { DispatchProfiler, DispatchTime } from '../gpu/profiler';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
 import { type LinearScheme, linearSchemeFor } from '../linear';
 import { Gpt } from '../model/gpt';
@@ -192,6 +193,17 @@ export class Trainer {
   /** Records and submits one training step. Resolves once the step is queued; it only waits when the
    *  GPU is more than a few steps behind (back-pressure), never for data to come back. */
   async step(): Promise<void> {
+    await this.runStep(null);
+  }
+
+  /** One training step like step(), with every dispatch in a pass of its own timed on the GPU
+   *  (gpu/profiler.ts): the times of this step's kernels, in order. Waits for the step to finish. */
+  async profileStep(profiler: DispatchProfiler): Promise<DispatchTime[]> {
+    const read = await this.runStep(profiler);
+    return read!();
+  }
+
+  private async runStep(profiler: DispatchProfiler | null): Promise<(() => Promise<DispatchTime[]>) | null> {
     this.throwIfFailed();
     const t = this.config.train;
     const step = this.stepsDone;
@@ -212,14 +224,21 @@ export class Trainer {
     this.device.queue.writeBuffer(this.stepState.buffer, 0, new Uint32Array([t.seed, step]));
 
     const encoder = this.device.createCommandEncoder({ label: `step ${step}` });
-    const pass = encoder.beginComputePass({ label: 'train step' });
-    recordDispatches(pass, this.initialized ? this.model.forward : this.model.firstForward);
-    this.initialized = true;
-    recordDispatches(pass, this.model.trainLoss);
     const measureSlot = await this.measureSlotFor(step);
-    recordDispatches(pass, measureSlot === null ? this.model.backward : this.model.measuredBackward);
-    recordDispatches(pass, this.optimizer);
-    pass.end();
+    const parts = [
+      this.initialized ? this.model.forward : this.model.firstForward,
+      this.model.trainLoss,
+      measureSlot === null ? this.model.backward : this.model.measuredBackward,
+      this.optimizer,
+    ];
+    this.initialized = true;
+    let readProfile: (() => Promise<DispatchTime[]>) | null = null;
+    if (profiler) readProfile = profiler.record(encoder, parts.flat());
+    else {
+      const pass = encoder.beginComputePass({ label: 'train step' });
+      for (const part of parts) recordDispatches(pass, part);
+      pass.end();
+    }
     this.stepsDone = step + 1;
     if (measureSlot !== null) this.copyMeasurements(encoder, measureSlot);
     const windowEnd = this.stepsDone % this.ringSteps === 0 || this.stepsDone === t.steps;
@@ -247,6 +266,7 @@ export class Trainer {
     if (measureSlot !== null) this.mapMeasurements(measureSlot, this.stepsDone);
     this.inflight.push(this.device.queue.onSubmittedWorkDone());
     if (this.inflight.length > MAX_STEPS_IN_FLIGHT) await this.inflight.shift();
+    return readProfile;
   }
 
   /** The staging slot for this step's measurements, or null when none is due. Which steps are measured
