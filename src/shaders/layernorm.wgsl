@@ -66,26 +66,3 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3
     b_dx[base + c] = d;
   }
 }
-
-// ∇γ = Σ_rows ∇y · x̂, ∇β = Σ_rows ∇y: one thread per channel, rows in a fixed order.
-@group(0) @binding(1) var<storage, read> p_dy: array<f32>;
-@group(0) @binding(2) var<storage, read> p_x: array<f32>;
-@group(0) @binding(3) var<storage, read> p_mean: array<f32>;
-@group(0) @binding(4) var<storage, read> p_rstd: array<f32>;
-@group(0) @binding(5) var<storage, read_write> p_dgamma: array<f32>;
-@group(0) @binding(6) var<storage, read_write> p_dbeta: array<f32>;
-
-@compute @workgroup_size(64)
-fn param_backward(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= p.C) { return; }
-  var dg = 0.0;
-  var db = 0.0;
-  for (var row = 0u; row < p.rows; row++) {
-    let i = row * p.C + c;
-    dg += p_dy[i] * (p_x[i] - p_mean[row]) * p_rstd[row];
-    db += p_dy[i];
-  }
-  p_dgamma[c] = dg;
-  p_dbeta[c] = db;
-}

@@ -164,18 +164,3 @@ fn main_small(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) li
     c[at] = v;
   }
 }
-
-// ∇b = Σ_rows ∇Y: one thread per output column, rows summed in a fixed order (deterministic).
-struct BiasParams { rows: u32, cols: u32 }
-@group(0) @binding(0) var<uniform> bp: BiasParams;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dbias: array<f32>;
-
-@compute @workgroup_size(64)
-fn bias_backward(@builtin(global_invocation_id) gid: vec3u) {
-  let col = gid.x;
-  if (col >= bp.cols) { return; }
-  var s = 0.0;
-  for (var r = 0u; r < bp.rows; r++) { s += dy[r * bp.cols + col]; }
-  dbias[col] = s;
-}

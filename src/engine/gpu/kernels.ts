@@ -4,6 +4,7 @@
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import baselinesWgsl from '../../shaders/baselines.wgsl?raw';
 import bitsplitWgsl from '../../shaders/bitsplit.wgsl?raw';
+import colsumWgsl from '../../shaders/colsum.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
 import hadamardWgsl from '../../shaders/hadamard.wgsl?raw';
@@ -30,6 +31,7 @@ export const SHADERS = {
   baselines: randomWgsl + baselinesWgsl,
   // The INT4 backward (LSS-MM, spec §3): bit split of ∇Y, leverage-score sampling, LSQ backward.
   bitsplit: randomWgsl + reduceWgsl + bitsplitWgsl,
+  colsum: colsumWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
   hadamard: hadamardWgsl,

@@ -31,7 +31,7 @@ export function fp16Scheme(choice: F16Choice = 'auto'): LinearScheme {
         matmul(k, { label: `${l.name}.dx`, a: l.dy, b: l.w, c: l.dx, M: N, N: D, K: C, f16 }),
         matmul(k, { label: `${l.name}.dw`, a: l.dy, b: l.x, c: l.dw, M: C, N: D, K: N, transA: true, f16 }),
       ];
-      if (l.db) backward.push(biasBackward(k, `${l.name}.db`, l.dy, l.db, N, C));
+      if (l.db) backward.push(...biasBackward(k, `${l.name}.db`, l.dy, l.db, N, C));
       return { forward, backward };
     },
   };

@@ -17,7 +17,7 @@ export const fp32Scheme: LinearScheme = {
       // ∇W = ∇Yᵀ·X
       matmul(k, { label: `${l.name}.dw`, a: l.dy, b: l.x, c: l.dw, M: C, N: D, K: N, transA: true }),
     ];
-    if (l.db) backward.push(biasBackward(k, `${l.name}.db`, l.dy, l.db, N, C));
+    if (l.db) backward.push(...biasBackward(k, `${l.name}.db`, l.dy, l.db, N, C));
     return { forward, backward };
   },
 };

@@ -128,7 +128,7 @@ export function int8Scheme(o: Int8Options): LinearScheme {
           dequantizeRowsCols(k, { label: `${name}.dequantize_grad_w`, c: l.dw, rows: C, cols: D, colScale: scaleXt }),
         );
       }
-      if (l.db) backward.push(biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
+      if (l.db) backward.push(...biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
       return { forward, backward };
     },
   };

@@ -264,7 +264,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         }
       }
       // The bias gradient stays exact f32 (not quantized), as in the official code.
-      if (l.db) backward.push(biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
+      if (l.db) backward.push(...biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
       const transforms = transformed ? 2 : 0;
       return { forward, firstForward: init.length ? [...search, ...forward.slice(0, transforms), ...init, ...forward.slice(transforms)] : undefined, backward, observe };
     },

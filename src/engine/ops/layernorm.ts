@@ -1,6 +1,7 @@
 // LayerNorm forward and backward (src/shaders/layernorm.wgsl).
 import type { Tensor } from '../tensor';
 import { type Dispatch, f32, gridRows, type Kernels } from '../gpu/kernels';
+import { columnSums } from './matmul';
 
 export interface LayerNormTensors {
   x: Tensor;
@@ -41,13 +42,7 @@ export function layerNormBackward(k: Kernels, label: string, t: LayerNormTensors
       bindings: [g.dy, t.x, t.gamma, t.mean, t.rstd, g.dresidual ?? k.placeholder, g.dx],
       workgroups: gridRows(rows),
     }),
-    k.dispatch({
-      shader: 'layernorm',
-      entry: 'param_backward',
-      label: `${label}.dparams`,
-      uniforms: [rows, C, f32(0), 0],
-      bindings: [g.dy, t.x, t.mean, t.rstd, g.dgamma, g.dbeta],
-      workgroups: [Math.ceil(C / 64), 1, 1],
-    }),
+    // ∇γ = Σ_rows ∇y·x̂ and ∇β = Σ_rows ∇y, as two-pass column sums (ops/matmul.ts columnSums).
+    ...columnSums(k, `${label}.dparams`, { rows, cols: C, planes: 2 }, (partials) => ({ entry: 'layernorm_partial', bindings: [g.dy, t.x, t.mean, t.rstd, partials] }), [g.dgamma, g.dbeta]),
   ];
 }

@@ -55,13 +55,36 @@ export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
 }
 
 /** ∇b = column sums of ∇Y [rows, cols]. */
-export function biasBackward(k: Kernels, label: string, dy: Tensor, db: Tensor, rows: number, cols: number): Dispatch {
-  return k.dispatch({
-    shader: 'matmul',
-    entry: 'bias_backward',
-    label,
-    uniforms: [rows, cols],
-    bindings: [dy, db],
-    workgroups: [Math.ceil(cols / 64), 1, 1],
-  });
+export function biasBackward(k: Kernels, label: string, dy: Tensor, db: Tensor, rows: number, cols: number): Dispatch[] {
+  return columnSums(k, label, { rows, cols, planes: 1 }, (partials) => ({ entry: 'sum_partial', bindings: [dy, partials] }), [db]);
+}
+
+/** Rows per workgroup of the first pass of a column sum (colsum.wgsl CHUNK) and columns per workgroup. */
+const COLSUM_CHUNK = 256;
+const COLSUM_COLS = 64;
+
+/**
+ * Two-pass column sums (src/shaders/colsum.wgsl): the first pass writes per-chunk partial sums of
+ * `planes` quantities into scratch allocated here, the second adds them per column in chunk order into
+ * `outs` (one tensor per plane). Deterministic. `first` names the first pass's entry and bindings.
+ */
+export function columnSums(
+  k: Kernels,
+  label: string,
+  s: { rows: number; cols: number; planes: 1 | 2 },
+  first: (partials: Tensor) => { entry: string; bindings: Tensor[] },
+  outs: Tensor[],
+): Dispatch[] {
+  if (!Number.isInteger(s.rows) || s.rows < 1 || !Number.isInteger(s.cols) || s.cols < 1) {
+    throw new RangeError(`${label}: rows and cols must be positive integers, got ${s.rows} and ${s.cols}`);
+  }
+  const chunks = Math.ceil(s.rows / COLSUM_CHUNK);
+  if (chunks > 65535) throw new RangeError(`${label}: ${s.rows} rows need more than 65,535 chunks`);
+  const partials = k.memory.tensor([s.planes * chunks * s.cols], `${label}.partials`);
+  const uniforms = [s.rows, s.cols, chunks, s.planes];
+  const pass1 = first(partials);
+  return [
+    k.dispatch({ shader: 'colsum', entry: pass1.entry, label: `${label}.partial`, uniforms, bindings: pass1.bindings, workgroups: [Math.ceil(s.cols / COLSUM_COLS), chunks, 1] }),
+    k.dispatch({ shader: 'colsum', entry: 'finish', label, uniforms, bindings: [partials, outs[0], outs[1] ?? k.placeholder], workgroups: [Math.ceil(s.cols / COLSUM_COLS), 1, 1] }),
+  ];
 }

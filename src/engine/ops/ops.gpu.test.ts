@@ -141,7 +141,7 @@ describe('matmul', () => {
       matmul(h.kernels, { label: 'fwd', a: tx, b: tw, c: ty, M: rows, N: Dout, K: Din, transB: true, bias: tb }),
       matmul(h.kernels, { label: 'dx', a: tdy, b: tw, c: tdx, M: rows, N: Din, K: Dout }),
       matmul(h.kernels, { label: 'dw', a: tdy, b: tx, c: tdw, M: Dout, N: Din, K: rows, transA: true }),
-      biasBackward(h.kernels, 'db', tdy, tdb, rows, Dout),
+      ...biasBackward(h.kernels, 'db', tdy, tdb, rows, Dout),
     ]);
     await h.run(ds);
     const back = ref.linearBackward(dy, x, w, rows, Din, Dout, true);
@@ -153,13 +153,14 @@ describe('matmul', () => {
 });
 
 describe('biasBackward', () => {
-  for (const [rows, cols] of [[70, 129], [1, 5], [200, 64]] as const) {
+  // Rows cross the 256-row chunks of the first pass (1030 = 4 whole chunks and a partial one).
+  for (const [rows, cols] of [[70, 129], [1, 5], [200, 64], [1030, 70], [257, 3]] as const) {
     it(`column sums of ∇Y [${rows}, ${cols}]`, async () => {
       const rng = new SeededRandom(4000 + rows + cols);
       const dy = normals(rng, rows * cols);
       const tdy = h.upload([rows, cols], dy, 'dy');
       const tdb = h.empty([cols], 'db');
-      await h.run([await buildChecked(h.device, () => biasBackward(h.kernels, 'db', tdy, tdb, rows, cols))]);
+      await h.run(await buildChecked(h.device, () => biasBackward(h.kernels, 'db', tdy, tdb, rows, cols)));
       // The bias gradient of a linear layer is the reference's db (sum over rows of dy).
       const w = new Float64Array(cols); // a 1-input layer: only db is used
       const expected = ref.linearBackward(dy, new Float64Array(rows), w, rows, 1, cols, true).db!;
@@ -170,7 +171,8 @@ describe('biasBackward', () => {
 
 describe('layerNorm', () => {
   const eps = 1e-5;
-  for (const [rows, C] of [[37, 70], [5, 129], [3, 7]] as const) {
+  // 600 rows: the parameter gradients' column sums cross three 256-row chunks of their first pass.
+  for (const [rows, C] of [[37, 70], [5, 129], [3, 7], [600, 70]] as const) {
     it(`forward: y, mean and rstd, rows ${rows}, C ${C}`, async () => {
       const rng = new SeededRandom(5000 + rows * C);
       // A large mean relative to the spread: catches a one-pass E[x²] − E[x]² variance.
