@@ -91,3 +91,18 @@ fn finish(@builtin(global_invocation_id) gid: vec3u) {
     f_out1[c] = s1;
   }
 }
+
+// Split-K products (ops/matmul.ts weightGradient): C[i] = Σ_s partial[s, i] (+ C[i]), the splits
+// added in order. Uniforms: rows = elements of C, cols = splits, planes = 1 to accumulate into C.
+@group(0) @binding(1) var<storage, read> k_partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> k_out: array<f32>;
+
+@compute @workgroup_size(256)
+fn sum_splits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.rows) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < p.cols; k++) { s += k_partials[k * p.rows + i]; }
+  if (p.planes == 1u) { s += k_out[i]; }
+  k_out[i] = s;
+}

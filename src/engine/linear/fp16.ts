@@ -4,7 +4,7 @@
 // trainer) keeps small gradients from flushing to zero and backs off when they overflow f16's range.
 import type { Capabilities } from '../gpu/device';
 import type { Kernels } from '../gpu/kernels';
-import { biasBackward, type F16Path, matmul } from '../ops/matmul';
+import { biasBackward, type F16Path, matmul, weightGradient } from '../ops/matmul';
 import type { LinearLayer, LinearLayerSpec, LinearScheme } from './scheme';
 
 export type F16Choice = 'auto' | F16Path;
@@ -29,7 +29,7 @@ export function fp16Scheme(choice: F16Choice = 'auto'): LinearScheme {
       const forward = [matmul(k, { label: `${l.name}.forward`, a: l.x, b: l.w, c: l.y, M: N, N: C, K: D, transB: true, bias: l.b, f16 })];
       const backward = [
         matmul(k, { label: `${l.name}.dx`, a: l.dy, b: l.w, c: l.dx, M: N, N: D, K: C, f16 }),
-        matmul(k, { label: `${l.name}.dw`, a: l.dy, b: l.x, c: l.dw, M: C, N: D, K: N, transA: true, f16 }),
+        ...weightGradient(k, { label: `${l.name}.dw`, a: l.dy, b: l.x, c: l.dw, M: C, N: D, K: N, f16 }),
       ];
       if (l.db) backward.push(...biasBackward(k, `${l.name}.db`, l.dy, l.db, N, C));
       return { forward, backward };

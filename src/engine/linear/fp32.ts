@@ -1,5 +1,5 @@
 // FP32: the reference numeric scheme. Every product in f32 with f32 accumulation.
-import { biasBackward, matmul } from '../ops/matmul';
+import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import type { LinearLayer, LinearLayerSpec, LinearScheme } from './scheme';
 import type { Kernels } from '../gpu/kernels';
 
@@ -15,7 +15,7 @@ export const fp32Scheme: LinearScheme = {
       // ∇X = ∇Y·W
       matmul(k, { label: `${l.name}.dx`, a: l.dy, b: l.w, c: l.dx, M: N, N: D, K: C }),
       // ∇W = ∇Yᵀ·X
-      matmul(k, { label: `${l.name}.dw`, a: l.dy, b: l.x, c: l.dw, M: C, N: D, K: N, transA: true }),
+      ...weightGradient(k, { label: `${l.name}.dw`, a: l.dy, b: l.x, c: l.dw, M: C, N: D, K: N }),
     ];
     if (l.db) backward.push(...biasBackward(k, `${l.name}.db`, l.dy, l.db, N, C));
     return { forward, backward };

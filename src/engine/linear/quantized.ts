@@ -21,7 +21,7 @@ import { type ForwardQuantizer, hadamardBlockFor, type Precision, type Quantizer
 import type { Dispatch, Kernels } from '../gpu/kernels';
 import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '../ops/baselines';
 import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProbabilities, REDUCTION_PARTIALS, splitRowNorms } from '../ops/lss';
-import { biasBackward, matmul } from '../ops/matmul';
+import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
 import { hadamardTransform, intMatmul, intMatmulPath, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
 import type { Tensor } from '../tensor';
@@ -227,7 +227,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           lssProbabilities(k, { label: `${name}.probs_x`, scores: splitNorms, factor: null, probs: probsA, rows: N, variant: o.backward }),
           ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW, keptCount: keptW, rows: N, cols: C }),
           ...lssCombine(k, { label: `${name}.sample_x`, hi, lo, splitState, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', out: sampledA, keptCount: keptA, rows: N, cols: C }),
-          matmul(k, { label: `${name}.grad_w`, a: sampledW, b: xq, c: gradW, M: C, N: D, K: N, transA: true }),
+          ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW, b: xq, c: gradW, M: C, N: D, K: N }),
           matmul(k, { label: `${name}.grad_x`, a: sampledA, b: wq, c: gradX, M: N, N: D, K: C }),
         );
         observe.gradQuantized = { hi, lo, splitState };
@@ -243,7 +243,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           observe.gradQuantized = g;
         }
         backward.push(
-          matmul(k, { label: `${name}.grad_w`, a: g, b: xq, c: gradW, M: C, N: D, K: N, transA: true }),
+          ...weightGradient(k, { label: `${name}.grad_w`, a: g, b: xq, c: gradW, M: C, N: D, K: N }),
           matmul(k, { label: `${name}.grad_x`, a: g, b: wq, c: gradX, M: N, N: D, K: C }),
         );
       }

@@ -1,6 +1,6 @@
 // Matrix products as dispatches of src/shaders/matmul.wgsl.
 import { Tensor } from '../tensor';
-import { type Dispatch, f32, type Kernels } from '../gpu/kernels';
+import { type Dispatch, f32, grid1d, type Kernels } from '../gpu/kernels';
 
 export interface MatmulSpec {
   label: string;
@@ -52,6 +52,41 @@ export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
     bindings: [s.a, s.b, s.c, s.bias ?? k.placeholder],
     workgroups: [Math.ceil(s.N / tile), Math.ceil(s.M / tile), batch],
   });
+}
+
+/** Output tiles below which a product leaves most of a large GPU idle (an H100/H200 has 132 SMs). */
+const SPLIT_K_MIN_TILES = 512;
+/** Reduction length each split keeps at least, and the most splits. */
+const SPLIT_K_MIN_K = 256;
+const SPLIT_K_MAX = 16;
+
+/** How many K-splits a weight gradient of this shape gets (1: none). A power of two dividing K. */
+export function weightGradientSplits(M: number, N: number, K: number): number {
+  const tiles = Math.ceil(M / 64) * Math.ceil(N / 64);
+  let splits = 1;
+  while (splits * 2 <= SPLIT_K_MAX && tiles * splits * 2 <= SPLIT_K_MIN_TILES && K % (splits * 2) === 0 && K / (splits * 2) >= SPLIT_K_MIN_K) splits *= 2;
+  return splits;
+}
+
+/**
+ * ∇W = ∇Yᵀ·X (A = ∇Y stored [K, M], B = X stored [K, N], K the tokens): the product whose output is
+ * small (M×N weights) and whose reduction is long (every token of the batch). With few output tiles
+ * most of the GPU idles while each tile walks all K, so the tokens are split: each split is one batch
+ * entry of the matmul kernel over a contiguous slab of K rows of both operands, writing partial sums
+ * into scratch, and a second pass adds the splits in order (deterministic). Same numbers as one
+ * product up to the order of the f32 additions.
+ */
+export function weightGradient(k: Kernels, s: Omit<MatmulSpec, 'transA' | 'transB' | 'batch' | 'bias'>): Dispatch[] {
+  const splits = weightGradientSplits(s.M, s.N, s.K);
+  if (splits === 1) return [matmul(k, { ...s, transA: true })];
+  const Kc = s.K / splits;
+  const partials = k.memory.tensor([splits * s.M * s.N], `${s.label}.split_partials`);
+  const product = matmul(k, { ...s, c: partials, K: Kc, transA: true, accumulate: false, batch: splits });
+  const elements = s.M * s.N;
+  return [
+    product,
+    k.dispatch({ shader: 'colsum', entry: 'sum_splits', label: `${s.label}.sum_splits`, uniforms: [elements, splits, 0, s.accumulate ? 1 : 0], bindings: [partials, s.c], workgroups: grid1d(elements) }),
+  ];
 }
 
 /** ∇b = column sums of ∇Y [rows, cols]. */

@@ -11,7 +11,7 @@ import { activationBackward, activationForward, residualAdd } from './elementwis
 import { embeddingBackward, embeddingForward } from './embedding';
 import { layerNormBackward, layerNormForward } from './layernorm';
 import { softmaxCrossEntropy } from './loss';
-import { biasBackward, matmul } from './matmul';
+import { biasBackward, matmul, weightGradient, weightGradientSplits } from './matmul';
 import { NORM_PARTIALS, optimizerStep, packAdamWStep } from './optimizer';
 
 /** Matmul-heavy results (reductions over K up to a few hundred) vs float64. */
@@ -150,6 +150,34 @@ describe('matmul', () => {
     expectClose('dw', await h.read(tdw), back.dw, TOL_MATMUL);
     expectClose('db', await h.read(tdb), back.db!, TOL_MATMUL);
   });
+});
+
+describe('weightGradient: ∇W = ∇Yᵀ·X split over the tokens when the output is small', () => {
+  it('splits only small outputs with long reductions, into a power of two dividing K', () => {
+    expect(weightGradientSplits(1024, 256, 8192)).toBe(8); // 64 tiles → 8 splits of 1024 tokens
+    expect(weightGradientSplits(8192, 2048, 8192)).toBe(1); // 4096 tiles: enough parallelism already
+    expect(weightGradientSplits(64, 64, 300)).toBe(1); // too short to split
+    expect(weightGradientSplits(64, 64, 1536)).toBe(4); // 8 splits would leave 192 < 256 tokens each
+    expect(weightGradientSplits(64, 64, 1000)).toBe(2); // 1000 = 8·125: 4 splits of 250 are too short
+  });
+
+  for (const accumulate of [false, true]) {
+    it(`equals the float64 product${accumulate ? ', accumulated into C' : ''} (M 70, N 33, K 2048: 8 splits)`, async () => {
+      const [M, N, K] = [70, 33, 2048];
+      expect(weightGradientSplits(M, N, K)).toBe(8);
+      const rng = new SeededRandom(accumulate ? 4400 : 4401);
+      const a = normals(rng, K * M); // ∇Y stored [K, M]
+      const b = normals(rng, K * N); // X stored [K, N]
+      const c0 = normals(rng, M * N);
+      const tc = h.upload([M * N], accumulate ? c0 : new Float64Array(M * N), 'c');
+      const ds = await buildChecked(h.device, () => weightGradient(h.kernels, { label: 'dw', a: h.upload([K, M], a, 'a'), b: h.upload([K, N], b, 'b'), c: tc, M, N, K, alpha: 0.5, accumulate }));
+      expect(ds.length).toBe(2);
+      await h.run(ds);
+      const product = ref.matmul(a, b, M, K, N, true, false);
+      const expected = product.map((v, i) => 0.5 * v + (accumulate ? c0[i] : 0));
+      expectClose('∇W', await h.read(tc), expected, TOL_MATMUL);
+    });
+  }
 });
 
 describe('biasBackward', () => {
