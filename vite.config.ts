@@ -37,11 +37,28 @@ function offlineCache(): Plugin {
   };
 }
 
+/** index.html's Content-Security-Policy runs only the site's own script files. The dev server needs
+ *  more: @vitejs/plugin-react injects an inline module script (the React Refresh preamble), Vite adds
+ *  CSS as <style> elements, and HMR talks over a websocket. Only `vite` (serve) relaxes it; the build,
+ *  and so `vite preview` and the e2e tests, keep the strict policy. */
+function devContentSecurityPolicy(): Plugin {
+  return {
+    name: 'dev-content-security-policy',
+    apply: 'serve',
+    transformIndexHtml(html) {
+      return html
+        .replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+        .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        .replace("connect-src 'self'", "connect-src 'self' ws: wss:");
+    },
+  };
+}
+
 // `base: './'` makes every asset URL relative, so the built site works from any sub-path
 // (e.g. https://user.github.io/repo/). The training Web Worker is an ES module worker.
 export default defineConfig({
   base: './',
-  plugins: [react(), offlineCache()],
+  plugins: [react(), offlineCache(), devContentSecurityPolicy()],
   worker: { format: 'es' },
   // recharts is most of the ~700 kB page bundle (~210 kB gzipped); one chunk is fine for one page.
   build: { outDir: 'dist', target: 'es2022', chunkSizeWarningLimit: 900 },

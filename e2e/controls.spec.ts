@@ -108,7 +108,7 @@ test('unusable uploads show a message and leave the page working', async ({ page
     writeFileSync(huge, '');
     truncateSync(huge, 64 * 2 ** 20 + 1);
     await input.setInputFiles(huge);
-    await expect(message).toContainText('the largest checkpoint the page loads is 64 MiB');
+    await expect(message).toContainText('over the 64 MiB (67,108,864 bytes) the page loads');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

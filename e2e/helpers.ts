@@ -10,6 +10,17 @@ export function collectPageErrors(page: Page): Error[] {
   return errors;
 }
 
+/** Console messages in which the browser reports a violation of index.html's Content-Security-Policy
+ *  (Chromium logs each one as "Refused to … because it violates the following Content Security Policy
+ *  directive"). A test expects none, so a change that needs an inline script or eval shows up there. */
+export function collectCspViolations(page: Page): string[] {
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (m.text().includes('Content Security Policy')) violations.push(m.text());
+  });
+  return violations;
+}
+
 /** Training steps drawn for the shown run (the number the loss heading reports). */
 export async function lossPoints(page: Page): Promise<number> {
   return Number(await page.getByTestId('loss-points').textContent());

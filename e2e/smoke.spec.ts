@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS_WITHOUT_WEBGPU, CHROMIUM_PATH } from './chromium';
-import { collectPageErrors, SCREENSHOT_DIR } from './helpers';
+import { collectCspViolations, collectPageErrors, SCREENSHOT_DIR } from './helpers';
 
 // The same browser launched without --enable-unsafe-webgpu: no adapter (or no navigator.gpu at all).
 test('without WebGPU, the page says which browsers work instead of going blank', async ({ playwright, baseURL }) => {
@@ -8,6 +8,7 @@ test('without WebGPU, the page says which browsers work instead of going blank',
   try {
     const page = await browser.newPage({ baseURL });
     const errors = collectPageErrors(page);
+    const cspViolations = collectCspViolations(page);
     await page.goto('./');
     const notice = page.getByTestId('gpu-unavailable');
     await expect(notice).toBeVisible({ timeout: 30_000 });
@@ -19,6 +20,7 @@ test('without WebGPU, the page says which browsers work instead of going blank',
     await expect(page.getByTestId('hadamard-demo')).toBeVisible();
     await page.screenshot({ path: `${SCREENSHOT_DIR}/no-webgpu.png`, fullPage: true });
     expect(errors.map((e) => e.message)).toEqual([]);
+    expect(cspViolations).toEqual([]);
   } finally {
     await browser.close();
   }

@@ -1,9 +1,10 @@
 import { expect, test } from '@playwright/test';
-import { collectPageErrors, lossPoints, openReady, QUICK, SCREENSHOT_DIR, waitForPhase } from './helpers';
+import { collectCspViolations, collectPageErrors, lossPoints, openReady, QUICK, SCREENSHOT_DIR, waitForPhase } from './helpers';
 
 test('a tiny run trains: loss points appear and grow, then a validation loss and the kernel path', async ({ page }) => {
   test.setTimeout(240_000);
   const errors = collectPageErrors(page);
+  const cspViolations = collectCspViolations(page);
   await openReady(page, `?${QUICK}&precision=int4&steps=4&measure=1`);
   await expect(page.getByTestId('adapter')).toContainText(/swiftshader|\S/i);
 
@@ -66,6 +67,7 @@ test('a tiny run trains: loss points appear and grow, then a validation loss and
   await expect(measurements.getByTestId('measure-step')).toHaveText('1');
   await page.screenshot({ path: `${SCREENSHOT_DIR}/trained.png`, fullPage: true });
   expect(errors.map((e) => e.message)).toEqual([]);
+  expect(cspViolations).toEqual([]);
 });
 
 test('a synthetic task: generated samples are checked against their own prompts', async ({ page }) => {

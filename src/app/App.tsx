@@ -7,11 +7,25 @@ import { ConfigPanel } from './components/ConfigPanel';
 import { Explain } from './components/Explain';
 import { GpuStatus, Unavailable } from './components/GpuStatus';
 import { HadamardDemo } from './components/HadamardDemo';
+import { MatmulView } from './components/MatmulView';
+import { MeshView } from './components/MeshView';
 import { Notices } from './components/Notices';
+import { PositionalEncodingView } from './components/PositionalEncodingView';
 import { RunControls } from './components/RunControls';
 import { ImportPanel, RunsPanel } from './components/RunsPanel';
 import { SamplesPanel } from './components/SamplesPanel';
 import { connectWorker, useAppStore } from './store';
+
+/** The teaching views that need no GPU, each collapsed to its title until opened. */
+function TeachingViews() {
+  return (
+    <>
+      <PositionalEncodingView />
+      <MatmulView />
+      <MeshView />
+    </>
+  );
+}
 
 export function App() {
   useEffect(() => connectWorker(), []);
@@ -32,6 +46,7 @@ export function App() {
         <main id="main" className="single">
           <Unavailable />
           <HadamardDemo />
+          <TeachingViews />
         </main>
       ) : (
         <div className="layout">
@@ -62,6 +77,7 @@ export function App() {
             <ComparisonPanel />
             <RunsPanel />
             <HadamardDemo />
+            <TeachingViews />
           </main>
         </div>
       )}

@@ -21,7 +21,7 @@ export interface CheckpointSummary {
 export function checkCheckpointSize(name: string, size: number): void {
   if (size === 0) throw new CheckpointError(`${name} is empty (0 bytes); choose a .safetensors file saved by this playground or by npm run train -- --save`);
   if (size > MAX_CHECKPOINT_BYTES) {
-    throw new CheckpointError(`${name} is ${(size / 2 ** 20).toFixed(1)} MiB; the largest checkpoint the page loads is ${MAX_CHECKPOINT_BYTES / 2 ** 20} MiB`);
+    throw new CheckpointError(`${name} is ${size.toLocaleString('en')} bytes, over the ${MAX_CHECKPOINT_BYTES / 2 ** 20} MiB (${MAX_CHECKPOINT_BYTES.toLocaleString('en')} bytes) the page loads; the checkpoints of the page's models are far smaller, so this is probably not one of them`);
   }
 }
 

@@ -33,6 +33,10 @@ export const HIDEABLE_CONTROLS = [
   'runs',
   'measurements',
   'teaching',
+  // The teaching views (also hidden by 'teaching'): positional encodings, matmuls as einsums, the mesh.
+  'positions',
+  'matmuls',
+  'mesh',
 ] as const;
 export type HideableControl = (typeof HIDEABLE_CONTROLS)[number];
 
@@ -89,12 +93,18 @@ const FIELDS: { key: string; field: keyof PageConfig; parse: Parser }[] = [
   { key: 'sampleEvery', field: 'sampleEvery', parse: integer(0, MAX_STEPS) },
 ];
 
+/** A value as a problem quotes it: a pasted link may carry kilobytes in one parameter, and the message
+ *  only needs enough to recognise it. */
+function quoted(raw: string): string {
+  return raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+}
+
 function parseList<T extends string>(raw: string, choices: readonly T[], key: string, problems: string[]): T[] {
   const out: T[] = [];
   for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
     if ((choices as readonly string[]).includes(item)) {
       if (!out.includes(item as T)) out.push(item as T);
-    } else problems.push(`${key}: "${item}" is not one of ${choices.join(', ')}`);
+    } else problems.push(`${key}: "${quoted(item)}" is not one of ${choices.join(', ')}`);
   }
   return out;
 }
@@ -112,10 +122,10 @@ export function parseUrl(search: string): UrlState {
     try {
       (config as unknown as Record<string, unknown>)[field] = parse(raw.trim());
     } catch (e) {
-      problems.push(`${key}=${raw} was ignored: expected ${(e as Error).message}`);
+      problems.push(`${key}=${quoted(raw)} was ignored: expected ${(e as Error).message}`);
     }
   }
-  for (const key of params.keys()) if (!known.has(key)) problems.push(`unknown URL parameter "${key}" was ignored`);
+  for (const key of params.keys()) if (!known.has(key)) problems.push(`unknown URL parameter "${quoted(key)}" was ignored`);
   const hideRaw = params.get('hide');
   const hidden = hideRaw ? parseList(hideRaw, HIDEABLE_CONTROLS, 'hide', problems) : [];
   const compareRaw = params.get('compare');

@@ -61,6 +61,17 @@ describe('train CLI: bad input', () => {
   });
 });
 
+describe('train CLI: a run too large for the GPU', () => {
+  it('ends with one line saying what is needed against the limit and the largest batch that fits, exit code 2', () => {
+    const r = train(['--preset', 'tiny', '--batch', '200000', '--steps', '1', '--quiet']);
+    expect(r.code).toBe(2);
+    // Dawn may print its own "Warning:" lines on acquiring the adapter; the CLI's output is one line.
+    const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Warning: '));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: this run needs a [\d.]+ GiB buffer for the .*, but this GPU allows [\d.]+ (MiB|GiB) per buffer \(max\w+\); .*the largest batch size that fits is \d+ \(batch 200000 now\)$/);
+  });
+});
+
 describe('train CLI: bad quantizer settings', () => {
   it('an unknown precision, a Hadamard block larger than d_model or not a power of two, bits outside 2–8, incompatible quantizers', () => {
     expectOneLineError(train(['--precision', 'int3']), /--precision must be one of fp32, fp16, int8, int4, int4-minmax, int4-lsq-luq/);

@@ -33,6 +33,7 @@ export const QUANTIZED_PRECISIONS: Partial<Record<Precision, QuantizerChoice>> =
   'int4-lsq-luq': { forward: 'lsq', backward: 'luq', bits: 4 },
 };
 export type F16Path = 'auto' | 'native' | 'emulated';
+export const F16_PATHS: readonly F16Path[] = ['auto', 'native', 'emulated'];
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -161,8 +162,22 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function positiveInt(name: string, v: number): string | null {
-  return Number.isInteger(v) && v > 0 ? null : `${name} must be a positive integer (got ${v})`;
+/** A value as a message shows it. Configs arrive from URLs, JSON files and checkpoints, so a field may
+ *  hold anything; a template literal would throw on a Symbol or an object without a prototype. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
+  if (typeof v === 'symbol' || typeof v === 'function') return `a ${typeof v}`;
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+/** Only real numbers pass: `'4' > 0` and `4n > 0` are true in JavaScript, and a Symbol throws. */
+function isNumber(v: unknown): v is number {
+  return typeof v === 'number';
+}
+
+function positiveInt(name: string, v: unknown): string | null {
+  return Number.isInteger(v) && (v as number) > 0 ? null : `${name} must be a positive integer (got ${describeValue(v)})`;
 }
 
 /** Every problem with a model config, as messages a user can act on. Empty when it is valid. */
@@ -178,18 +193,28 @@ export function modelConfigErrors(c: ModelConfig): string[] {
   if (errs.length === 0 && c.dModel % c.nHead !== 0) {
     errs.push(`d_model (${c.dModel}) must be divisible by heads (${c.nHead}); try heads = ${divisorsNear(c.dModel, c.nHead)}`);
   }
-  if (c.architecture !== 'decoder') errs.push(`architecture "${c.architecture}" is not built yet; use "decoder"`);
-  if (c.activation !== 'gelu' && c.activation !== 'relu') errs.push(`activation must be gelu or relu (got ${c.activation})`);
-  if (c.positionalEncoding !== 'learned' && c.positionalEncoding !== 'sinusoidal') {
-    errs.push(`positional encoding must be learned or sinusoidal (got ${c.positionalEncoding})`);
+  if (c.architecture !== 'decoder') {
+    errs.push(typeof c.architecture === 'string' && ['encoder', 'encoder-decoder'].includes(c.architecture)
+      ? `architecture "${c.architecture}" is not built yet; use "decoder"`
+      : `architecture must be "decoder" (got ${describeValue(c.architecture)})`);
   }
-  if (!(c.layerNormEps > 0)) errs.push(`layer-norm eps must be > 0 (got ${c.layerNormEps})`);
+  if (c.activation !== 'gelu' && c.activation !== 'relu') errs.push(`activation must be gelu or relu (got ${describeValue(c.activation)})`);
+  if (c.positionalEncoding !== 'learned' && c.positionalEncoding !== 'sinusoidal') {
+    errs.push(`positional encoding must be learned or sinusoidal (got ${describeValue(c.positionalEncoding)})`);
+  }
+  if (!(isNumber(c.layerNormEps) && c.layerNormEps > 0 && Number.isFinite(c.layerNormEps))) {
+    errs.push(`layer-norm eps must be a finite number > 0 (got ${describeValue(c.layerNormEps)})`);
+  }
   return errs;
 }
 
+/** Divisors of n above this are not searched for a suggestion: a head count is small, and walking
+ *  every integer up to an absurd d_model (say 1e15) would hang the validation. */
+const MAX_SUGGESTED_HEADS = 4096;
+
 function divisorsNear(n: number, near: number): string {
   const ds: number[] = [];
-  for (let d = 1; d <= n && ds.length < 64; d++) if (n % d === 0) ds.push(d);
+  for (let d = 1; d <= Math.min(n, MAX_SUGGESTED_HEADS) && ds.length < 64; d++) if (n % d === 0) ds.push(d);
   ds.sort((a, b) => Math.abs(a - near) - Math.abs(b - near));
   return ds.slice(0, 3).sort((a, b) => a - b).join(' or ');
 }
@@ -201,19 +226,26 @@ export function trainConfigErrors(t: TrainConfig): string[] {
     if (e) errs.push(e);
   }
   const qls = t.quantizerLrScale ?? 1;
-  if (!(Number.isFinite(qls) && qls >= 0)) errs.push(`quantizer-lr-scale must be a number >= 0 (got ${qls})`);
+  if (!(isNumber(qls) && Number.isFinite(qls) && qls >= 0)) errs.push(`quantizer-lr-scale must be a number >= 0 (got ${describeValue(qls)})`);
   const measureEvery = t.measureEvery ?? 0;
-  if (!(Number.isInteger(measureEvery) && measureEvery >= 0)) errs.push(`measure-every must be a non-negative integer (got ${measureEvery}); 0 turns measurements off`);
-  if (!(Number.isInteger(t.steps) && t.steps >= 0)) errs.push(`steps must be a non-negative integer (got ${t.steps})`);
-  if (!(t.lr > 0) || !Number.isFinite(t.lr)) errs.push(`lr must be a positive number (got ${t.lr})`);
-  if (!(t.minLrRatio >= 0 && t.minLrRatio <= 1)) errs.push(`min-lr-ratio must be in [0, 1] (got ${t.minLrRatio})`);
-  if (!(Number.isInteger(t.warmupSteps) && t.warmupSteps >= 0)) errs.push(`warmup must be a non-negative integer (got ${t.warmupSteps})`);
-  if (!(t.weightDecay >= 0)) errs.push(`weight-decay must be >= 0 (got ${t.weightDecay})`);
-  if (!(t.beta1 >= 0 && t.beta1 < 1) || !(t.beta2 >= 0 && t.beta2 < 1)) errs.push('beta1 and beta2 must be in [0, 1)');
-  if (!(t.eps > 0)) errs.push(`eps must be > 0 (got ${t.eps})`);
-  if (!(t.gradClip >= 0)) errs.push(`grad-clip must be >= 0 (got ${t.gradClip}); 0 turns clipping off`);
-  if (!(Number.isInteger(t.seed) && t.seed >= 0 && t.seed <= 0xffffffff)) errs.push(`seed must be an integer in [0, 2^32) (got ${t.seed})`);
-  if (!(PRECISIONS as readonly string[]).includes(t.precision)) errs.push(`precision must be one of ${PRECISIONS.join(', ')} (got ${t.precision})`);
+  if (!(Number.isInteger(measureEvery) && measureEvery >= 0)) errs.push(`measure-every must be a non-negative integer (got ${describeValue(measureEvery)}); 0 turns measurements off`);
+  if (!(Number.isInteger(t.steps) && t.steps >= 0)) errs.push(`steps must be a non-negative integer (got ${describeValue(t.steps)})`);
+  if (!(isNumber(t.lr) && t.lr > 0 && Number.isFinite(t.lr))) errs.push(`lr must be a positive number (got ${describeValue(t.lr)})`);
+  if (!(isNumber(t.minLrRatio) && t.minLrRatio >= 0 && t.minLrRatio <= 1)) errs.push(`min-lr-ratio must be in [0, 1] (got ${describeValue(t.minLrRatio)})`);
+  if (!(Number.isInteger(t.warmupSteps) && t.warmupSteps >= 0)) errs.push(`warmup must be a non-negative integer (got ${describeValue(t.warmupSteps)})`);
+  if (!(isNumber(t.weightDecay) && t.weightDecay >= 0 && Number.isFinite(t.weightDecay))) errs.push(`weight-decay must be a finite number >= 0 (got ${describeValue(t.weightDecay)})`);
+  if (!(isNumber(t.beta1) && t.beta1 >= 0 && t.beta1 < 1) || !(isNumber(t.beta2) && t.beta2 >= 0 && t.beta2 < 1)) {
+    errs.push(`beta1 and beta2 must be in [0, 1) (got ${describeValue(t.beta1)} and ${describeValue(t.beta2)})`);
+  }
+  if (!(isNumber(t.eps) && t.eps > 0 && Number.isFinite(t.eps))) errs.push(`eps must be a finite number > 0 (got ${describeValue(t.eps)})`);
+  if (!(isNumber(t.gradClip) && t.gradClip >= 0)) errs.push(`grad-clip must be >= 0 (got ${describeValue(t.gradClip)}); 0 turns clipping off`);
+  if (!(Number.isInteger(t.seed) && t.seed >= 0 && t.seed <= 0xffffffff)) errs.push(`seed must be an integer in [0, 2^32) (got ${describeValue(t.seed)})`);
+  if (!(PRECISIONS as readonly unknown[]).includes(t.precision)) errs.push(`precision must be one of ${PRECISIONS.join(', ')} (got ${describeValue(t.precision)})`);
+  // Optional in older saved configs: absent means 'auto' / off, as the linear schemes read them.
+  if (t.f16Path !== undefined && !(F16_PATHS as readonly unknown[]).includes(t.f16Path)) errs.push(`f16-path must be one of ${F16_PATHS.join(', ')} (got ${describeValue(t.f16Path)})`);
+  for (const [k, v] of [['int8-per-row', t.int8PerRow], ['hadamard-search', t.hadamardSearch]] as const) {
+    if (v !== undefined && typeof v !== 'boolean') errs.push(`${k} must be true or false (got ${describeValue(v)})`);
+  }
   return errs;
 }
 
@@ -237,7 +269,7 @@ function quantizerConfigErrors(m: ModelConfig, t: TrainConfig): string[] {
   const b = t.hadamardBlock;
   const q = quantizerChoice(t);
   if (!(Number.isInteger(b) && b >= 1 && b <= 1024 && (b & (b - 1)) === 0)) {
-    errs.push(`hadamard-block must be a power of two from 1 to 1024 (got ${b})`);
+    errs.push(`hadamard-block must be a power of two from 1 to 1024 (got ${describeValue(b)})`);
   } else if (q?.forward === 'hq' && b > m.dModel) {
     errs.push(`hadamard-block ${b} is larger than d_model ${m.dModel}: the transform acts on blocks of the reduction dimension; use at most ${hadamardBlockFor(m.dModel, 1024)}`);
   }
@@ -246,9 +278,9 @@ function quantizerConfigErrors(m: ModelConfig, t: TrainConfig): string[] {
     errs.push(`forward-quantizer, backward-quantizer and bits apply to the quantized precisions (${Object.keys(QUANTIZED_PRECISIONS).join(', ')}), not ${t.precision}`);
   }
   if (q) {
-    if (!FORWARD_QUANTIZERS.includes(q.forward)) errs.push(`forward-quantizer must be one of ${FORWARD_QUANTIZERS.join(', ')} (got ${q.forward})`);
-    if (!BACKWARD_QUANTIZERS.includes(q.backward)) errs.push(`backward-quantizer must be one of ${BACKWARD_QUANTIZERS.join(', ')} (got ${q.backward})`);
-    if (!(Number.isInteger(q.bits) && q.bits >= 2 && q.bits <= 8)) errs.push(`bits must be an integer from 2 to 8 (got ${q.bits})`);
+    if (!FORWARD_QUANTIZERS.includes(q.forward)) errs.push(`forward-quantizer must be one of ${FORWARD_QUANTIZERS.join(', ')} (got ${describeValue(q.forward)})`);
+    if (!BACKWARD_QUANTIZERS.includes(q.backward)) errs.push(`backward-quantizer must be one of ${BACKWARD_QUANTIZERS.join(', ')} (got ${describeValue(q.backward)})`);
+    if (!(Number.isInteger(q.bits) && q.bits >= 2 && q.bits <= 8)) errs.push(`bits must be an integer from 2 to 8 (got ${describeValue(q.bits)})`);
     if ((q.backward === 'lss' || q.backward === 'bitsplit') && q.forward !== 'hq' && q.forward !== 'lsq') {
       errs.push(`backward-quantizer ${q.backward} samples rows by the norms of the LSQ codes of X: use forward-quantizer hq or lsq with it`);
     }
@@ -258,6 +290,14 @@ function quantizerConfigErrors(m: ModelConfig, t: TrainConfig): string[] {
 
 /** Throws a ConfigError listing every problem, or returns the config unchanged. */
 export function validateRunConfig(c: RunConfig): RunConfig {
+  // A config may come from a saved file or a message, not only from typed code.
+  const isRecord = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isRecord(c)) throw new ConfigError(`a run config must be an object { model, train, dataset } (got ${describeValue(c)})`);
+  const shapeErrs: string[] = [];
+  if (!isRecord(c.model)) shapeErrs.push(`model config must be an object (got ${describeValue(c.model)})`);
+  if (!isRecord(c.train)) shapeErrs.push(`train config must be an object (got ${describeValue(c.train)})`);
+  if (typeof c.dataset !== 'string' || c.dataset === '') shapeErrs.push(`dataset must be a dataset name or file path (got ${describeValue(c.dataset)})`);
+  if (shapeErrs.length) throw new ConfigError(shapeErrs.join('; '));
   const errs = [...modelConfigErrors(c.model), ...trainConfigErrors(c.train)];
   if (errs.length === 0) errs.push(...quantizerConfigErrors(c.model, c.train));
   if (errs.length) throw new ConfigError(errs.join('; '));

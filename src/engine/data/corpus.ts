@@ -51,11 +51,50 @@ function documentStream(documents: readonly string[]): string {
   return DOCUMENT_SEPARATOR + documents.map((doc) => doc + DOCUMENT_SEPARATOR).join('');
 }
 
+/** 1-based line of a position in a text, for messages. */
+function lineAt(text: string, index: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < index; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+/** Unpaired UTF-16 surrogates: a string that is not valid Unicode (it cannot be written as UTF-8). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Rejects what is not text: a binary file (NUL characters), bytes that did not decode as UTF-8 (the
+ *  reader turns them into U+FFFD), and unpaired surrogates. Each would otherwise become a "character"
+ *  the model learns and samples, with no sign that the wrong file was given. */
+function checkIsText(name: string, text: string): void {
+  const nul = text.indexOf('\u0000');
+  if (nul !== -1) {
+    throw new DatasetError(
+      `dataset "${name}" looks like a binary file, not text: it has a NUL character on line ${lineAt(text, nul)}. Give a UTF-8 text file with one document per line.`,
+    );
+  }
+  const replacement = text.indexOf('\uFFFD');
+  if (replacement !== -1) {
+    throw new DatasetError(
+      `dataset "${name}" is not valid UTF-8: line ${lineAt(text, replacement)} has bytes that do not decode (shown as U+FFFD). Save the file as UTF-8 and try again.`,
+    );
+  }
+  const lone = LONE_SURROGATE.exec(text);
+  if (lone) {
+    const code = lone[0].charCodeAt(0).toString(16).toUpperCase();
+    throw new DatasetError(
+      `dataset "${name}" is not valid Unicode text: line ${lineAt(text, lone.index)} has an unpaired surrogate U+${code}. Save the file as UTF-8 and try again.`,
+    );
+  }
+}
+
 export function textCorpusDataset(
   name: string,
   text: string,
   opts: TextCorpusOptions = {},
 ): TextCorpusDataset {
+  if (typeof text !== 'string') {
+    throw new DatasetError(`dataset "${name}": expected its text, got ${text === null ? 'null' : typeof text}`);
+  }
+  checkIsText(name, text);
   const documents = splitDocuments(text);
   if (documents.length === 0) {
     throw new DatasetError(

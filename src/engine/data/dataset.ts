@@ -47,6 +47,11 @@ export class DatasetError extends Error {
   }
 }
 
+/** Tokens in one batch above which no typed array is allocated (2^28 tokens: 1 GiB per Int32Array).
+ *  Far beyond any model that trains in a browser; a config this large is a typo, and without the check
+ *  it would surface as a RangeError from the Int32Array constructor. */
+export const MAX_BATCH_TOKENS = 2 ** 28;
+
 /** Checks the batch shape arguments every dataset method takes. */
 export function checkBatchShape(datasetName: string, batchSize: number, contextLength: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -57,6 +62,11 @@ export function checkBatchShape(datasetName: string, batchSize: number, contextL
   if (!Number.isInteger(contextLength) || contextLength < 1) {
     throw new DatasetError(
       `dataset "${datasetName}": context length must be a positive integer, got ${contextLength}`,
+    );
+  }
+  if (batchSize * contextLength > MAX_BATCH_TOKENS) {
+    throw new DatasetError(
+      `dataset "${datasetName}": batch ${batchSize} × context ${contextLength} = ${batchSize * contextLength} tokens per batch is more than ${MAX_BATCH_TOKENS}; use a smaller batch or context`,
     );
   }
 }

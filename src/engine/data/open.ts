@@ -15,7 +15,8 @@ export interface DatasetSource {
 }
 
 export async function openDataset(name: string, readText: (source: DatasetSource) => Promise<string>): Promise<Dataset> {
-  const task = SYNTHETIC_TASKS[name];
+  // Own keys only: a file called "constructor" or "toString" is a user's file, not Object's method.
+  const task = Object.hasOwn(SYNTHETIC_TASKS, name) ? SYNTHETIC_TASKS[name] : undefined;
   if (task) return task.create();
   if (name === 'names') return namesDataset(await readText({ name, bundled: true }));
   const label = name.split(/[\\/]/).pop() || name;

@@ -2,6 +2,8 @@
 // which walks code points, so a character outside the Basic Multilingual Plane (an emoji, say) is
 // one token rather than two UTF-16 surrogate halves.
 
+import { DatasetError } from './dataset';
+
 /** The serialised form, stored next to a checkpoint so that a model decodes with the exact ids it
  *  was trained with. */
 export interface CharTokenizerJSON {
@@ -37,17 +39,17 @@ export class CharTokenizer {
   /** A tokenizer over exactly these characters, in this order (id = index). Use fromText to build
    *  the vocabulary of a text. */
   constructor(chars: readonly string[]) {
-    if (chars.length === 0) throw new Error('CharTokenizer: the vocabulary is empty');
+    if (chars.length === 0) throw new DatasetError('CharTokenizer: the vocabulary is empty');
     const idByChar = new Map<string, number>();
     chars.forEach((char, id) => {
       if (typeof char !== 'string' || !isSingleCodePoint(char)) {
-        throw new Error(
+        throw new DatasetError(
           `CharTokenizer: vocabulary entry ${id} is ${JSON.stringify(char)}, not a single character`,
         );
       }
       const earlier = idByChar.get(char);
       if (earlier !== undefined) {
-        throw new Error(
+        throw new DatasetError(
           `CharTokenizer: character ${describeChar(char)} appears twice in the vocabulary (entries ${earlier} and ${id})`,
         );
       }
@@ -61,7 +63,7 @@ export class CharTokenizer {
   static fromText(text: string): CharTokenizer {
     const distinct = new Set<string>();
     for (const char of text) distinct.add(char);
-    if (distinct.size === 0) throw new Error('CharTokenizer.fromText: the text is empty');
+    if (distinct.size === 0) throw new DatasetError('CharTokenizer.fromText: the text is empty');
     return new CharTokenizer([...distinct].sort(compareCodePoints));
   }
 
@@ -77,7 +79,7 @@ export class CharTokenizer {
   idOf(char: string): number {
     const id = this.idByChar.get(char);
     if (id === undefined) {
-      throw new Error(
+      throw new DatasetError(
         `CharTokenizer: character ${describeChar(char)} is not in the vocabulary of ${this.vocabSize} characters`,
       );
     }
@@ -97,7 +99,7 @@ export class CharTokenizer {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-        throw new Error(
+        throw new DatasetError(
           `CharTokenizer.decode: token ${id} at position ${i} is not an id in [0, ${this.vocabSize})`,
         );
       }
@@ -112,23 +114,23 @@ export class CharTokenizer {
 
   static fromJSON(value: unknown): CharTokenizer {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new Error(
+      throw new DatasetError(
         `invalid tokenizer JSON: expected an object { type: 'char', chars: [...] }, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
       );
     }
     const record = value as Record<string, unknown>;
     if (record.type !== 'char') {
-      throw new Error(
+      throw new DatasetError(
         `invalid tokenizer JSON: type is ${JSON.stringify(record.type)}, only 'char' is supported`,
       );
     }
     if (!Array.isArray(record.chars)) {
-      throw new Error('invalid tokenizer JSON: chars must be an array of single characters');
+      throw new DatasetError('invalid tokenizer JSON: chars must be an array of single characters');
     }
     try {
       return new CharTokenizer(record.chars as string[]);
     } catch (error) {
-      throw new Error(`invalid tokenizer JSON: ${(error as Error).message}`);
+      throw new DatasetError(`invalid tokenizer JSON: ${(error as Error).message}`);
     }
   }
 }

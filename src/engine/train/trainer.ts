@@ -10,6 +10,7 @@ import type { GpuContext } from '../gpu/device';
 import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
 import type { DispatchProfiler, DispatchTime } from '../gpu/profiler';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
+import { checkRunFitsDevice } from '../limits';
 import { type LinearScheme, linearSchemeFor } from '../linear';
 import { Gpt } from '../model/gpt';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
@@ -148,6 +149,8 @@ export class Trainer {
   }
 
   static async create(gpu: GpuContext, config: RunConfig, dataset: Dataset): Promise<Trainer> {
+    // Before any GPU work: a config too large for the adapter's buffers is a ConfigError with a fix.
+    checkRunFitsDevice(config, gpu.device);
     gpu.device.pushErrorScope('validation');
     gpu.device.pushErrorScope('out-of-memory');
     let trainer: Trainer;

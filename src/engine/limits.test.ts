@@ -1,0 +1,75 @@
+// The memory a run needs, checked against per-buffer limits before any GPU work (no device needed here;
+// the estimate against real builds: limits.gpu.test.ts).
+import { describe, expect, it } from 'vitest';
+import { ConfigError, type RunConfig } from './config';
+import { checkMemoryLimits, estimateRunMemory, MemoryLimitError } from './limits';
+import { tinyRunConfig } from './test-configs';
+
+const config = tinyRunConfig;
+
+describe('checkMemoryLimits', () => {
+  it('names the largest buffer: the logits or the attention scores, as the shape says', () => {
+    const wideVocab = estimateRunMemory(config({ batchSize: 8 }, { vocabSize: 5000 }));
+    expect(wideVocab.largest.label).toBe('logits (batch·context × vocab)');
+    expect(wideVocab.largest.bytes).toBe(8 * 16 * 5000 * 4);
+    const longContext = estimateRunMemory(config({ batchSize: 8 }, { contextLength: 512, nHead: 8 }));
+    expect(longContext.largest.label).toBe('attention scores (batch·heads × context × context)');
+    expect(longContext.largest.bytes).toBe(8 * 8 * 512 * 512 * 4);
+  });
+
+  it('passes a config that fits, returning the estimate', () => {
+    expect(checkMemoryLimits(config({}), { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }).totalBytes).toBeGreaterThan(0);
+  });
+
+  it('rejects a config over a small binding limit with the largest batch that fits', () => {
+    const c = config({ batchSize: 64 }, { vocabSize: 1000 });
+    // logits: 64·16·1000·4 bytes = 3.9 MiB; a 1 MiB binding limit holds 16 sequences of 16 tokens (64,000 bytes each).
+    const limits = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 20 };
+    let error: unknown;
+    try {
+      checkMemoryLimits(c, limits);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MemoryLimitError);
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as MemoryLimitError;
+    expect(e.suggestedBatchSize).toBe(16);
+    expect(e.neededBytes).toBe(64 * 16 * 1000 * 4);
+    expect(e.availableBytes).toBe(2 ** 20);
+    expect(e.message).toMatch(/needs a 3\.9 MiB buffer for the logits \(batch·context × vocab\), but this GPU allows 1\.0 MiB per buffer \(maxStorageBufferBindingSize\); about [\d.]+ MiB of GPU memory in all; the largest batch size that fits is 16 \(batch 64 now\)/);
+    expect(e.message).not.toContain('\n');
+    // The suggestion does fit, and one more sequence does not.
+    expect(() => checkMemoryLimits({ ...c, train: { ...c.train, batchSize: 16 } }, limits)).not.toThrow();
+    expect(() => checkMemoryLimits({ ...c, train: { ...c.train, batchSize: 17 } }, limits)).toThrow(MemoryLimitError);
+  });
+
+  it('says to shrink the model when not even one sequence fits', () => {
+    const c = config({ batchSize: 4 }, { nLayer: 8, dModel: 256, dFF: 1024 });
+    // Parameters alone: ~6.4 M floats, 25 MiB per flat buffer.
+    expect(() => checkMemoryLimits(c, { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 16 * 2 ** 20 })).toThrow(
+      /for the parameters, but this GPU allows 16\.0 MiB per buffer .*even batch size 1 does not fit: use a smaller model/,
+    );
+    expect(() => checkMemoryLimits(config({ batchSize: 2 }, { contextLength: 2048 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 32 * 2 ** 20 })).toThrow(
+      /attention scores.*even batch size 1 does not fit: use a shorter context or fewer heads/,
+    );
+  });
+
+  it('checks maxBufferSize too', () => {
+    expect(() => checkMemoryLimits(config({ batchSize: 64 }, { vocabSize: 1000 }), { maxBufferSize: 2 ** 20, maxStorageBufferBindingSize: 2 ** 30 })).toThrow(/\(maxBufferSize\); .*largest batch size that fits is 16/);
+  });
+
+  it('grows with the batch, exactly in the batch-sized buffers', () => {
+    const one = estimateRunMemory(config({ batchSize: 1 }));
+    const two = estimateRunMemory(config({ batchSize: 2 }));
+    const three = estimateRunMemory(config({ batchSize: 3 }));
+    expect(two.totalBytes).toBeGreaterThan(one.totalBytes);
+    expect(two.parameterFloats).toBe(one.parameterFloats);
+    // Linear in B, up to the 16-byte rounding of small buffers.
+    expect(Math.abs(three.totalBytes - 2 * two.totalBytes + one.totalBytes)).toBeLessThan(4096);
+  });
+
+  it('refuses an invalid config with its ConfigError, not an estimate', () => {
+    expect(() => estimateRunMemory(config({ batchSize: 0 }))).toThrow(/batch must be a positive integer/);
+  });
+});
