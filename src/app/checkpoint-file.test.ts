@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN, modelConfigFromPreset } from '../engine/config';
 import { CheckpointError, encodeSafetensors } from '../engine/train/checkpoint';
+import { checkpointTensorShapes } from '../engine/train/run-checkpoint';
 import { inspectCheckpoint, MAX_CHECKPOINT_BYTES } from './checkpoint-file';
 
-function checkpoint(dataset: string): Uint8Array {
+const MODEL = modelConfigFromPreset('tiny', 54);
+/** 54 distinct characters: the tokenizer of a vocabulary-54 model. */
+const CHARS = Array.from({ length: 54 }, (_, i) => String.fromCharCode(0x41 + i));
+const SHAPES = [...checkpointTensorShapes(MODEL)];
+
+function checkpoint(dataset: string, drop: string | null = null): Uint8Array {
   return encodeSafetensors({
-    tensors: [{ name: 'lm_head.weight', shape: [2, 3], data: new Float32Array(6) }],
+    tensors: SHAPES.filter(([name]) => name !== drop).map(([name, shape]) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) })),
     metadata: {
       format: 'pt',
-      model_config: JSON.stringify(modelConfigFromPreset('tiny', 54)),
+      model_config: JSON.stringify(MODEL),
       train_config: JSON.stringify({ ...DEFAULT_TRAIN, precision: 'int4' }),
-      tokenizer: JSON.stringify({ type: 'char', chars: ['a', 'b'] }),
+      tokenizer: JSON.stringify({ type: 'char', chars: CHARS }),
       dataset,
       step: '12',
     },
@@ -23,7 +29,7 @@ describe('inspectCheckpoint', () => {
     expect(s.dataset).toBe('names');
     expect(s.step).toBe(12);
     expect(s.precision).toBe('int4');
-    expect(s.parameterCount).toBe(6);
+    expect(s.parameterCount).toBe(SHAPES.reduce((a, [, shape]) => a + shape.reduce((x, y) => x * y, 1), 0));
   });
 
   it('refuses empty, too large, binary and foreign files with a message', () => {
@@ -33,5 +39,7 @@ describe('inspectCheckpoint', () => {
     expect(() => inspectCheckpoint('noise.bin', noise)).toThrow(CheckpointError);
     expect(() => inspectCheckpoint('text.txt', new TextEncoder().encode('hello, this is not a checkpoint'))).toThrow(CheckpointError);
     expect(() => inspectCheckpoint('other.safetensors', checkpoint('/home/me/corpus.txt'))).toThrow(/trained on dataset/);
+    // A file whose tensors contradict its own model config is refused before any model is built.
+    expect(() => inspectCheckpoint('cut.safetensors', checkpoint('names', 'lm_head.weight'))).toThrow(/has no tensor lm_head.weight/);
   });
 });

@@ -1,7 +1,7 @@
 // Checking an uploaded checkpoint before it goes to the worker: an empty, oversized or non-safetensors
 // file gets a message that says what is wrong, and the page stays as it was.
 import { CheckpointError, decodeSafetensors } from '../engine/train/checkpoint';
-import { runFromCheckpoint } from '../engine/train/run-checkpoint';
+import { checkCheckpointConsistent, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { DATASET_CHOICES, type DatasetChoice } from './config';
 
 /** Larger than any model the page builds (small: ~0.8 M parameters, 3 MB) by a wide margin. */
@@ -29,7 +29,7 @@ export function checkCheckpointSize(name: string, size: number): void {
 export function inspectCheckpoint(name: string, bytes: Uint8Array): CheckpointSummary {
   checkCheckpointSize(name, bytes.length);
   if (bytes.length < 8) throw new CheckpointError(`${name} is ${bytes.length} bytes: too short to be a safetensors file`);
-  const loaded = runFromCheckpoint(bytes, name);
+  const loaded = checkCheckpointConsistent(runFromCheckpoint(bytes, name), name);
   const meta = decodeSafetensors(bytes, name).metadata;
   const dataset = meta.dataset as DatasetChoice;
   if (!(DATASET_CHOICES as readonly string[]).includes(dataset)) {

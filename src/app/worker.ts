@@ -10,7 +10,7 @@ import { BUNDLED_TEXT_FILES, openDataset } from '../engine/data/open';
 import { acquireGpu, describeGpu, type GpuContext, GpuUnavailableError } from '../engine/gpu/device';
 import { CheckpointError } from '../engine/train/checkpoint';
 import type { MeasurementSnapshot } from '../engine/train/measurements';
-import { checkpointFromRun, type LoadedRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
+import { checkCheckpointConsistent, checkpointFromRun, type LoadedRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { Trainer } from '../engine/train/trainer';
 import { type PageConfig, trainConfigFor } from './config';
 import type { AdapterSummary, ErrorKind, FromWorker, RunSpec, ToWorker } from './messages';
@@ -118,7 +118,7 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
     const dataset = await loadDataset(config.dataset, baseUrl);
     let loaded: LoadedRun | null = null;
     if (checkpoint) {
-      loaded = runFromCheckpoint(checkpoint.bytes, checkpoint.name);
+      loaded = checkCheckpointConsistent(runFromCheckpoint(checkpoint.bytes, checkpoint.name), checkpoint.name);
       if (loaded.tokenizer.chars.join('') !== dataset.tokenizer.toJSON().chars.join('')) {
         throw new CheckpointError(`${checkpoint.name} was trained on a different character set than dataset ${config.dataset}; choose the dataset it was trained on`);
       }

@@ -7,7 +7,7 @@ import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { DispatchProfiler, type DispatchTime, summarizeProfile } from '../engine/gpu/profiler';
 import { snapshotRecord } from '../engine/train/measurements';
-import { checkpointFromRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
+import { checkCheckpointConsistent, checkpointFromRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { type StepMetrics, Trainer } from '../engine/train/trainer';
 import { CliError, helpText, parseTrainArgs } from './args';
 import { checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   let checkpoint: ReturnType<typeof runFromCheckpoint> | null = null;
   if (o.loadPath) {
     if (!existsSync(o.loadPath)) throw new CliError(`checkpoint not found: ${o.loadPath}`);
-    checkpoint = runFromCheckpoint(new Uint8Array(readFileSync(o.loadPath)), o.loadPath);
+    checkpoint = checkCheckpointConsistent(runFromCheckpoint(new Uint8Array(readFileSync(o.loadPath)), o.loadPath), o.loadPath);
     if (checkpoint.tokenizer.chars.join('') !== dataset.tokenizer.toJSON().chars.join('')) {
       throw new CliError(`checkpoint ${o.loadPath} was trained on a different character set than dataset ${o.dataset}; use the dataset it was trained on`);
     }
