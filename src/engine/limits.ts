@@ -76,8 +76,16 @@ const METRICS_RECORD = 4;
 
 class BufferList {
   readonly buffers: BufferNeed[] = [];
+  private readonly sharedKeys = new Set<string>();
   f32(label: string, floats: number, count = 1): void {
     this.add(label, floats * 4, count, true);
+  }
+  /** Scratch shared by every layer asking for the same role and shape (gpu/scratch.ts): counted once. */
+  shared(role: string, shape: number[]): void {
+    const key = `${role}:${shape.join('x')}`;
+    if (this.sharedKeys.has(key)) return;
+    this.sharedKeys.add(key);
+    this.f32(`shared ${role}`, shape.reduce((a, b) => a * b, 1));
   }
   add(label: string, bytes: number, count: number, storage: boolean): void {
     if (count > 0) this.buffers.push({ label, bytes: allocated(bytes), count, storage });
@@ -126,10 +134,13 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
     biasPartials();
     return;
   }
-  // The quantized precisions (linear/quantized.ts).
+  // The quantized precisions (linear/quantized.ts). Backward-only (and forward-only) temporaries are
+  // shared by the layers of the same shape.
   const q = quantizerChoice(t)!;
   const format = q.bits <= 4 ? 'int4' : 'int8';
   const lsq = q.forward === 'hq' || q.forward === 'lsq';
+  const shared = (what: string, shape: number[]) => list.shared(`quantized.${what}`, shape);
+  const codeShape = (rows: number) => [rows, packedWordsPerRow(D, format)];
   f32('partials', REDUCTION_PARTIALS);
   const baselineScratch = () => f32('baseline_partials', baselinePartials(Math.max(N * D, C * D, N * C)));
   if (lsq) {
@@ -139,18 +150,18 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
     } else f32('w_copy', C * D);
     f32('v_x', N * D);
     f32('v_w', C * D);
-    f32('codes_x', N * packedWordsPerRow(D, format));
-    f32('codes_w', C * packedWordsPerRow(D, format));
-    f32('x_dequantized', N * D);
-    f32('w_dequantized', C * D);
+    shared('codes_x', codeShape(N));
+    shared('codes_w', codeShape(C));
+    shared('x_dequantized', [N, D]);
+    shared('w_dequantized', [C, D]);
     if (q.forward === 'hq' && t.hadamardSearch) {
       const sizes = hadamardSearchScratch(N, C, D);
       f32('search_step', 1);
       f32('search_partials', sizes.partials);
       f32('search_errors', sizes.errors);
     }
-    f32('grad_x_raw', N * D);
-    f32('grad_w_raw', C * D);
+    shared('grad_x_raw', [N, D]);
+    shared('grad_w_raw', [C, D]);
   } else if (q.forward === 'minmax') {
     f32('x_dequantized', N * D);
     f32('w_dequantized', C * D);
@@ -158,18 +169,18 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
     baselineScratch();
   }
   if (q.backward === 'lss' || q.backward === 'bitsplit') {
-    for (const what of ['grad_hi', 'grad_lo', 'sampled_grad_w', 'sampled_grad_x']) f32(what, N * C);
-    f32('split_state', 4);
-    for (const [what, floats] of [['split_row_norms', 2 * N], ['x_row_norms', N], ['probs_w', 2 * N], ['probs_x', 2 * N], ['kept_w', 1], ['kept_x', 1]] as const) f32(what, floats);
+    for (const what of ['grad_hi', 'grad_lo', 'sampled_grad_w', 'sampled_grad_x']) shared(what, [N, C]);
+    shared('split_state', [4]);
+    for (const [what, floats] of [['split_row_norms', 2 * N], ['x_row_norms', N], ['probs_w', 2 * N], ['probs_x', 2 * N], ['kept_w', 1], ['kept_x', 1]] as const) shared(what, [floats]);
   } else if (q.backward === 'minmax' || q.backward === 'luq') {
-    f32('grad_y_quantized', N * C);
+    shared('grad_y_quantized', [N, C]);
     f32('grad_stats', BASELINE_STATS);
     baselineScratch();
   }
   splitPartials(C, D, N);
   if (lsq && q.forward === 'hq') {
-    f32('grad_x_masked', N * D);
-    f32('grad_w_masked', C * D);
+    shared('grad_x_masked', [N, D]);
+    shared('grad_w_masked', [C, D]);
   }
   biasPartials();
 }

@@ -24,6 +24,7 @@ import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProb
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
 import { hadamardTransform, intMatmul, intMatmulPath, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
+import { sharedScratch } from '../gpu/scratch';
 import type { Tensor } from '../tensor';
 import type { EmbeddingQuantizer, LinearLayer, LinearLayerSpec, LinearObservables, LinearScheme, SchemeParameter } from './scheme';
 
@@ -110,6 +111,9 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
     build(k: Kernels, l: LinearLayerSpec, extra: Record<string, SchemeParameter>): LinearLayer {
       const { rows: N, inFeatures: D, outFeatures: C, name } = l;
       const t = (shape: number[], what: string) => k.memory.tensor(shape, `${name}.${what}`);
+      // Written and read only inside this layer's backward (or only inside its forward): shared by
+      // the layers of the same shape (gpu/scratch.ts).
+      const scratch = (shape: number[], what: string) => sharedScratch(k, `quantized.${what}`, shape);
       const stream = l.index * STREAMS_PER_LAYER;
       const partials = t([REDUCTION_PARTIALS], 'partials');
       // The baseline quantizers' reductions keep their own (larger) scratch.
@@ -152,10 +156,12 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         init.push(lsqInitStep(k, `${name}.init_step_x`, xh, sX.value, N * D, qp), lsqInitStep(k, `${name}.init_step_w`, whForInit, sW.value, C * D, qp));
         const vX = t([N, D], 'v_x'); // XH / s_X, kept for the backward's masks and step-size gradients
         const vW = t([C, D], 'v_w');
-        const codesX = t(packedCodeShape(N, D, format), 'codes_x');
-        const codesW = t(packedCodeShape(C, D, format), 'codes_w');
-        xq = t([N, D], 'x_dequantized');
-        wq = t([C, D], 'w_dequantized');
+        const codesX = scratch(packedCodeShape(N, D, format), 'codes_x');
+        const codesW = scratch(packedCodeShape(C, D, format), 'codes_w');
+        // Dequantized in the backward from v and s (the min-max path below writes them in the forward
+        // and keeps its own).
+        xq = scratch([N, D], 'x_dequantized');
+        wq = scratch([C, D], 'w_dequantized');
         if (typeof block !== 'number') {
           // The search runs on the first batch, before anything else of the layer, in the forward's own
           // buffers (rewritten right after).
@@ -200,20 +206,20 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       }
 
       // --- backward: ∇ wrt X̂ and Ŵ from the quantized ∇Y
-      const gradX = lsq ? t([N, D], 'grad_x_raw') : l.dx;
-      const gradW = lsq ? t([C, D], 'grad_w_raw') : l.dw;
+      const gradX = lsq ? scratch([N, D], 'grad_x_raw') : l.dx;
+      const gradW = lsq ? scratch([C, D], 'grad_w_raw') : l.dw;
       if (o.backward === 'lss' || o.backward === 'bitsplit') {
-        const hi = t([N, C], 'grad_hi');
-        const lo = t([N, C], 'grad_lo');
-        const splitState = t([4], 'split_state');
-        const splitNorms = t([2 * N], 'split_row_norms');
-        const xNorms = t([N], 'x_row_norms');
-        const probsW = t([2 * N], 'probs_w');
-        const probsA = t([2 * N], 'probs_x');
-        const sampledW = t([N, C], 'sampled_grad_w');
-        const sampledA = t([N, C], 'sampled_grad_x');
-        const keptW = t([1], 'kept_w');
-        const keptA = t([1], 'kept_x');
+        const hi = scratch([N, C], 'grad_hi');
+        const lo = scratch([N, C], 'grad_lo');
+        const splitState = scratch([4], 'split_state');
+        const splitNorms = scratch([2 * N], 'split_row_norms');
+        const xNorms = scratch([N], 'x_row_norms');
+        const probsW = scratch([2 * N], 'probs_w');
+        const probsA = scratch([2 * N], 'probs_x');
+        const sampledW = scratch([N, C], 'sampled_grad_w');
+        const sampledA = scratch([N, C], 'sampled_grad_x');
+        const keptW = scratch([1], 'kept_w');
+        const keptA = scratch([1], 'kept_x');
         const xNormSource = lsq
           ? codeRowNorms(k, { label: `${name}.x_norms`, v: lsq.vX, step: lsq.sX.value, norms: xNorms, rows: N, cols: D, qn, qp })
           : null;
@@ -236,7 +242,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       } else {
         let g = l.dy;
         if (o.backward === 'minmax' || o.backward === 'luq') {
-          g = t([N, C], 'grad_y_quantized');
+          g = scratch([N, C], 'grad_y_quantized');
           const quantize = o.backward === 'minmax' ? minmaxQuantize : luqQuantize;
           const stats = t([BASELINE_STATS], 'grad_stats');
           backward.push(...quantize(k, { label: `${name}.${o.backward}_grad`, x: l.dy, out: g, n: N * C, bits: GRADIENT_BITS, stepState: l.stepState, stream: stream + STREAM.gradient, stats, partials: baselineScratch() }));
@@ -250,8 +256,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
 
       // --- LSQ masks and step-size gradients (§3.1), then ·Hᵀ (eq. 4)
       if (lsq) {
-        const dxMasked = transformed ? t([N, D], 'grad_x_masked') : l.dx;
-        const dwMasked = transformed ? t([C, D], 'grad_w_masked') : l.dw;
+        const dxMasked = transformed ? scratch([N, D], 'grad_x_masked') : l.dx;
+        const dwMasked = transformed ? scratch([C, D], 'grad_w_masked') : l.dw;
         backward.push(
           ...lsqBackward(k, { label: `${name}.lsq_w`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp }),
           ...lsqBackward(k, { label: `${name}.lsq_x`, grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D, partials, qn, qp }),

@@ -8,6 +8,7 @@ import { DEFAULT_TRAIN, type ModelConfig, type RunConfig, type TrainConfig } fro
 import { namesDataset, type TextCorpusDataset } from '../data/corpus';
 import { Rng } from '../data/rng';
 import type { GpuContext } from '../gpu/device';
+import { setScratchSharing } from '../gpu/scratch';
 import { testGpu } from '../gpu/test-device';
 import { expectClose } from '../gpu/test-utils';
 import { type RefLinearTrace, type RefParams, refGptBackward, refGptForward } from '../reference';
@@ -171,4 +172,35 @@ describe('measurements through the Trainer', () => {
       expect(l.stepX!, l.name).toBeGreaterThan(0);
     }
   });
+});
+
+describe('scratch shared between layers (gpu/scratch.ts)', () => {
+  for (const backwardQuantizer of ['bitsplit', 'lss', 'luq'] as const) {
+    it(`changes no number: int4 (${backwardQuantizer}), 3 blocks, losses, parameters and measurements equal a build without sharing`, async () => {
+      const precision = backwardQuantizer === 'luq' ? 'int4-lsq-luq' : 'int4';
+      const runOnce = async (share: boolean) => {
+        setScratchSharing(share);
+        try {
+          const config: RunConfig = { model: { ...model, nLayer: 3 }, train: { ...train, steps: 3, logEvery: 1, measureEvery: 1, precision, backwardQuantizer }, dataset: 'names' };
+          const trainer = await Trainer.create(gpu, config, dataset);
+          trainers.push(trainer);
+          const losses: number[] = [];
+          const snapshots: MeasurementSnapshot[] = [];
+          trainer.onMetrics((m) => losses.push(...m.map((r) => r.loss)));
+          trainer.onMeasurements((s) => snapshots.push(s));
+          await trainAll(trainer);
+          return { losses, snapshots, params: (await trainer.exportParameters()).flatMap((t) => Array.from(t.data)), bytes: trainer.memory.bytes };
+        } finally {
+          setScratchSharing(true);
+        }
+      };
+      const shared = await runOnce(true);
+      const separate = await runOnce(false);
+      expect(shared.bytes, 'sharing saves memory').toBeLessThan(separate.bytes);
+      expect(shared.losses).toEqual(separate.losses);
+      expect(shared.params).toEqual(separate.params);
+      const numbers = (s: MeasurementSnapshot[]) => JSON.stringify(s.map((x) => x.layers.map((l) => [l.errorX, l.errorW, l.errorGrad, l.keptW, l.keptX, l.gradRows.counts])));
+      expect(numbers(shared.snapshots)).toBe(numbers(separate.snapshots));
+    });
+  }
 });
