@@ -7,6 +7,7 @@ import { expect, test } from '@playwright/test';
 import { modelConfigFromPreset } from '../src/engine/config';
 import { namesDataset } from '../src/engine/data/corpus';
 import { encodeSafetensors } from '../src/engine/train/checkpoint';
+import { checkpointTensorShapes } from '../src/engine/train/run-checkpoint';
 import { collectPageErrors, openReady, SCREENSHOT_DIR } from './helpers';
 
 test('a URL reproduces the config, and editing the config updates the URL', async ({ page }) => {
@@ -162,7 +163,8 @@ test("a config error found in the worker (a checkpoint's model too narrow for th
   const names = namesDataset(readFileSync(resolve(import.meta.dirname, '..', 'public/datasets/names.txt'), 'utf8'));
   const model = { ...modelConfigFromPreset('tiny', names.tokenizer.vocabSize), dModel: 16, nHead: 4, dFF: 64 };
   const bytes = encodeSafetensors({
-    tensors: [{ name: 'lm_head.weight', shape: [1, 1], data: new Float32Array(1) }],
+    // Every tensor its config needs, in the right shape: the file is consistent, only too narrow.
+    tensors: [...checkpointTensorShapes(model)].map(([name, shape]) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) })),
     metadata: { format: 'pt', model_config: JSON.stringify(model), tokenizer: JSON.stringify(names.tokenizer.toJSON()), dataset: 'names', step: '5' },
   });
   await openReady(page, '?precision=int4&hadamard=32&batch=4');
