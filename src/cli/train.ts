@@ -100,6 +100,8 @@ async function main(argv: string[]): Promise<number> {
     if (profiler && s >= config.train.steps - o.profileSteps) profiled.push(await trainer.profileStep(profiler));
     else await trainer.step();
     if (diverged) {
+      // The trainer's numerics guard says where it happened (NonFiniteError); wait for its report.
+      await trainer.flush();
       const d = diverged as StepMetrics;
       throw new Error(`training diverged: the loss became ${d.loss} at step ${d.step}; lower --lr or keep --grad-clip on`);
     }

@@ -39,8 +39,9 @@ fn grad_norm_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
 }
 
 // state[0] = ‖g‖ (unscaled), state[1] = the factor raw gradients are multiplied by (undoing the loss
-// scale, then global-norm clipping), state[2] = 1 when this step is skipped (an overflow under dynamic
-// loss scaling). scaler = [loss scale S, overflow-free steps, steps skipped in all].
+// scale, then global-norm clipping), state[2] = 1 when this step is skipped: an overflow under dynamic
+// loss scaling, or, without it, a non-finite gradient (the guard: the parameters keep their last finite
+// values and the trainer stops the run with where it happened). scaler = [loss scale S, overflow-free steps, steps skipped in all].
 @group(0) @binding(1) var<storage, read> f_partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> f_state: array<f32>;
 @group(0) @binding(3) var<storage, read_write> f_metrics: array<f32>;
@@ -61,9 +62,10 @@ fn grad_norm_final(@builtin(local_invocation_id) lid3: vec3u) {
     var clip = 1.0;
     if (s.max_grad_norm > 0.0 && norm > s.max_grad_norm) { clip = s.max_grad_norm / (norm + 1e-6); }
     let overflow = s.dynamic_loss_scale != 0u && !is_finite(scaled_norm);
+    let non_finite = s.dynamic_loss_scale == 0u && !is_finite(scaled_norm);
     f_state[0] = norm;
     f_state[1] = clip / loss_scale;
-    f_state[2] = select(0.0, 1.0, overflow);
+    f_state[2] = select(0.0, 1.0, overflow || non_finite);
     f_metrics[s.metrics_slot] = norm;
     f_metrics[s.metrics_slot + 1u] = loss_scale;
     f_metrics[s.metrics_slot + 2u] = f_state[2];

@@ -128,6 +128,9 @@ export class Gpt {
   /** `backward` with each block linear layer's measurements right after its backward (when built
    *  with `measure`), and where they land. */
   readonly measuredBackward: Dispatch[] = [];
+  /** The forward's activations in the order they are computed, by name (for finding where values
+   *  stopped being finite). */
+  readonly activations: { name: string; tensor: Tensor }[] = [];
   readonly measurements: LayerMeasurements | null = null;
 
   constructor(k: Kernels, o: GptBuildOptions) {
@@ -186,6 +189,14 @@ export class Gpt {
     }
     const lnf = ln('ln_f', residIn, 'transformer.ln_f');
     this.logits = mem.tensor([N, V], 'logits');
+    this.activations.push({ name: 'embedding output', tensor: x0 });
+    blocks.forEach((b, l) => {
+      const p = `transformer.h.${l}`;
+      for (const [what, tensor] of [['ln_1', b.ln1.y], ['attn.c_attn output (q, k, v)', b.qkv], ['attention output', b.attnOut], ['attn.c_proj output', b.attnProj], ['residual after attention', b.residMid], ['ln_2', b.ln2.y], ['mlp.c_fc output', b.fc], ['activation', b.fcAct], ['mlp.c_proj output', b.mlpProj], ['block output', b.residOut]] as const) {
+        this.activations.push({ name: `${p} ${what}`, tensor });
+      }
+    });
+    this.activations.push({ name: 'ln_f', tensor: lnf.y }, { name: 'logits', tensor: this.logits });
 
     // --- gradient scratch, shared by the blocks (backward visits one block at a time)
     const dResid = Array.from({ length: c.nLayer + 1 }, (_, l) => mem.tensor([N, C], `d_resid.${l}`));

@@ -13,7 +13,7 @@ import { expectClose, relativeError, worstIndex } from '../gpu/test-utils';
 import { type RefParams, adamwStep, gradNormClipScale, learningRate, refGptBackward, refGptForward, refParamNames } from '../reference';
 import { CheckpointError } from './checkpoint';
 import { checkpointFromRun, runFromCheckpoint } from './run-checkpoint';
-import { type NamedTensor, type StepMetrics, Trainer } from './trainer';
+import { type NamedTensor, NonFiniteError, type StepMetrics, Trainer } from './trainer';
 
 const namesText = readFileSync(fileURLToPath(new URL('../../../public/datasets/names.txt', import.meta.url)), 'utf8');
 
@@ -293,5 +293,29 @@ describe('generation', () => {
       }
       expect(r.output, r.prompt).toBe(task.tokenizer.decode(Int32Array.from(generated)));
     }
+  });
+});
+
+describe('numerics guard', () => {
+  it('an absurd learning rate: the run stops at the first non-finite step, says where, and keeps the last finite parameters', async () => {
+    const { trainer, metrics } = await create(runConfig({ lr: 1e30, gradClip: 0, warmupSteps: 0, steps: 12, logEvery: 1 }));
+    let error: unknown = null;
+    try {
+      await trainAll(trainer);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(NonFiniteError);
+    const e = error as NonFiniteError;
+    // The step it names is the first whose loss or gradient norm was not finite.
+    const first = metrics.find((m) => !Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm));
+    expect(first, 'the run did go non-finite').toBeDefined();
+    expect(e.step).toBe(first!.step);
+    expect(e.message).toContain(`at step ${e.step}`);
+    expect(e.gradients.length).toBeGreaterThan(0);
+    expect(e.message).toMatch(/Lower the learning rate/);
+    // The guard skipped the non-finite update: every parameter is still finite.
+    const params = flat(await trainer.exportParameters());
+    expect(params.every((v) => Number.isFinite(v))).toBe(true);
   });
 });

@@ -48,6 +48,23 @@ const MEASURE_STAGING = 4;
 /** Submitted steps allowed to be queued ahead of the GPU. */
 const MAX_STEPS_IN_FLIGHT = 3;
 
+/** A step produced a non-finite loss or gradient. The optimizer skipped that step (the parameters are
+ *  those of the step before), and the run stops with where the values went bad. */
+export class NonFiniteError extends Error {
+  override name = 'NonFiniteError';
+  constructor(
+    message: string,
+    /** The 1-based step whose loss or gradient was not finite. */
+    readonly step: number,
+    /** The first forward activation holding a NaN or ±∞ on that step's batch, if any. */
+    readonly activation: string | null,
+    /** Parameter gradients holding a NaN or ±∞. */
+    readonly gradients: string[],
+  ) {
+    super(message);
+  }
+}
+
 export interface NamedTensor {
   name: string;
   shape: number[];
@@ -88,6 +105,8 @@ export class Trainer {
   private readonly measureBusy: (Promise<void> | null)[] = [];
   private nextMeasureStaging = 0;
   private failure: unknown = undefined;
+  /** A non-finite step has been found (its report may still be being located). */
+  private nonFiniteSeen = false;
 
   private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset) {
     this.config = validateRunConfig(config);
@@ -329,14 +348,52 @@ export class Trainer {
       });
     }
     for (const l of this.listeners) l(out);
+    // The numerics guard: without loss scaling a skipped step means a non-finite gradient (the
+    // optimizer did not apply it); a non-finite loss is the same failure seen earlier.
+    // Readbacks resolve in step order, so the first window with a bad step claims the report.
+    const bad = out.find((m) => !Number.isFinite(m.loss) || (m.skipped && !this.scheme.usesLossScaling));
+    if (bad && !this.nonFiniteSeen) {
+      this.nonFiniteSeen = true;
+      const located = await this.locateNonFinite(bad);
+      this.failure ??= located;
+    }
+  }
+
+  /** Where a step went non-finite: the first activation of the latest forward (the parameters stay at
+   *  their last finite values, so every later step fails the same way) and the parameter gradients that
+   *  hold a NaN or ±∞. Reads buffers back: only after a failure. */
+  private async locateNonFinite(m: StepMetrics): Promise<NonFiniteError> {
+    const finite = (a: Float32Array) => a.every((v) => Number.isFinite(v));
+    const grads = await readTensor(this.device, this.model.grads);
+    const badGradients = this.model.layout.slots.filter((s) => !finite(grads.subarray(s.offset, s.offset + s.size))).map((s) => s.spec.name);
+    let activation: string | null = null;
+    for (const a of this.model.activations) {
+      if (!finite(await readTensor(this.device, a.tensor))) {
+        activation = a.name;
+        break;
+      }
+    }
+    const params = await readTensor(this.device, this.model.params);
+    const where = [
+      `the loss was ${m.loss}`,
+      activation ? `the first non-finite activation of the forward: ${activation}` : 'the activations of the forward are finite',
+      badGradients.length ? `non-finite gradients in ${badGradients.length} of ${this.model.layout.slots.length} tensors (first: ${badGradients[0]})` : 'the gradients are finite',
+    ].join('; ');
+    const kept = finite(params) ? `the parameters are those after step ${m.step - 1} (this step was not applied)` : 'some parameters are already non-finite';
+    return new NonFiniteError(`training hit a NaN or infinity at step ${m.step}: ${where}; ${kept}. Lower the learning rate (now ${m.lr.toExponential(2)}) or keep gradient clipping on, and restart or load a checkpoint.`, m.step, activation, badGradients);
   }
 
   /** Waits for every submitted step and metric readback. */
   async flush(): Promise<void> {
+    await this.settle();
+    this.throwIfFailed();
+  }
+
+  /** Waits for the GPU and the readbacks without raising a failure they recorded. */
+  private async settle(): Promise<void> {
     await Promise.all(this.inflight.splice(0));
     await Promise.all(this.stagingBusy.filter(Boolean));
     await Promise.all(this.measureBusy.filter(Boolean));
-    this.throwIfFailed();
   }
 
   private readonly onGpuError = (e: Event) => {
@@ -376,9 +433,10 @@ export class Trainer {
     return first ? this.model.firstForward : this.model.forward;
   }
 
-  /** Every parameter, by name, in PyTorch shapes. */
+  /** Every parameter, by name, in PyTorch shapes. Works after a failed step too: after a NonFiniteError
+   *  these are the last finite parameters, worth saving. */
   async exportParameters(): Promise<NamedTensor[]> {
-    await this.flush();
+    await this.settle();
     const all = await readTensor(this.device, this.model.params);
     return this.model.layout.slots.map((s) => ({ name: s.spec.name, shape: s.spec.shape, data: all.slice(s.offset, s.offset + s.size) }));
   }
