@@ -38,3 +38,23 @@ test('pause stops the steps, resume continues them, stop ends the run', async ({
   await expect(page.getByTestId('run-row')).toHaveCount(0);
   expect(errors.map((e) => e.message)).toEqual([]);
 });
+
+test('a reload during a run keeps the steps it had finished, as a stopped run', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors = collectPageErrors(page);
+  await openReady(page, `?${QUICK}&precision=fp32&steps=300&measure=0`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect.poll(() => lossPoints(page), { timeout: 150_000, intervals: [500] }).toBeGreaterThanOrEqual(3);
+  // In-progress runs are saved every 2 s: wait for one save after these steps.
+  await page.waitForTimeout(3_000);
+  const before = await lossPoints(page);
+  await page.reload();
+  await expect(page.getByTestId('adapter')).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('run-row')).toHaveCount(1);
+  await expect(page.getByTestId('run-row')).toHaveAttribute('data-status', 'stopped');
+  // At most the last save's few steps are lost.
+  await expect.poll(() => lossPoints(page), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+  expect(await lossPoints(page)).toBeLessThanOrEqual(before + 5);
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+  expect(errors.map((e) => e.message)).toEqual([]);
+});

@@ -9,7 +9,7 @@ import { type ComparisonChoice, comparisonConfig, configProblems, DEFAULT_COMPAR
 import { download, fileNameFor, runsToCsv, runsToJson } from './export';
 import type { AdapterSummary, FromWorker, RunSpec, ToWorker } from './messages';
 import * as persist from './persist';
-import { isFinished, newRun, type RunRecord, reduceRuns } from './runs';
+import { isActive, isFinished, newRun, type RunRecord, reduceRuns } from './runs';
 import { type HideableControl, parseUrl, toSearch } from './url';
 
 export interface GpuState {
@@ -275,6 +275,21 @@ function flushMetrics(): void {
   const batch = pendingMetrics;
   pendingMetrics = [];
   useAppStore.setState((s) => ({ runs: batch.reduce(reduceRuns, s.runs) }));
+  saveActiveSoon();
+}
+
+/** Runs in progress are saved every few seconds too, so a reload (or a crash of the tab) loses at most
+ *  the last few seconds of a run's metrics; restoreRuns marks them as stopped. */
+const SAVE_ACTIVE_INTERVAL_MS = 2000;
+let lastActiveSave = 0;
+
+function saveActiveSoon(): void {
+  const now = Date.now();
+  if (now - lastActiveSave < SAVE_ACTIVE_INTERVAL_MS) return;
+  lastActiveSave = now;
+  for (const run of useAppStore.getState().runs) {
+    if (isActive(run.status) && run.points.length > 0) void persist.saveRun(run);
+  }
 }
 
 function saveFinished(runId: string): void {
@@ -343,7 +358,9 @@ export function initFromUrl(search: string): void {
 /** Restores the finished runs of earlier visits (before any run of this visit starts). */
 export async function restoreRuns(): Promise<void> {
   try {
-    const saved = await persist.loadRuns();
+    // A run saved while it was training was cut short by the reload: it comes back as stopped, with the
+    // steps it had finished.
+    const saved = (await persist.loadRuns()).map((r) => (isFinished(r.status) ? r : { ...r, status: 'stopped' as const }));
     if (saved.length === 0) return;
     useAppStore.setState((s) => {
       const ids = new Set(s.runs.map((r) => r.id));
