@@ -100,11 +100,12 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   const C = outF;
   const t = config.train;
   const f32 = (what: string, floats: number) => list.f32(`${name}.${what}`, floats);
-  const biasPartials = () => bias && f32('db.partials', Math.ceil(N / COLSUM_CHUNK) * C);
+  const biasPartials = () => bias && list.shared('colsum.partials', [Math.ceil(N / COLSUM_CHUNK) * C]);
   const splitPartials = (M: number, Ncols: number, K: number) => {
     const splits = weightGradientSplits(M, Ncols, K);
-    if (splits > 1) f32('weight-gradient split-K scratch', splits * M * Ncols);
+    if (splits > 1) list.shared('split_k.partials', [splits * M * Ncols]);
   };
+
   const precision = fp32 ? 'fp32' : t.precision;
   if (precision === 'fp32' || precision === 'fp16') {
     splitPartials(C, D, N);
@@ -222,7 +223,7 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   f32('activations (batch·context × d_model)', N * C, 1 + 2 * L + 4 * L + 5 * L + 1);
   f32('LayerNorm statistics', N, 4 * L + 2);
   // Each LayerNorm backward sums ∇γ and ∇β over the tokens in two passes (ops/layernorm.ts).
-  f32('LayerNorm parameter-gradient partial sums', 2 * Math.ceil(N / COLSUM_CHUNK) * C, 2 * L + 1);
+  list.shared('colsum.partials', [2 * Math.ceil(N / COLSUM_CHUNK) * C]); // every LayerNorm's γ/β gradient sums
   f32('attention q·k·v input (batch·context × 3·d_model)', 3 * N * C, L);
   f32('attention scores (batch·heads × context × context)', square, 2 * L);
   f32('MLP activations (batch·context × d_ff)', N * F, 2 * L);

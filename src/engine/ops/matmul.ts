@@ -1,6 +1,7 @@
 // Matrix products as dispatches of src/shaders/matmul.wgsl.
 import { Tensor } from '../tensor';
 import { type Dispatch, f32, grid1d, type Kernels } from '../gpu/kernels';
+import { sharedScratch } from '../gpu/scratch';
 
 export interface MatmulSpec {
   label: string;
@@ -80,7 +81,8 @@ export function weightGradient(k: Kernels, s: Omit<MatmulSpec, 'transA' | 'trans
   const splits = weightGradientSplits(s.M, s.N, s.K);
   if (splits === 1) return [matmul(k, { ...s, transA: true })];
   const Kc = s.K / splits;
-  const partials = k.memory.tensor([splits * s.M * s.N], `${s.label}.split_partials`);
+  // Written by the product and read by the sum right after it: one buffer per shape for the whole model.
+  const partials = sharedScratch(k, 'split_k.partials', [splits * s.M * s.N]);
   const product = matmul(k, { ...s, c: partials, K: Kc, transA: true, accumulate: false, batch: splits });
   const elements = s.M * s.N;
   return [
@@ -115,7 +117,8 @@ export function columnSums(
   }
   const chunks = Math.ceil(s.rows / COLSUM_CHUNK);
   if (chunks > 65535) throw new RangeError(`${label}: ${s.rows} rows need more than 65,535 chunks`);
-  const partials = k.memory.tensor([s.planes * chunks * s.cols], `${label}.partials`);
+  // Read by the second pass right after the first: shared by every column sum of this shape.
+  const partials = sharedScratch(k, 'colsum.partials', [s.planes * chunks * s.cols]);
   const uniforms = [s.rows, s.cols, chunks, s.planes];
   const pass1 = first(partials);
   return [

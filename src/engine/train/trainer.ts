@@ -246,7 +246,9 @@ export class Trainer {
     this.device.queue.writeBuffer(this.stepState.buffer, 0, new Uint32Array([t.seed, step]));
 
     const encoder = this.device.createCommandEncoder({ label: `step ${step}` });
-    const measureSlot = await this.measureSlotFor(step);
+    // Only a due snapshot whose staging buffer is still being read waits (and only then is there an await).
+    const measureSlot = this.measureSlotFor(step);
+    if (measureSlot !== null && this.measureBusy[measureSlot]) await this.measureBusy[measureSlot];
     const parts = [
       this.initialized ? this.model.forward : this.model.firstForward,
       this.model.trainLoss,
@@ -293,14 +295,13 @@ export class Trainer {
 
   /** The staging slot for this step's measurements, or null when none is due. Which steps are measured
    *  depends on the config only, never on timing: a due snapshot waits for a free slot. */
-  private async measureSlotFor(step: number): Promise<number | null> {
+  private measureSlotFor(step: number): number | null {
     const every = this.config.train.measureEvery ?? 0;
     if (!this.model.measurements || every <= 0) return null;
     const due = step === 0 || (step + 1) % every === 0 || step + 1 === this.config.train.steps;
     if (!due) return null;
     const slot = this.nextMeasureStaging;
     this.nextMeasureStaging = (slot + 1) % MEASURE_STAGING;
-    if (this.measureBusy[slot]) await this.measureBusy[slot];
     return slot;
   }
 
