@@ -45,7 +45,7 @@ describe('npm run bench -- --quick (in-process)', () => {
       }
       for (const format of ['int8', 'int4']) {
         const paths = report.rows.filter((r) => r.name === `intMatmul ${format}` && r.size === `${n}³`).map((r) => r.path);
-        expect(paths).toContain('plain i32');
+        expect(paths).toContain('plain integer');
         if (gpu.capabilities.packed4x8IntegerDotProduct) expect(paths).toContain('dot4I8Packed');
       }
       for (const name of ['hadamard', 'lsq quantize int4', 'hq quantize int4']) expect(names.has(`${name}@${n}×${n}`)).toBe(true);

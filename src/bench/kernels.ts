@@ -13,7 +13,7 @@ import type { GpuContext } from '../engine/gpu/device';
 import { type Dispatch, Kernels } from '../engine/gpu/kernels';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../engine/gpu/memory';
 import { type F16Path, matmul } from '../engine/ops/matmul';
-import { type CodeFormat, hadamardTransform, type IntMatmulPath, intMatmul, lsqQuantize, packedWordsPerRow } from '../engine/ops/quant';
+import { type CodeFormat, hadamardTransform, intMatmul, intMatmulPathName, intMatmulPaths, lsqQuantize, packedWordsPerRow } from '../engine/ops/quant';
 import { blockHadamard } from '../engine/reference/quant/hadamard';
 import { roundToF16 } from '../engine/reference/quant/fp16';
 import { Q_N, Q_P } from '../engine/reference/quant/constants';
@@ -235,7 +235,10 @@ function checkIntMatmul(aw: Uint32Array, bw: Uint32Array, c: Float32Array, n: nu
 
 async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions, timer: PassTimer, out: BenchResults): Promise<void> {
   const device = ctx.device;
-  const paths: IntMatmulPath[] = ctx.capabilities.packed4x8IntegerDotProduct ? ['dot4', 'plain'] : ['plain'];
+  const paths = intMatmulPaths(ctx.capabilities);
+  if (!ctx.capabilities.subgroupMatrixI8) {
+    out.skipped.push({ section: 'kernel', name: 'intMatmul subgroup-matrix', size: `${n}³`, reason: 'no i8 16×16×32 subgroup matrices with subgroups of 32 (Dawn: allow_unsafe_apis; Chrome: "Unsafe WebGPU")' });
+  }
   if (!ctx.capabilities.packed4x8IntegerDotProduct) {
     out.skipped.push({ section: 'kernel', name: 'intMatmul dot4', size: `${n}³`, reason: 'WGSL packed_4x8_integer_dot_product is missing' });
   }
@@ -275,7 +278,7 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
           const time = await timer.time(work, o.timing);
           const value = (2 * n ** 3) / time.seconds / 1e12;
           out.rows.push({
-            section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: path === 'dot4' ? 'dot4I8Packed' : 'plain i32', metric: 'TOP/s', value,
+            section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: intMatmulPathName(path), metric: 'TOP/s', value,
             seconds: time.seconds, timing: time.method, checked: check.ok, check: check.text, extra: { dispatchesPerPass: time.perPass },
           });
           o.log?.(`kernel ${name} ${path} ${n}³: ${value.toPrecision(3)} TOP/s (${check.ok ? 'checked' : 'CHECK FAILED'})`);

@@ -4,10 +4,35 @@
 import { writeFileSync } from 'node:fs';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { runMain } from '../cli/common';
+import { loadDataset } from '../cli/common';
 import { formatRows, formatSkipped } from './rows';
 import { BENCH_DAWN_FLAGS, helpText, parseBenchArgs, runBenchmarks } from './run';
+import { formatSoak, parseSoakArgs, runSoak, soakHelpText } from './soak';
+
+/** `npm run bench -- soak …`: the long-run growth check (soak.ts). Exit 1 when something grew. */
+async function soakMain(argv: string[]): Promise<number> {
+  const o = parseSoakArgs(argv);
+  if (o.help) {
+    process.stdout.write(soakHelpText() + '\n');
+    return 0;
+  }
+  const dataset = await loadDataset('names');
+  const gpu = await acquireNodeGpu();
+  const report = await runSoak(gpu, () => acquireNodeGpu(), dataset, o, (line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(`${o.quick ? 'quick soak: too few steps to call a trend; this proves it runs\n' : ''}${formatSoak(report)}\n`);
+  if (o.out) {
+    writeFileSync(o.out, JSON.stringify({ ...report, command: `npm run bench -- soak ${argv.join(' ')}`.trim(), date: new Date().toISOString() }, null, 1) + '\n');
+    process.stderr.write(`wrote ${o.out}\n`);
+  }
+  if (!report.verdict.flat && !o.quick) {
+    process.stderr.write('error: something grew over the run (see the verdict)\n');
+    return 1;
+  }
+  return 0;
+}
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'soak') return soakMain(argv.slice(1));
   const o = parseBenchArgs(argv);
   if (o.help) {
     process.stdout.write(helpText() + '\n');

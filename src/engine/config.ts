@@ -1,9 +1,13 @@
 // The configuration of a run: the model's shape and how it is trained. A run is fully determined by
 // (RunConfig, seed): same data order, same initialisation, same random draws.
+import { sparsityConfigErrors } from './sparsity/config';
 
-/** Only the decoder (GPT) is built today; the other two values are reserved so that an encoder
- *  classifier and an encoder-decoder can be added as new block arrangements, not as a rewrite. */
+/** The block arrangement: a decoder-only GPT (causal self-attention, next-token prediction), an
+ *  encoder-only classifier (bidirectional self-attention, classified from a prepended CLS token's final
+ *  state; model/gpt.ts), or an encoder-decoder (bidirectional encoder, decoder with causal
+ *  self-attention and cross-attention to the encoder output; model/encdec.ts). */
 export type Architecture = 'decoder' | 'encoder' | 'encoder-decoder';
+export const ARCHITECTURES: readonly Architecture[] = ['decoder', 'encoder', 'encoder-decoder'];
 export type Activation = 'gelu' | 'relu';
 export type PositionalEncoding = 'learned' | 'sinusoidal';
 /** The numeric scheme of every linear layer (see src/engine/linear). More values come with the
@@ -51,6 +55,11 @@ export interface ModelConfig {
   activation: Activation;
   positionalEncoding: PositionalEncoding;
   layerNormEps: number;
+  /** Encoder classifier: classes of its head (≥ 2). Absent for the other architectures. */
+  numClasses?: number;
+  /** Encoder-decoder: length of the source sequence the encoder reads (contextLength is the decoder's).
+   *  Absent for the other architectures. */
+  sourceLength?: number;
 }
 
 export interface TrainConfig {
@@ -97,8 +106,40 @@ export interface TrainConfig {
    *  errors, step sizes, LSS kept fractions: train/measurements.ts), also taken at the first and last
    *  step; 0 or absent: none. */
   measureEvery?: number;
+  /** Steps between training checkpoints (parameters, AdamW moments, loss scale, data position): copied
+   *  on the GPU inside the step's command buffer and read back asynchronously, so a lost device or a
+   *  NaN can resume from the last one (train/session.ts); 0 or absent: none. */
+  checkpointEvery?: number;
+  /** 2:4 structured sparsity of the block linear layers (src/engine/sparsity): 'oneshot' trains dense,
+   *  prunes every group of 4 weights along the reduction dimension to its 2 largest |w| and retrains with
+   *  the mask fixed; 'progressive' prunes to 25% (1 of 4), fine-tunes, then to 50% (2 of the remaining 3)
+   *  and fine-tunes. Absent or 'dense': none. */
+  sparsity?: SparsityRecipe;
+  /** Phase lengths: oneshot [dense, 2:4], progressive [dense, 25%, 2:4], as fractions of `steps` (sum 1)
+   *  or step counts (sum `steps`). Absent: the recipe's default (sparsity/config.ts). */
+  sparsityPhases?: number[];
+  /** Learning rate over the phases: 'restart' (default: each phase warms up and decays over its own steps,
+   *  the article's "same optimizer and schedule" for the retraining) or 'continue' (the run's one schedule). */
+  sparsitySchedule?: SparsitySchedule;
+  /** Sparse-QAT: the block linear layers fake-quantize X and W to INT8 (scales calibrated to 99.99% of
+   *  the values, straight-through estimator) on top of the sparsity; precision stays fp32. */
+  sparseQat?: boolean;
+  /** Distillation from a dense teacher run (its weights are given to the trainer): the loss gets a KL
+   *  term on the logits and an MSE term on the final hidden state. */
+  distill?: DistillConfig;
   /** Batches in the fixed validation set. */
   valBatches: number;
+}
+
+export type SparsityRecipe = 'dense' | 'oneshot' | 'progressive';
+export const SPARSITY_RECIPES: readonly SparsityRecipe[] = ['dense', 'oneshot', 'progressive'];
+export type SparsitySchedule = 'restart' | 'continue';
+export const SPARSITY_SCHEDULES: readonly SparsitySchedule[] = ['restart', 'continue'];
+/** L = (1 − alpha)·CE + alpha·T²·KL(teacher ‖ student at temperature T) + hiddenWeight·MSE(hidden). */
+export interface DistillConfig {
+  alpha: number;
+  temperature: number;
+  hiddenWeight: number;
 }
 
 export interface RunConfig {
@@ -193,10 +234,13 @@ export function modelConfigErrors(c: ModelConfig): string[] {
   if (errs.length === 0 && c.dModel % c.nHead !== 0) {
     errs.push(`d_model (${c.dModel}) must be divisible by heads (${c.nHead}); try heads = ${divisorsNear(c.dModel, c.nHead)}`);
   }
-  if (c.architecture !== 'decoder') {
-    errs.push(typeof c.architecture === 'string' && ['encoder', 'encoder-decoder'].includes(c.architecture)
-      ? `architecture "${c.architecture}" is not built yet; use "decoder"`
-      : `architecture must be "decoder" (got ${describeValue(c.architecture)})`);
+  if (!(ARCHITECTURES as readonly unknown[]).includes(c.architecture)) {
+    errs.push(`architecture must be one of ${ARCHITECTURES.join(', ')} (got ${describeValue(c.architecture)})`);
+  } else if (c.architecture === 'encoder') {
+    if (!(Number.isInteger(c.numClasses) && (c.numClasses as number) >= 2)) errs.push(`architecture "encoder" (a classifier) needs classes, an integer >= 2 (got ${describeValue(c.numClasses)}); train it on a classification dataset`);
+  } else if (c.architecture === 'encoder-decoder') {
+    const e = positiveInt('source length', c.sourceLength);
+    if (e) errs.push(`architecture "encoder-decoder": ${e}`);
   }
   if (c.activation !== 'gelu' && c.activation !== 'relu') errs.push(`activation must be gelu or relu (got ${describeValue(c.activation)})`);
   if (c.positionalEncoding !== 'learned' && c.positionalEncoding !== 'sinusoidal') {
@@ -229,6 +273,8 @@ export function trainConfigErrors(t: TrainConfig): string[] {
   if (!(isNumber(qls) && Number.isFinite(qls) && qls >= 0)) errs.push(`quantizer-lr-scale must be a number >= 0 (got ${describeValue(qls)})`);
   const measureEvery = t.measureEvery ?? 0;
   if (!(Number.isInteger(measureEvery) && measureEvery >= 0)) errs.push(`measure-every must be a non-negative integer (got ${describeValue(measureEvery)}); 0 turns measurements off`);
+  const checkpointEvery = t.checkpointEvery ?? 0;
+  if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) errs.push(`checkpoint-every must be a non-negative integer (got ${describeValue(checkpointEvery)}); 0 turns checkpoints off`);
   if (!(Number.isInteger(t.steps) && t.steps >= 0)) errs.push(`steps must be a non-negative integer (got ${describeValue(t.steps)})`);
   if (!(isNumber(t.lr) && t.lr > 0 && Number.isFinite(t.lr))) errs.push(`lr must be a positive number (got ${describeValue(t.lr)})`);
   if (!(isNumber(t.minLrRatio) && t.minLrRatio >= 0 && t.minLrRatio <= 1)) errs.push(`min-lr-ratio must be in [0, 1] (got ${describeValue(t.minLrRatio)})`);
@@ -299,7 +345,7 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (typeof c.dataset !== 'string' || c.dataset === '') shapeErrs.push(`dataset must be a dataset name or file path (got ${describeValue(c.dataset)})`);
   if (shapeErrs.length) throw new ConfigError(shapeErrs.join('; '));
   const errs = [...modelConfigErrors(c.model), ...trainConfigErrors(c.train)];
-  if (errs.length === 0) errs.push(...quantizerConfigErrors(c.model, c.train));
+  if (errs.length === 0) errs.push(...quantizerConfigErrors(c.model, c.train), ...sparsityConfigErrors(c.model, c.train));
   if (errs.length) throw new ConfigError(errs.join('; '));
   return c;
 }

@@ -8,7 +8,8 @@
 // GpuMemory.bytes after a real build, limits.gpu.test.ts) and the sizes of the large buffers are exact.
 import { ConfigError, quantizerChoice, type RunConfig, validateRunConfig } from './config';
 import { linearSchemeFor } from './linear';
-import { gptParamSpecs } from './model/gpt';
+import { modelParamSpecs } from './model/build';
+import { headOutputs } from './model/gpt';
 import { ParamLayout } from './model/params';
 import { BASELINE_STATS, baselinePartials } from './ops/baselines';
 import { hadamardSearchScratch } from './ops/hadamard-search';
@@ -71,6 +72,15 @@ const COLSUM_CHUNK = 256;
 /** Staging buffers the trainer keeps for metric and measurement readbacks (train/trainer.ts). */
 const METRICS_STAGING = 4;
 const MEASURE_STAGING = 4;
+/** Staging buffers of training checkpoints in flight (TrainConfig.checkpointEvery; train/trainer.ts
+ *  uses these). Two, so a checkpoint every step still finds one free while the last is being mapped. */
+export const CHECKPOINT_STAGING = 2;
+
+/** Floats of one checkpoint staging buffer: parameters, AdamW's m and v (each the flat layout with its
+ *  padding), then the loss scaler's 3 values and one of padding. */
+export function checkpointStagingFloats(parameterFloats: number): number {
+  return 3 * parameterFloats + 4;
+}
 /** Floats per record of the trainer's metrics ring. */
 const METRICS_RECORD = 4;
 
@@ -210,7 +220,7 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
 
   // Model: the flat parameter buffer and its gradients, AdamW's moments of the same layout.
   const scheme = linearSchemeFor(t);
-  const layout = new ParamLayout(gptParamSpecs(m, scheme), alignFloats);
+  const layout = new ParamLayout(modelParamSpecs(m, scheme), alignFloats);
   const P = layout.totalFloats;
   f32('parameters', P);
   f32('gradients', P);
@@ -227,14 +237,14 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   f32('attention q·k·v input (batch·context × 3·d_model)', 3 * N * C, L);
   f32('attention scores (batch·heads × context × context)', square, 2 * L);
   f32('MLP activations (batch·context × d_ff)', N * F, 2 * L);
-  f32('logits (batch·context × vocab)', N * V);
+  f32('logits (batch·context × vocab)', N * headOutputs(m));
 
   // Gradient scratch, shared by the blocks.
   f32('activation gradients (batch·context × d_model)', N * C, L + 1 + 3 + 4);
   f32('attention q·k·v input gradient (batch·context × 3·d_model)', 3 * N * C);
   f32('MLP activation gradients (batch·context × d_ff)', N * F, 2);
   f32('attention score gradients (batch·heads × context × context)', square, 2);
-  f32('logit gradients (batch·context × vocab)', N * V);
+  f32('logit gradients (batch·context × vocab)', N * headOutputs(m));
 
   // Per-layer measurements and their staging copies.
   if ((t.measureEvery ?? 0) > 0) {
@@ -246,6 +256,7 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
     f32('measurements.xh', N * Math.max(C, F));
     list.add('measurements.staging', recordFloats * 4, MEASURE_STAGING, false);
   }
+  if ((t.checkpointEvery ?? 0) > 0) list.add('checkpoint.staging', checkpointStagingFloats(P) * 4, CHECKPOINT_STAGING, false);
 
   // The schemes' scratch: four linear layers per block, and lm_head, which stays f32.
   for (let l = 0; l < L; l++) {
@@ -265,6 +276,8 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
     f32('embedding.partials', REDUCTION_PARTIALS);
   }
 
+  if (m.architecture === 'encoder-decoder') encoderDecoderBuffers(list, config, !!scheme.embedding);
+
   // Loss, optimizer.
   f32('loss.scored', 1);
   f32('loss.per_position', N);
@@ -275,6 +288,43 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   // Kernels: a placeholder binding; each dispatch's uniform buffer (16–32 bytes) is left out.
   f32('placeholder', 4);
   return { list, parameterFloats: P };
+}
+
+/** What an encoder-decoder (model/encdec.ts) allocates on top of the decoder counted by runBuffers: the
+ *  encoder stack over B·S source tokens, and each decoder block's cross-attention sub-layer. */
+function encoderDecoderBuffers(list: BufferList, config: RunConfig, quantizedEmbedding: boolean): void {
+  const m = config.model;
+  const B = config.train.batchSize;
+  const T = m.contextLength;
+  const S = m.sourceLength ?? T;
+  const N = B * T;
+  const NS = B * S;
+  const C = m.dModel;
+  const F = m.dFF;
+  const L = m.nLayer;
+  const f32 = (label: string, floats: number, count = 1) => list.f32(label, floats, count);
+  // Encoder: as the decoder's blocks, over NS tokens, plus its output norm.
+  f32('encoder activations (batch·source × d_model)', NS * C, 2 + 2 * L + 4 * L + 5 * L + 1);
+  f32('encoder LayerNorm statistics', NS, 4 * L + 2);
+  f32('encoder q·k·v input (batch·source × 3·d_model)', 3 * NS * C, L + 1);
+  f32('encoder attention scores (batch·heads × source × source)', B * m.nHead * S * S, 2 * L + 2);
+  f32('encoder MLP activations (batch·source × d_ff)', NS * F, 2 * L + 2);
+  f32('encoder activation gradients (batch·source × d_model)', NS * C, L + 8);
+  if (quantizedEmbedding) f32('encoder embedding quantizer', NS * C, 4);
+  // Cross-attention per decoder block: ln_cross, q, outputs, k/v of the encoder output, scores.
+  f32('cross-attention activations (batch·context × d_model)', N * C, 8 * L + 3);
+  f32('cross-attention k·v (batch·source × 2·d_model)', 2 * NS * C, 2 * L + 1);
+  f32('cross-attention scores (batch·heads × context × source)', B * m.nHead * T * S, 2 * L + 2);
+  f32('cross-attention LayerNorm statistics', N, 2 * L);
+  for (let l = 0; l < L; l++) {
+    for (const [which, inF, outF] of [['attn.c_attn', C, 3 * C], ['attn.c_proj', C, C], ['mlp.c_fc', C, F], ['mlp.c_proj', F, C]] as const) {
+      linearLayerBuffers(list, config, `encoder.h.${l}.${which}`, NS, inF, outF, true, false);
+    }
+    const p = `transformer.h.${l}.cross_attn`;
+    linearLayerBuffers(list, config, `${p}.c_q`, N, C, C, true, false);
+    linearLayerBuffers(list, config, `${p}.c_kv`, NS, C, 2 * C, true, false);
+    linearLayerBuffers(list, config, `${p}.c_proj`, N, C, C, true, false);
+  }
 }
 
 /** The GPU memory a run needs, computed from its config alone. Throws ConfigError for an invalid config. */

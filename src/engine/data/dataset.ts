@@ -13,7 +13,13 @@ export const UNSCORED_TARGET = -1;
 export interface Batch {
   inputs: Int32Array;
   targets: Int32Array;
+  /** Translation datasets (encoder-decoder): B source sequences of S tokens, row-major. */
+  sources?: Int32Array;
 }
+
+/** What a dataset trains: next-token prediction (the decoder), classification from a CLS token (the
+ *  encoder-only classifier, data/classify.ts), or translation (the encoder-decoder, data/translate.ts). */
+export type DatasetKind = 'language-model' | 'classification' | 'translation';
 
 /** A prompt and its correct completion. The completion is followed by '\n' in training, so
  *  generation stops at the dataset's sample end. */
@@ -24,12 +30,15 @@ export interface TaskProblem {
 
 export interface Dataset {
   name: string;
+  /** Absent: 'language-model'. */
+  kind?: DatasetKind;
   description: string;
   tokenizer: CharTokenizer;
-  /** A fresh training batch of B sequences of length T, drawn with rng (deterministic for a given rng state). */
-  trainBatch(rng: Rng, B: number, T: number): Batch;
+  /** A fresh training batch of B sequences of length T, drawn with rng (deterministic for a given rng
+   *  state). Translation datasets also fill `sources` with B sequences of S tokens. */
+  trainBatch(rng: Rng, B: number, T: number, S?: number): Batch;
   /** The fixed validation set: `count` batches, identical on every call with the same arguments (independent of any run seed). */
-  valBatches(count: number, B: number, T: number): Batch[];
+  valBatches(count: number, B: number, T: number, S?: number): Batch[];
   /** For generation: the token that starts a sample, and whether a token ends one. */
   sampleStart(): number;
   isSampleEnd(token: number): boolean;

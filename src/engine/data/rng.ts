@@ -110,6 +110,13 @@ export class Rng {
     this.s3 = words[3] | 0;
   }
 
+  /** The current xoshiro128** state as four uint32 words: Rng.fromState(rng.state()) continues with
+   *  the same draws, which is how a training checkpoint keeps the data loader's position. (Its fork()
+   *  streams differ: fork keys on the starting state, so only stream positions are saved this way.) */
+  state(): [number, number, number, number] {
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
+  }
+
   /** A uniformly distributed integer in [0, 2^32). */
   nextU32(): number {
     const result = Math.imul(rotateLeft(Math.imul(this.s1, 5), 7), 9) >>> 0;

@@ -10,6 +10,9 @@ export interface Capabilities {
   /** `chromium-experimental-subgroup-matrix`, with the configurations it offers (e.g. i8×i8→i32 16×16×32). */
   subgroupMatrix: boolean;
   subgroupMatrixConfigs: string[];
+  /** An i8×i8→i32 16×16×32 subgroup-matrix configuration with subgroups of exactly 32 invocations: what
+   *  the tensor-core integer kernel (shaders/intmatmul_sgmat.wgsl) is written for. */
+  subgroupMatrixI8: boolean;
   timestampQuery: boolean;
   subgroupMinSize: number | null;
   subgroupMaxSize: number | null;
@@ -89,6 +92,15 @@ export async function acquireGpu(gpu: GPU | undefined | null, where = 'this envi
     packed4x8IntegerDotProduct: wgslFeatures?.has('packed_4x8_integer_dot_product') ?? false,
     subgroupMatrix: device.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName),
     subgroupMatrixConfigs: matrixConfigs.map(describeMatrixConfig),
+    subgroupMatrixI8:
+      device.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName) &&
+      device.features.has('subgroups') &&
+      infoAny.subgroupMinSize === 32 &&
+      infoAny.subgroupMaxSize === 32 &&
+      matrixConfigs.some((c) => {
+        const o = c as Record<string, unknown>;
+        return o.componentType === 'i8' && o.resultComponentType === 'i32' && o.M === 16 && o.N === 16 && o.K === 32;
+      }),
     timestampQuery: device.features.has('timestamp-query'),
     subgroupMinSize: typeof infoAny.subgroupMinSize === 'number' ? infoAny.subgroupMinSize : null,
     subgroupMaxSize: typeof infoAny.subgroupMaxSize === 'number' ? infoAny.subgroupMaxSize : null,

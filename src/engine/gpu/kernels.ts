@@ -5,6 +5,7 @@ import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import baselinesWgsl from '../../shaders/baselines.wgsl?raw';
 import bitsplitWgsl from '../../shaders/bitsplit.wgsl?raw';
 import colsumWgsl from '../../shaders/colsum.wgsl?raw';
+import crossAttentionWgsl from '../../shaders/cross_attention.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
 import hadamardWgsl from '../../shaders/hadamard.wgsl?raw';
@@ -20,6 +21,11 @@ import quantizeWgsl from '../../shaders/quantize.wgsl?raw';
 import randomWgsl from '../../shaders/random.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import statsWgsl from '../../shaders/stats.wgsl?raw';
+import distillWgsl from '../../shaders/distill.wgsl?raw';
+import qatWgsl from '../../shaders/qat.wgsl?raw';
+import sparse24Wgsl from '../../shaders/sparse24.wgsl?raw';
+import sparsityWgsl from '../../shaders/sparsity.wgsl?raw';
+import { subgroupMatrixIntMatmulWgsl } from '../ops/intmatmul-sgmat';
 import { Tensor } from '../tensor';
 import type { Capabilities } from './device';
 import type { GpuMemory } from './memory';
@@ -32,6 +38,8 @@ export const SHADERS = {
   // The INT4 backward (LSS-MM, spec §3): bit split of ∇Y, leverage-score sampling, LSQ backward.
   bitsplit: randomWgsl + reduceWgsl + bitsplitWgsl,
   colsum: colsumWgsl,
+  // Cross-attention of the encoder-decoder (ops/cross-attention.ts): rectangular layouts and softmax.
+  cross_attention: reduceWgsl + crossAttentionWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
   hadamard: hadamardWgsl,
@@ -41,6 +49,10 @@ export const SHADERS = {
   // packed_4x8_integer_dot_product; the plain module replaces its one call, so it compiles without it.
   intmatmul: intmatmulWgsl,
   intmatmul_plain: intmatmulWgsl.replace('return dot4I8Packed(a, b);', 'return dot4I8Plain(a, b);'),
+  // The same products on subgroup matrices (tensor cores): needs chromium-experimental-subgroup-matrix;
+  // generated (unrolled) per code format.
+  intmatmul_sgmat_int8: subgroupMatrixIntMatmulWgsl({ int8Codes: true, prefetch: true }),
+  intmatmul_sgmat_int4: subgroupMatrixIntMatmulWgsl({ int8Codes: false, prefetch: true }),
   layernorm: reduceWgsl + layernormWgsl,
   lsq: reduceWgsl + lsqWgsl,
   lss: randomWgsl + reduceWgsl + lssWgsl,
@@ -52,6 +64,12 @@ export const SHADERS = {
   quantize: reduceWgsl + quantizeWgsl,
   // Measurements for the paper's figures (ops/stats.ts): row-norm histograms, column maxima, errors.
   stats: reduceWgsl + statsWgsl,
+  // 2:4 structured sparsity (src/engine/sparsity): masks, compressed storage and its product; Sparse-QAT's
+  // calibration and straight-through estimator; distillation from a dense teacher.
+  sparsity: sparsityWgsl,
+  sparse24: sparse24Wgsl,
+  qat: qatWgsl,
+  distill: reduceWgsl + distillWgsl,
 } as const;
 export type ShaderName = keyof typeof SHADERS;
 

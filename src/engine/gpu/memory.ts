@@ -2,6 +2,14 @@
 // total can be shown to the user.
 import { Tensor } from '../tensor';
 
+/** Buffers the engine has created and not yet destroyed, over every device: what the soak benchmark
+ *  (src/bench/soak.ts) samples to show that a long run allocates nothing per step. */
+let live = 0;
+
+export function liveBufferCount(): number {
+  return live;
+}
+
 export class GpuMemory {
   private buffers: GPUBuffer[] = [];
   bytes = 0;
@@ -18,6 +26,7 @@ export class GpuMemory {
       );
     }
     const b = this.device.createBuffer({ size, usage, label });
+    live++;
     this.buffers.push(b);
     this.bytes += size;
     return b;
@@ -32,6 +41,7 @@ export class GpuMemory {
 
   destroy(): void {
     for (const b of this.buffers) b.destroy();
+    live -= this.buffers.length;
     this.buffers = [];
     this.bytes = 0;
   }
@@ -45,14 +55,20 @@ export async function readTensor(device: GPUDevice, t: Tensor): Promise<Float32A
 export async function readBytes(device: GPUDevice, buffer: GPUBuffer, offset: number, byteLength: number): Promise<ArrayBuffer> {
   const size = Math.ceil(byteLength / 4) * 4;
   const staging = device.createBuffer({ size, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: 'readback' });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buffer, offset, staging, 0, size);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = staging.getMappedRange().slice(0, byteLength);
-  staging.unmap();
-  staging.destroy();
-  return out;
+  live++;
+  try {
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = staging.getMappedRange().slice(0, byteLength);
+    staging.unmap();
+    return out;
+  } finally {
+    // Also when the map fails (a lost device rejects it): the buffer is not leaked.
+    staging.destroy();
+    live--;
+  }
 }
 
 export function writeTensor(device: GPUDevice, t: Tensor, data: Float32Array | Uint32Array | Int32Array): void {

@@ -9,3 +9,8 @@ export function testGpu(): Promise<GpuContext> {
   ctx ??= acquireNodeGpu();
   return ctx;
 }
+
+/** A device of its own (not the file's shared one), for tests that lose or destroy it. */
+export function freshTestGpu(): Promise<GpuContext> {
+  return acquireNodeGpu();
+}

@@ -4,6 +4,8 @@ import { fp32Scheme } from './fp32';
 import { int8Scheme } from './int8';
 import { quantizedScheme } from './quantized';
 import type { LinearScheme } from './scheme';
+import { sparsityOn } from '../sparsity/config';
+import { sparseLinearSchemeFor } from '../sparsity/schemes';
 
 export type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from './scheme';
 
@@ -41,5 +43,7 @@ export function linearScheme(precision: Precision, o: SchemeOptions = {}): Linea
 
 /** The scheme a training config asks for. */
 export function linearSchemeFor(t: TrainConfig): LinearScheme {
+  // 2:4 sparsity and Sparse-QAT: the same precisions with a switchable compressed forward (sparsity/schemes.ts).
+  if (sparsityOn(t) || t.sparseQat) return sparseLinearSchemeFor(t);
   return linearScheme(t.precision, { f16Path: t.f16Path, quantizer: quantizerChoice(t), hadamardBlock: t.hadamardBlock, hadamardSearch: t.hadamardSearch, int8PerRow: t.int8PerRow });
 }

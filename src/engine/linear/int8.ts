@@ -25,7 +25,8 @@ import { writeTensor } from '../gpu/memory';
 import type { Kernels } from '../gpu/kernels';
 import { absmaxPartials, absmaxScale, dequantizeRowsCols, int8CodeShape, quantizeInt8, scaleCount, stochasticQuantizeInt8 } from '../ops/int8';
 import { biasBackward } from '../ops/matmul';
-import { intMatmul, intMatmulPath } from '../ops/quant';
+import { intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec } from '../ops/quant';
+import type { ForwardProducts } from '../sparsity/forward';
 import type { Dispatch } from '../gpu/kernels';
 import { STREAM, STREAMS_PER_LAYER } from './quantized';
 import type { LinearLayer, LinearLayerSpec, LinearScheme } from './scheme';
@@ -33,6 +34,8 @@ import type { LinearLayer, LinearLayerSpec, LinearScheme } from './scheme';
 export interface Int8Options {
   /** One scale per row of X and of W (and per column in the backward) instead of one per tensor. */
   perRow: boolean;
+  /** The forward's code product (default intMatmul): the sparse run's switchable 2:4 product. */
+  forwardProducts?: ForwardProducts;
 }
 
 /** The stochastic rounding of ∇Y draws from the layer's own stream (see STREAM in quantized.ts). */
@@ -45,7 +48,7 @@ export function int8Scheme(o: Int8Options): LinearScheme {
     precision: 'int8',
     usesLossScaling: false,
     kernelPath: (caps) =>
-      `int8 symmetric (${scaling} absmax scales) on ${intMatmulPath(caps) === 'dot4' ? 'dot4I8Packed' : 'plain integer'} products; ` +
+      `int8 symmetric (${scaling} absmax scales) on ${intMatmulPathName(intMatmulPath(caps))} products; ` +
       '∇Y per tensor with stochastic rounding',
     extraParameters: () => [],
     build(k: Kernels, l: LinearLayerSpec): LinearLayer {
@@ -82,14 +85,15 @@ export function int8Scheme(o: Int8Options): LinearScheme {
         quantizeInt8(k, { label: `${name}.quantize_x`, x: l.x, scale: scaleX, codes: codesX, rows: N, cols: D, perRow }),
         quantizeInt8(k, { label: `${name}.quantize_w`, x: l.w, scale: scaleW, codes: codesW, rows: C, cols: D, perRow }),
       ];
+      const product = (kk: Kernels, spec: IntMatmulSpec) => (o.forwardProducts ? o.forwardProducts.int(kk, spec) : [intMatmul(kk, spec)]);
       if (one) {
         forward.push(
-          intMatmul(k, { label: `${name}.int8_matmul`, a: codesX, b: codesW, stepA: one, stepB: one, c: l.y, M: N, N: C, K: D, format: 'int8' }),
+          ...product(k, { label: `${name}.int8_matmul`, a: codesX, b: codesW, stepA: one, stepB: one, c: l.y, M: N, N: C, K: D, format: 'int8' }),
           dequantizeRowsCols(k, { label: `${name}.dequantize_y`, c: l.y, rows: N, cols: C, rowScale: scaleX, colScale: scaleW, bias: l.b }),
         );
       } else {
         forward.push(
-          intMatmul(k, { label: `${name}.int8_matmul`, a: codesX, b: codesW, stepA: scaleX, stepB: scaleW, c: l.y, M: N, N: C, K: D, format: 'int8', bias: l.b }),
+          ...product(k, { label: `${name}.int8_matmul`, a: codesX, b: codesW, stepA: scaleX, stepB: scaleW, c: l.y, M: N, N: C, K: D, format: 'int8', bias: l.b }),
         );
       }
 

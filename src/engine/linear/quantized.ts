@@ -23,7 +23,8 @@ import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '.
 import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProbabilities, REDUCTION_PARTIALS, splitRowNorms } from '../ops/lss';
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
-import { hadamardTransform, intMatmul, intMatmulPath, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
+import { hadamardTransform, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
+import type { ForwardProducts } from '../sparsity/forward';
 import { sharedScratch } from '../gpu/scratch';
 import type { Tensor } from '../tensor';
 import type { EmbeddingQuantizer, LinearLayer, LinearLayerSpec, LinearObservables, LinearScheme, SchemeParameter } from './scheme';
@@ -34,6 +35,9 @@ export interface QuantizedOptions extends QuantizerChoice {
   /** 'hq': choose each layer's block on the first batch instead (the official code's `dynamic` search,
    *  ops/hadamard-search.ts); the choice is a parameter, `<layer>.hadamard_block`, so checkpoints keep it. */
   hadamardSearch?: boolean;
+  /** The forward's product where W is used as it is ('lsq' codes, 'none'): the sparse run's switchable
+   *  2:4 product. ('hq' mixes every weight of a Hadamard block, 'minmax' rounds zeros stochastically.) */
+  forwardProducts?: ForwardProducts;
 }
 
 /** Counter-based draw streams of one layer (its base stream is index · STREAMS_PER_LAYER). */
@@ -90,7 +94,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
     embedding: uses.lsq(o.forward) ? lsqEmbeddingQuantizer(o.bits) : undefined,
     usesLossScaling: false,
     kernelPath: (caps) => {
-      const product = uses.lsq(o.forward) ? `${o.bits}-bit codes on ${intMatmulPath(caps) === 'dot4' ? 'dot4I8Packed' : 'plain integer'} products` : 'f32 products';
+      const product = uses.lsq(o.forward) ? `${o.bits}-bit codes on ${intMatmulPathName(intMatmulPath(caps))} products` : 'f32 products';
       const hadamard = o.forward !== 'hq' ? '' : o.hadamardSearch ? ' (Hadamard block searched per layer on the first batch)' : ` (Hadamard ≤ ${o.hadamardBlock})`;
       return `${describeQuantizer(o)}${hadamard}; ${product}`;
     },
@@ -131,6 +135,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       let block: number | Tensor = 1;
       const search: Dispatch[] = [];
       let lsq: { sX: SchemeParameter; sW: SchemeParameter; vX: Tensor; vW: Tensor } | null = null;
+      const intProduct = (kk: Kernels, spec: IntMatmulSpec) => (o.forwardProducts && !transformed ? o.forwardProducts.int(kk, spec) : [intMatmul(kk, spec)]);
       if (uses.lsq(o.forward)) {
         const sX = extra.input_step;
         const sW = extra.weight_step;
@@ -176,7 +181,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         forward.push(
           lsqQuantize(k, { label: `${name}.quantize_x`, x: xh, step: sX.value, v: vX, codes: codesX, rows: N, K: D, format, qn, qp }),
           lsqQuantize(k, { label: `${name}.quantize_w`, x: wh, step: sW.value, v: vW, codes: codesW, rows: C, K: D, format, qn, qp }),
-          intMatmul(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format }),
+          ...intProduct(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format }),
         );
         backward.push(
           lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp }),
@@ -202,7 +207,9 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         observe.errorW = { exact: l.w, quantized: wq };
       }
       if (!uses.lsq(o.forward)) {
-        forward.push(matmul(k, { label: `${name}.forward`, a: xq, b: wq, c: l.y, M: N, N: C, K: D, transB: true, bias: l.b }));
+        forward.push(...(o.forward === 'none' && o.forwardProducts
+          ? o.forwardProducts.float(k, { label: `${name}.forward`, x: xq, w: wq, y: l.y, M: N, N: C, K: D, bias: l.b })
+          : [matmul(k, { label: `${name}.forward`, a: xq, b: wq, c: l.y, M: N, N: C, K: D, transB: true, bias: l.b })]));
       }
 
       // --- backward: ∇ wrt X̂ and Ŵ from the quantized ∇Y

@@ -9,6 +9,12 @@
 //
 // Every linear layer of the blocks goes through the run's LinearScheme; lm_head stays f32 in every
 // scheme (as in the paper, which keeps the classifier in full precision).
+//
+// The same class builds the encoder-only classifier (architecture 'encoder', BERT-like): the blocks
+// attend bidirectionally (no causal mask), and lm_head is replaced by a full-precision classification
+// head `classifier` (with bias) over numClasses. Every position gets class logits, but the dataset
+// scores only position 0, where each sequence holds its CLS token: the loss is that of [CLS] pooling,
+// and the other positions get exactly zero gradient.
 import type { ModelConfig } from '../config';
 import { type Dispatch, type Kernels } from '../gpu/kernels';
 import type { GpuMemory } from '../gpu/memory';
@@ -67,8 +73,33 @@ export function gptParamSpecs(c: ModelConfig, scheme: LinearScheme): ParamSpec[]
   }
   specs.push({ name: 'transformer.ln_f.weight', shape: [c.dModel], init: ones, decay: false });
   specs.push({ name: 'transformer.ln_f.bias', shape: [c.dModel], init: zeros, decay: false });
-  specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.dModel], init: normal(0.02), decay: true });
+  if (c.architecture === 'encoder') {
+    specs.push({ name: 'classifier.weight', shape: [headOutputs(c), c.dModel], init: normal(0.02), decay: true });
+    specs.push({ name: 'classifier.bias', shape: [headOutputs(c)], init: zeros, decay: false });
+  } else {
+    specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.dModel], init: normal(0.02), decay: true });
+  }
   return specs;
+}
+
+/** Outputs of the head: the vocabulary (next-token logits), or the classes of an encoder classifier. */
+export function headOutputs(c: ModelConfig): number {
+  return c.architecture === 'encoder' ? c.numClasses ?? 0 : c.vocabSize;
+}
+
+/** One attention layer's probabilities [B, nHead, Tq, Tk] (Tq = Tk for self-attention), for
+ *  attention maps (Trainer.attentionMaps). */
+export interface AttentionProbe {
+  /** Block index within its stack. */
+  layer: number;
+  /** 'self' in a decoder or an encoder-only model; 'encoder' for an encoder-decoder's encoder;
+   *  'cross' for its decoder's attention to the encoder output. */
+  kind: 'self' | 'encoder' | 'cross';
+  /** Parameter prefix of the attention layer, e.g. `transformer.h.0.attn`. */
+  name: string;
+  probs: Tensor;
+  Tq: number;
+  Tk: number;
 }
 
 interface BlockActivations {
@@ -101,6 +132,22 @@ export interface GptBuildOptions {
   /** Build `measuredBackward` too: the backward with every block linear layer's measurements
    *  (train/measurements.ts). `hadamardBlock` is the block HQ would use, shown for schemes without it. */
   measure?: { hadamardBlock: number } | null;
+  /** Dispatches around the head's backward (distillation, sparsity/distill.ts): `before` runs after the
+   *  loss wrote ∇logits, `after` after the head's backward wrote ∇ of the final hidden state (ln_f's
+   *  output), before ln_f's backward; either may add to those gradients. */
+  headBackward?: (h: HeadBackwardTensors) => { before: Dispatch[]; after: Dispatch[] };
+}
+
+/** What GptBuildOptions.headBackward sees: the final hidden state [N, d_model] (ln_f's output), the logits
+ *  [N, V], their gradients, the batch's tokens and targets, and the loss scale. */
+export interface HeadBackwardTensors {
+  inputs: Tensor;
+  hidden: Tensor;
+  dHidden: Tensor;
+  logits: Tensor;
+  dLogits: Tensor;
+  targets: Tensor;
+  lossScale: Tensor;
 }
 
 export class Gpt {
@@ -132,6 +179,10 @@ export class Gpt {
    *  stopped being finite). */
   readonly activations: { name: string; tensor: Tensor }[] = [];
   readonly measurements: LayerMeasurements | null = null;
+  /** Encoder-decoder models only: the source tokens (null here). */
+  readonly sources: Tensor | null = null;
+  /** Every attention layer's probabilities, for attention maps. */
+  readonly attentionProbes: AttentionProbe[] = [];
 
   constructor(k: Kernels, o: GptBuildOptions) {
     const c = o.config;
@@ -144,6 +195,7 @@ export class Gpt {
     const N = B * T;
     const C = c.dModel;
     const V = c.vocabSize;
+    const H = headOutputs(c);
     const align = Math.max(1, k.device.limits.minStorageBufferOffsetAlignment / 4);
     this.layout = new ParamLayout(gptParamSpecs(c, o.scheme), align);
     this.params = mem.tensor([this.layout.totalFloats], 'params');
@@ -188,7 +240,8 @@ export class Gpt {
       residIn = b.residOut;
     }
     const lnf = ln('ln_f', residIn, 'transformer.ln_f');
-    this.logits = mem.tensor([N, V], 'logits');
+    this.logits = mem.tensor([N, H], 'logits');
+    blocks.forEach((b, l) => this.attentionProbes.push({ layer: l, kind: 'self', name: `transformer.h.${l}.attn`, probs: b.attn.probs, Tq: T, Tk: T }));
     this.activations.push({ name: 'embedding output', tensor: x0 });
     blocks.forEach((b, l) => {
       const p = `transformer.h.${l}`;
@@ -207,7 +260,7 @@ export class Gpt {
     const dFc = mem.tensor([N, c.dFF], 'd_fc');
     const dFcAct = mem.tensor([N, c.dFF], 'd_fc_act');
     const attnGrads = allocAttentionGrads(mem, attnShape);
-    const dLogits = mem.tensor([N, V], 'd_logits');
+    const dLogits = mem.tensor([N, H], 'd_logits');
 
     if (o.measure) {
       const specs = Array.from({ length: c.nLayer }, (_, l) =>
@@ -285,21 +338,26 @@ export class Gpt {
     });
     fwd(layerNormForward(k, 'ln_f', lnf, N, C, c.layerNormEps));
     const dLnf = dLn;
-    const head = linear(fp32Scheme, 'lm_head', lnf.y, this.logits, dLogits, dLnf, C, V, false);
+    const head = c.architecture === 'encoder'
+      ? linear(fp32Scheme, 'classifier', lnf.y, this.logits, dLogits, dLnf, C, H, true)
+      : linear(fp32Scheme, 'lm_head', lnf.y, this.logits, dLogits, dLnf, C, V, false);
     fwdLinear(head);
 
     // --- loss
     const scoredCount = mem.tensor([1], 'loss.scored');
     const losses = mem.tensor([N], 'loss.per_position');
     const lossTensors = { logits: this.logits, targets: this.targets, scoredCount, losses, dlogits: dLogits, lossScale: o.lossScale };
-    const train = softmaxCrossEntropy(k, N, V, { ...lossTensors, metrics: o.metrics }, false);
+    const train = softmaxCrossEntropy(k, N, H, { ...lossTensors, metrics: o.metrics }, false);
     this.trainLoss = train.dispatches;
     this.trainLossUniforms = train.reduceUniforms;
-    this.valLoss = softmaxCrossEntropy(k, N, V, { ...lossTensors, metrics: o.valMetrics }, true).dispatches;
+    this.valLoss = softmaxCrossEntropy(k, N, H, { ...lossTensors, metrics: o.valMetrics }, true).dispatches;
 
     // --- backward
+    const headHook = o.headBackward?.({ inputs: this.inputs, hidden: lnf.y, dHidden: dLnf, logits: this.logits, dLogits, targets: this.targets, lossScale: o.lossScale });
     const headBackward = [
+      ...(headHook?.before ?? []),
       ...head.backward,
+      ...(headHook?.after ?? []),
       ...layerNormBackward(k, 'ln_f.backward', lnf, { dy: dLnf, dx: dResid[c.nLayer], dgamma: G('transformer.ln_f.weight'), dbeta: G('transformer.ln_f.bias'), dresidual: null }, N, C),
     ];
     const embeddingBack = [

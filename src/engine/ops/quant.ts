@@ -8,6 +8,7 @@ import type { Capabilities } from '../gpu/device';
 import { type Dispatch, f32, grid1d, gridRows, type Kernels } from '../gpu/kernels';
 import { HADAMARD_MAX_SIZE, INT8_MAX, Q_N, Q_P } from '../reference/quant/constants';
 import type { Tensor } from '../tensor';
+import { SGMAT_TILE } from './intmatmul-sgmat';
 
 /** How codes are packed in u32 words: INT4 two's-complement nibbles (8 per word) or int8 lanes (4 per word). */
 export type CodeFormat = 'int4' | 'int8';
@@ -176,13 +177,37 @@ export function lsqInitStep(k: Kernels, label: string, x: Tensor, step: Tensor, 
   });
 }
 
-/** 'dot4': WGSL dot4I8Packed (DP4a where the GPU has it); 'plain': i32 multiply-adds, runs everywhere. */
-export type IntMatmulPath = 'dot4' | 'plain';
+/** 'subgroup-matrix': i8 subgroup matrices (tensor cores; shaders/intmatmul_sgmat.wgsl); 'dot4': WGSL
+ *  dot4I8Packed (DP4a where the GPU has it); 'plain': i32 multiply-adds, runs everywhere. */
+export type IntMatmulPath = 'subgroup-matrix' | 'dot4' | 'plain';
 
-/** The fastest integer path the device offers. */
-export function intMatmulPath(capabilities: Partial<Capabilities>): IntMatmulPath {
-  return capabilities.packed4x8IntegerDotProduct ? 'dot4' : 'plain';
+/** The integer paths this device can run, fastest first. */
+export function intMatmulPaths(capabilities: Partial<Capabilities>): IntMatmulPath[] {
+  const paths: IntMatmulPath[] = [];
+  if (capabilities.subgroupMatrixI8) paths.push('subgroup-matrix');
+  if (capabilities.packed4x8IntegerDotProduct) paths.push('dot4');
+  paths.push('plain');
+  return paths;
 }
+
+/** The fastest integer path the device offers (for a product of reduction length K, where given). */
+export function intMatmulPath(capabilities: Partial<Capabilities>, K?: number, format: CodeFormat = 'int4'): IntMatmulPath {
+  return intMatmulPaths(capabilities).find((p) => p !== 'subgroup-matrix' || K === undefined || subgroupMatrixFits(K, format))!;
+}
+
+/** The subgroup-matrix kernel reads code rows as 16-byte vectors: a row must be a whole number of them
+ *  (K a multiple of 16 for INT8 codes, of 32 for INT4). */
+export function subgroupMatrixFits(K: number, format: CodeFormat): boolean {
+  return packedWordsPerRow(K, format) % 4 === 0;
+}
+
+/** How a path is named to the user. */
+export function intMatmulPathName(path: IntMatmulPath): string {
+  return path === 'subgroup-matrix' ? 'i8 subgroup matrices' : path === 'dot4' ? 'dot4I8Packed' : 'plain integer';
+}
+
+/** Output rows and columns per workgroup of each path's kernel. */
+const INT_MATMUL_TILE: Record<IntMatmulPath, number> = { 'subgroup-matrix': SGMAT_TILE, dot4: 64, plain: 64 };
 
 export interface IntMatmulSpec {
   label: string;
@@ -216,17 +241,24 @@ export interface IntMatmulSpec {
  */
 export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   const format = s.format ?? 'int4';
-  const path = s.path ?? intMatmulPath(k.capabilities);
+  const path = s.path ?? intMatmulPath(k.capabilities, s.K, format);
   positiveInteger(s.label, s.M, 'M');
   positiveInteger(s.label, s.N, 'N');
   positiveInteger(s.label, s.K, 'K');
   if (path === 'dot4' && k.capabilities.packed4x8IntegerDotProduct === false) {
     throw new Error(`${s.label}: the dot4 path needs the WGSL language feature packed_4x8_integer_dot_product`);
   }
+  if (path === 'subgroup-matrix' && !k.capabilities.subgroupMatrixI8) {
+    throw new Error(`${s.label}: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with i8 16×16×32 tiles and subgroups of 32`);
+  }
+  if (path === 'subgroup-matrix' && !subgroupMatrixFits(s.K, format)) {
+    throw new RangeError(`${s.label}: the subgroup-matrix path needs K a multiple of ${format === 'int8' ? 16 : 32}, got ${s.K}`);
+  }
   // Exact i32 accumulation: K·max|code|² < 2^31.
   const maxProduct = format === 'int4' ? 64 : 128 * 128;
   if (s.K * maxProduct >= 2 ** 31) throw new RangeError(`${s.label}: K = ${s.K} could overflow the i32 accumulator`);
   const words = packedWordsPerRow(s.K, format);
+  const tile = INT_MATMUL_TILE[path];
   need(s.label, s.a, s.M * words, 'A codes');
   need(s.label, s.b, s.N * words, 'B codes');
   need(s.label, s.c, s.M * s.N, 'C');
@@ -234,12 +266,12 @@ export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   need(s.label, s.stepB, 1, 'stepB');
   if (s.bias) need(s.label, s.bias, s.N, 'bias');
   return k.dispatch({
-    shader: path === 'dot4' ? 'intmatmul' : 'intmatmul_plain',
+    shader: path === 'subgroup-matrix' ? (format === 'int8' ? 'intmatmul_sgmat_int8' : 'intmatmul_sgmat_int4') : path === 'dot4' ? 'intmatmul' : 'intmatmul_plain',
     entry: 'main',
     label: s.label,
-    constants: { INT8_CODES: format === 'int8', DOT4: path === 'dot4' },
+    constants: path === 'subgroup-matrix' ? {} : { INT8_CODES: format === 'int8', DOT4: path === 'dot4' },
     uniforms: [s.M, s.N, words, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0],
     bindings: [s.a, s.b, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder],
-    workgroups: [gridDim(s.label, Math.ceil(s.N / 64), 'N'), gridDim(s.label, Math.ceil(s.M / 64), 'M'), 1],
+    workgroups: [gridDim(s.label, Math.ceil(s.N / tile), 'N'), gridDim(s.label, Math.ceil(s.M / tile), 'M'), 1],
   });
 }

@@ -16,3 +16,5 @@ export type { RefParams, RefGptCache, RefLinearTrace } from './gpt';
 export * from './quant';
 export * from './random';
 export * from './stats';
+export { refEncoderParamNames, refEncDecParamNames, refEncoderForward, refEncoderBackward, refEncDecForward, refEncDecBackward, refCrossAttentionForward, refCrossAttentionBackward, refGreedyDecode } from './encdec';
+export type { RefEncoderCache, RefEncDecCache } from './encdec';

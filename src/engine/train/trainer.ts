@@ -3,20 +3,24 @@
 // and nothing waits for a readback: per-step metrics are written on the GPU into a ring of records that
 // is copied out every `logEvery` steps and mapped asynchronously.
 import type { RunConfig } from '../config';
-import { validateRunConfig } from '../config';
+import { ConfigError, validateRunConfig } from '../config';
+import { datasetArchitectureError } from '../data/open';
 import type { Dataset } from '../data/dataset';
 import { Rng } from '../data/rng';
 import type { GpuContext } from '../gpu/device';
 import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
 import type { DispatchProfiler, DispatchTime } from '../gpu/profiler';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
-import { checkRunFitsDevice } from '../limits';
+import { CHECKPOINT_STAGING, checkpointStagingFloats, checkRunFitsDevice } from '../limits';
 import { type LinearScheme, linearSchemeFor } from '../linear';
-import { Gpt } from '../model/gpt';
+import { buildModel, type Model } from '../model/build';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
 import type { Tensor } from '../tensor';
+import { type AttentionExample, type AttentionMap, attentionMaps, type ClassificationReport, classifyValidation, type ForwardRunner, greedyTranslate, requireTranslation, type TranslationReport, translationExactMatch } from './inference';
 import type { MeasurementSnapshot } from './measurements';
 import { learningRateAt } from './schedule';
+import { type TrainerExtras, trainingPlugin } from '../sparsity/plugin';
+import type { PluginSteps, TrainerPlugin } from './plugin';
 
 export interface StepMetrics {
   step: number;
@@ -47,6 +51,37 @@ const STAGING = 4;
 const MEASURE_STAGING = 4;
 /** Submitted steps allowed to be queued ahead of the GPU. */
 const MAX_STEPS_IN_FLIGHT = 3;
+/** Everything a run needs to continue bit for bit where it was (TrainConfig.checkpointEvery): taken
+ *  after the optimizer of step `step`, in that step's own command buffer, so it is one consistent state. */
+export interface TrainerCheckpoint {
+  /** Steps done when it was taken (the next step is step + 1). */
+  step: number;
+  /** The flat parameter buffer in the model's layout (padding included), and AdamW's moments. */
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  /** Dynamic loss scaling's [loss scale, overflow-free steps, skipped steps]. */
+  lossScaler: Float32Array;
+  /** The data stream's position: its xoshiro128** state after the batch of step `step` (Rng.state()). */
+  dataRng: [number, number, number, number];
+  /** Training time up to the checkpoint, so elapsed times carry on after a resume. */
+  elapsedSeconds: number;
+}
+
+/** The GPU device was lost (driver reset, device.destroy(), a browser reclaiming the GPU). The trainer
+ *  cannot go on; train/session.ts builds a new one on a new device from the last checkpoint. */
+export class DeviceLostError extends Error {
+  override name = 'DeviceLostError';
+  constructor(
+    /** GPUDeviceLostInfo.reason: 'destroyed' or 'unknown'. */
+    readonly reason: string,
+    readonly detail: string,
+    /** Steps submitted when the loss was noticed. */
+    readonly step: number,
+  ) {
+    super(`the GPU device was lost at step ${step} (${reason}${detail ? `: ${detail}` : ''})`);
+  }
+}
 
 /** A step produced a non-finite loss or gradient. The optimizer skipped that step (the parameters are
  *  those of the step before), and the run stops with where the values went bad. */
@@ -74,7 +109,7 @@ export interface NamedTensor {
 export class Trainer {
   readonly config: RunConfig;
   readonly dataset: Dataset;
-  readonly model: Gpt;
+  readonly model: Model;
   readonly memory: GpuMemory;
   readonly kernels: Kernels;
   /** Steps taken so far. */
@@ -86,7 +121,8 @@ export class Trainer {
   private readonly stepState: Tensor;
   /** The schemes' one-time initialisation (first-batch step sizes) has run, or was loaded. */
   private initialized = false;
-  private readonly dataRng: Rng;
+  /** Not readonly: restore() moves it to a checkpoint's position. */
+  private dataRng: Rng;
   private readonly metrics: Tensor;
   private readonly valMetrics: Tensor;
   private readonly stepUniforms: GPUBuffer;
@@ -98,7 +134,21 @@ export class Trainer {
   private readonly inflight: Promise<unknown>[] = [];
   private readonly lrs: number[] = [];
   private windowStart: { step: number; time: number };
-  private readonly startTime: number;
+  /** Not readonly: restore() moves it back by the checkpoint's elapsed time. */
+  private startTime: number;
+  /** The step this trainer started from (a restored checkpoint's): the metrics ring holds nothing before it. */
+  private resumedFrom = 0;
+  private readonly adamM: Tensor;
+  private readonly adamV: Tensor;
+  private readonly checkpointListeners: ((c: TrainerCheckpoint) => void)[] = [];
+  private readonly checkpointStaging: GPUBuffer[] = [];
+  private readonly checkpointBusy: (Promise<void> | null)[] = [];
+  private nextCheckpointStaging = 0;
+  /** Set once the device is lost; every later step() or flush() throws DeviceLostError. */
+  private lostInfo: { reason: string; message: string } | null = null;
+  /** What the device.lost handler reaches the trainer through; destroy() cuts it, so a device that
+   *  outlives many trainers (a page's worker) does not keep them all alive. */
+  private readonly lostWatch: { trainer: Trainer | null } = { trainer: this };
   private readonly listeners: ((m: StepMetrics[]) => void)[] = [];
   private readonly measureListeners: ((s: MeasurementSnapshot) => void)[] = [];
   private readonly measureStaging: GPUBuffer[] = [];
@@ -108,16 +158,24 @@ export class Trainer {
   /** A non-finite step has been found (its report may still be being located). */
   private nonFiniteSeen = false;
 
-  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset) {
+  /** 2:4 sparsity and distillation (sparsity/plugin.ts), when the config asks for them. */
+  private readonly plugin: TrainerPlugin | null;
+  private readonly pluginSteps: PluginSteps = {};
+
+  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras = {}) {
     this.config = validateRunConfig(config);
     this.dataset = dataset;
     this.device = gpu.device;
     const t = config.train;
+    const mismatch = datasetArchitectureError(config.model, dataset);
+    if (mismatch) throw new ConfigError(mismatch);
     if (config.model.vocabSize !== dataset.tokenizer.vocabSize) {
       throw new Error(`model vocabulary (${config.model.vocabSize}) differs from dataset ${dataset.name} (${dataset.tokenizer.vocabSize})`);
     }
     this.memory = new GpuMemory(this.device);
     this.kernels = new Kernels(this.device, this.memory, gpu.capabilities);
+    const plugin = trainingPlugin(this.config, extras);
+    this.plugin = plugin;
     this.scheme = linearSchemeFor(t);
     this.scaler = this.memory.tensor([3], 'loss_scaler');
     this.stepState = this.memory.tensor([2], 'step_state');
@@ -125,7 +183,7 @@ export class Trainer {
     this.ringSteps = t.logEvery;
     this.metrics = this.memory.tensor([this.ringSteps * RECORD], 'metrics');
     this.valMetrics = this.memory.tensor([2], 'metrics.validation');
-    this.model = new Gpt(this.kernels, {
+    this.model = buildModel(this.kernels, {
       config: config.model,
       batchSize: t.batchSize,
       scheme: this.scheme,
@@ -134,6 +192,7 @@ export class Trainer {
       lossScale: this.scaler,
       stepState: this.stepState,
       measure: (t.measureEvery ?? 0) > 0 ? { hadamardBlock: t.hadamardBlock } : null,
+      headBackward: plugin?.headBackward ? (h) => plugin.headBackward!(this.kernels, h) : undefined,
     });
     const measurements = this.model.measurements;
     for (let i = 0; measurements && i < MEASURE_STAGING; i++) {
@@ -142,23 +201,36 @@ export class Trainer {
     }
     const n = this.model.layout.totalFloats;
     this.stepUniforms = this.memory.buffer(64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'optimizer.step');
+    this.adamM = this.memory.tensor([n], 'adam.m');
+    this.adamV = this.memory.tensor([n], 'adam.v');
     this.optimizer = optimizerStep(this.kernels, {
       params: this.model.params,
       grads: this.model.grads,
-      m: this.memory.tensor([n], 'adam.m'),
-      v: this.memory.tensor([n], 'adam.v'),
+      m: this.adamM,
+      v: this.adamV,
       partials: this.memory.tensor([256], 'optimizer.partials'),
       state: this.memory.tensor([3], 'optimizer.state'),
       metrics: this.metrics,
       scaler: this.scaler,
     }, this.stepUniforms);
+    if (plugin) this.pluginSteps = plugin.attach({ kernels: this.kernels, model: this.model, adam: { m: this.adamM, v: this.adamV } });
     for (let i = 0; i < STAGING; i++) {
       this.staging.push(this.memory.buffer(this.metrics.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, `metrics.staging.${i}`));
       this.stagingBusy.push(null);
     }
+    for (let i = 0; (t.checkpointEvery ?? 0) > 0 && i < CHECKPOINT_STAGING; i++) {
+      this.checkpointStaging.push(this.memory.buffer(checkpointStagingFloats(n) * 4, GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, `checkpoint.staging.${i}`));
+      this.checkpointBusy.push(null);
+    }
     // A WebGPU validation error makes a whole command buffer a no-op: the run would go on silently
     // without the step. Fail it loudly instead (the next step() or flush() throws).
     this.device.addEventListener('uncapturederror', this.onGpuError);
+    // A lost device fails every later step the same way (its submits are silently dropped): say so.
+    const watch = this.lostWatch;
+    void this.device.lost.then((info) => {
+      const trainer = watch.trainer;
+      if (trainer) trainer.lostInfo ??= { reason: info.reason ?? 'unknown', message: info.message ?? '' };
+    });
     // Independent streams: data order and parameter initialisation do not disturb each other.
     const root = new Rng(t.seed);
     this.dataRng = root.fork('data');
@@ -167,14 +239,14 @@ export class Trainer {
     this.windowStart = { step: 0, time: this.startTime };
   }
 
-  static async create(gpu: GpuContext, config: RunConfig, dataset: Dataset): Promise<Trainer> {
+  static async create(gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras = {}): Promise<Trainer> {
     // Before any GPU work: a config too large for the adapter's buffers is a ConfigError with a fix.
     checkRunFitsDevice(config, gpu.device);
     gpu.device.pushErrorScope('validation');
     gpu.device.pushErrorScope('out-of-memory');
     let trainer: Trainer;
     try {
-      trainer = new Trainer(gpu, config, dataset);
+      trainer = new Trainer(gpu, config, dataset, extras);
     } finally {
       const oom = await gpu.device.popErrorScope();
       const invalid = await gpu.device.popErrorScope();
@@ -194,8 +266,64 @@ export class Trainer {
     this.measureListeners.push(listener);
   }
 
+  /** Called with every training checkpoint (TrainConfig.checkpointEvery) as it is read back. */
+  onCheckpoint(listener: (c: TrainerCheckpoint) => void): void {
+    this.checkpointListeners.push(listener);
+  }
+
+  /** How the device was lost, or null while it works. */
+  get deviceLost(): { reason: string; message: string } | null {
+    return this.lostInfo;
+  }
+
+  /** Continues from a checkpoint of the same config (learning rate and step count may differ): the
+   *  parameters, AdamW's moments, the loss scale, the data stream's position and the step count, so the
+   *  next steps are those the checkpointed run took. Only on a trainer that has not stepped. */
+  restore(c: TrainerCheckpoint): void {
+    const n = this.model.layout.totalFloats;
+    if (this.stepsDone !== 0 || this.resumedFrom !== 0) throw new Error('restore() needs a new trainer: this one has already trained');
+    for (const [name, a] of [['parameters', c.params], ['m', c.m], ['v', c.v]] as const) {
+      if (a.length !== n) throw new Error(`the checkpoint's ${name} hold ${a.length} values; this model's layout has ${n} (a checkpoint of another model or precision)`);
+    }
+    if (c.lossScaler.length !== 3) throw new Error(`the checkpoint's loss scaler holds ${c.lossScaler.length} values, not 3`);
+    if (!(Number.isInteger(c.step) && c.step >= 1)) throw new Error(`a checkpoint's step must be a positive integer (got ${c.step})`);
+    writeTensor(this.device, this.model.params, c.params);
+    writeTensor(this.device, this.adamM, c.m);
+    writeTensor(this.device, this.adamV, c.v);
+    writeTensor(this.device, this.scaler, c.lossScaler);
+    this.dataRng = Rng.fromState(c.dataRng);
+    this.stepsDone = c.step;
+    this.resumedFrom = c.step;
+    // The first forward's one-time initialisation (step sizes, searched Hadamard blocks) is in the parameters.
+    this.initialized = true;
+    const t = now();
+    this.startTime = t - c.elapsedSeconds * 1000;
+    this.windowStart = { step: c.step, time: t };
+  }
+
   get tokensPerStep(): number {
-    return this.model.B * this.model.T;
+    // An encoder-decoder reads S source tokens per sequence on top of the T decoder tokens.
+    return this.model.B * (this.model.T + ('S' in this.model ? this.model.S : 0));
+  }
+
+  /** The source length of an encoder-decoder (undefined for the other architectures). */
+  private get sourceLength(): number | undefined {
+    return 'S' in this.model ? this.model.S : undefined;
+  }
+
+  /** Writes a batch's tokens (and an encoder-decoder's sources) to the model. */
+  private writeBatch(batch: { inputs: Int32Array; targets: Int32Array; sources?: Int32Array }): void {
+    writeTensor(this.device, this.model.inputs, batch.inputs);
+    writeTensor(this.device, this.model.targets, batch.targets);
+    if (this.model.sources) {
+      if (!batch.sources) throw new Error(`dataset ${this.dataset.name} gave no source sequences for the encoder`);
+      writeTensor(this.device, this.model.sources, batch.sources);
+    }
+  }
+
+  /** What a recipe plugin does to the run (2:4 sparsity, Sparse-QAT, distillation), or null. */
+  get recipe(): string | null {
+    return this.plugin?.describe() ?? null;
   }
 
   /** The kernel path the linear layers run on, for the user. */
@@ -229,11 +357,12 @@ export class Trainer {
     this.throwIfFailed();
     const t = this.config.train;
     const step = this.stepsDone;
-    const batch = this.dataset.trainBatch(this.dataRng, this.model.B, this.model.T);
+    // A recipe's work between steps (a pruning) is submitted before this step's command buffer.
+    this.plugin?.beforeStep?.(step);
+    const batch = this.dataset.trainBatch(this.dataRng, this.model.B, this.model.T, this.sourceLength);
     // Targets of −1 (not scored) read as 0xffffffff in the u32 buffer: the kernels' IGNORE value.
-    writeTensor(this.device, this.model.inputs, batch.inputs);
-    writeTensor(this.device, this.model.targets, batch.targets);
-    const lr = learningRateAt(step, { maxLr: t.lr, minLr: t.lr * t.minLrRatio, warmupSteps: t.warmupSteps, totalSteps: t.steps });
+    this.writeBatch(batch);
+    const lr = this.plugin?.learningRate?.(step) ?? learningRateAt(step, { maxLr: t.lr, minLr: t.lr * t.minLrRatio, warmupSteps: t.warmupSteps, totalSteps: t.steps });
     this.lrs[step] = lr;
     const slot = (step % this.ringSteps) * RECORD;
     this.device.queue.writeBuffer(this.stepUniforms, 0, packAdamWStep({
@@ -249,11 +378,17 @@ export class Trainer {
     // Only a due snapshot whose staging buffer is still being read waits (and only then is there an await).
     const measureSlot = this.measureSlotFor(step);
     if (measureSlot !== null && this.measureBusy[measureSlot]) await this.measureBusy[measureSlot];
+    const checkpointSlot = this.checkpointSlotFor(step);
+    if (checkpointSlot !== null && this.checkpointBusy[checkpointSlot]) await this.checkpointBusy[checkpointSlot];
+    const extra = this.pluginSteps;
     const parts = [
+      extra.beforeForward ?? [],
       this.initialized ? this.model.forward : this.model.firstForward,
       this.model.trainLoss,
       measureSlot === null ? this.model.backward : this.model.measuredBackward,
+      extra.beforeOptimizer ?? [],
       this.optimizer,
+      extra.afterOptimizer ?? [],
     ];
     this.initialized = true;
     let readProfile: (() => Promise<DispatchTime[]>) | null = null;
@@ -265,6 +400,9 @@ export class Trainer {
     }
     this.stepsDone = step + 1;
     if (measureSlot !== null) this.copyMeasurements(encoder, measureSlot);
+    // The checkpoint is copied after the optimizer in this same command buffer: the state after this
+    // step, whatever later steps do to the buffers before the copy is read.
+    if (checkpointSlot !== null) this.copyCheckpoint(encoder, checkpointSlot);
     const windowEnd = this.stepsDone % this.ringSteps === 0 || this.stepsDone === t.steps;
     let staging: GPUBuffer | null = null;
     if (windowEnd) {
@@ -274,7 +412,7 @@ export class Trainer {
       staging = this.staging[i];
       encoder.copyBufferToBuffer(this.metrics.buffer, 0, staging, 0, this.metrics.byteLength);
       this.device.queue.submit([encoder.finish()]);
-      const first = step - (step % this.ringSteps);
+      const first = Math.max(this.resumedFrom, step - (step % this.ringSteps));
       // A failed readback (or a listener that throws) is kept and re-thrown by the next step() or
       // flush(), never left as an unhandled rejection.
       this.stagingBusy[i] = this.collect(staging, first, this.stepsDone)
@@ -288,6 +426,7 @@ export class Trainer {
       this.device.queue.submit([encoder.finish()]);
     }
     if (measureSlot !== null) this.mapMeasurements(measureSlot, this.stepsDone);
+    if (checkpointSlot !== null) this.mapCheckpoint(checkpointSlot, this.stepsDone, this.dataRng.state(), (now() - this.startTime) / 1000);
     this.inflight.push(this.device.queue.onSubmittedWorkDone());
     if (this.inflight.length > MAX_STEPS_IN_FLIGHT) await this.inflight.shift();
     return readProfile;
@@ -303,6 +442,47 @@ export class Trainer {
     const slot = this.nextMeasureStaging;
     this.nextMeasureStaging = (slot + 1) % MEASURE_STAGING;
     return slot;
+  }
+
+  /** The staging slot for a checkpoint after this step, or null when none is due (every
+   *  checkpointEvery steps, counted from the run's start so a resumed run checkpoints the same steps). */
+  private checkpointSlotFor(step: number): number | null {
+    const every = this.config.train.checkpointEvery ?? 0;
+    if (every <= 0 || (step + 1) % every !== 0) return null;
+    const slot = this.nextCheckpointStaging;
+    this.nextCheckpointStaging = (slot + 1) % CHECKPOINT_STAGING;
+    return slot;
+  }
+
+  private copyCheckpoint(encoder: GPUCommandEncoder, slot: number): void {
+    const n = this.model.layout.totalFloats;
+    const staging = this.checkpointStaging[slot];
+    const parts: Tensor[] = [this.model.params, this.adamM, this.adamV];
+    parts.forEach((t, i) => encoder.copyBufferToBuffer(t.buffer, t.offsetBytes, staging, i * n * 4, n * 4));
+    encoder.copyBufferToBuffer(this.scaler.buffer, this.scaler.offsetBytes, staging, 3 * n * 4, 3 * 4);
+  }
+
+  /** Maps a checkpoint copied by the step just submitted and hands it to the listeners; the step loop
+   *  goes on meanwhile. `dataRng` and `elapsedSeconds` are the CPU side of the same moment. */
+  private mapCheckpoint(slot: number, step: number, dataRng: [number, number, number, number], elapsedSeconds: number): void {
+    const n = this.model.layout.totalFloats;
+    const staging = this.checkpointStaging[slot];
+    this.checkpointBusy[slot] = staging
+      .mapAsync(GPUMapMode.READ)
+      .then(() => {
+        const range = staging.getMappedRange();
+        // One copy per part, so a listener may transfer or keep each without the others.
+        const part = (i: number, count: number) => new Float32Array(range, i * n * 4, count).slice();
+        const checkpoint: TrainerCheckpoint = { step, params: part(0, n), m: part(1, n), v: part(2, n), lossScaler: part(3, 3), dataRng, elapsedSeconds };
+        staging.unmap();
+        for (const l of this.checkpointListeners) l(checkpoint);
+      })
+      .catch((e: unknown) => {
+        this.failure ??= e;
+      })
+      .finally(() => {
+        this.checkpointBusy[slot] = null;
+      });
   }
 
   /** Copies the measurements out after the step, in its command buffer. */
@@ -395,6 +575,7 @@ export class Trainer {
     await Promise.all(this.inflight.splice(0));
     await Promise.all(this.stagingBusy.filter(Boolean));
     await Promise.all(this.measureBusy.filter(Boolean));
+    await Promise.all(this.checkpointBusy.filter(Boolean));
   }
 
   private readonly onGpuError = (e: Event) => {
@@ -403,19 +584,20 @@ export class Trainer {
   };
 
   private throwIfFailed(): void {
+    // A lost device also fails the readbacks in flight (their maps abort): the loss is the cause to report.
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message, this.stepsDone);
     if (this.failure !== undefined) throw this.failure;
   }
 
   /** Mean loss over the fixed validation set. */
   async evaluate(): Promise<number> {
     const t = this.config.train;
-    const batches = this.dataset.valBatches(t.valBatches, this.model.B, this.model.T);
+    const batches = this.dataset.valBatches(t.valBatches, this.model.B, this.model.T, this.sourceLength);
     const clear = this.device.createCommandEncoder();
     clear.clearBuffer(this.valMetrics.buffer);
     this.device.queue.submit([clear.finish()]);
     for (const batch of batches) {
-      writeTensor(this.device, this.model.inputs, batch.inputs);
-      writeTensor(this.device, this.model.targets, batch.targets);
+      this.writeBatch(batch);
       const encoder = this.device.createCommandEncoder({ label: 'validation' });
       const pass = encoder.beginComputePass();
       recordDispatches(pass, this.forwardOnce());
@@ -486,6 +668,8 @@ export class Trainer {
    *  generated text of each, without its prefix. Reads logits back every position: for the end of a
    *  run or the occasional sample, not the step loop. */
   async generate(prefixes: readonly Int32Array[], rng: Rng | null): Promise<string[]> {
+    const arch = this.config.model.architecture;
+    if (arch !== 'decoder') throw new Error(`generating text needs a decoder; this model is an ${arch} (use classify() or translate())`);
     await this.flush();
     const { B, T } = this.model;
     const V = this.config.model.vocabSize;
@@ -526,12 +710,46 @@ export class Trainer {
     return out;
   }
 
+  /** What the on-demand forward passes of ./inference.ts need. */
+  private get runner(): ForwardRunner {
+    return { device: this.device, model: this.model, dataset: this.dataset, forward: () => this.forwardOnce() };
+  }
+
+  /** Encoder classifier: accuracy on the fixed validation examples (`batches` batches, default the
+   *  config's valBatches) against the majority-class baseline of the same examples. */
+  async classify(batches = this.config.train.valBatches): Promise<ClassificationReport> {
+    await this.flush();
+    return classifyValidation(this.runner, batches);
+  }
+
+  /** Encoder-decoder: greedy translations of `sources`. */
+  async translate(sources: readonly string[]): Promise<string[]> {
+    await this.flush();
+    return greedyTranslate(this.runner, sources);
+  }
+
+  /** Encoder-decoder: exact match of greedy translations on `count` pairs of the task's validation
+   *  distribution drawn with rng. */
+  async translationAccuracy(count: number, rng: Rng): Promise<TranslationReport> {
+    await this.flush();
+    const d = requireTranslation(this.dataset);
+    return translationExactMatch(this.runner, Array.from({ length: count }, () => d.problem(rng)));
+  }
+
+  /** Every attention layer's probabilities (per layer, per head; self-attention, the encoder's and
+   *  cross-attention) for one example, from a forward pass of its own: not part of the step loop. */
+  async attentionMaps(example: AttentionExample): Promise<AttentionMap[]> {
+    await this.flush();
+    return attentionMaps(this.runner, example);
+  }
+
   /** Restarts the throughput window, e.g. after a pause, so tokens/s does not count the idle time. */
   resetThroughputWindow(): void {
     this.windowStart = { step: this.stepsDone, time: now() };
   }
 
   destroy(): void {
+    this.lostWatch.trainer = null;
     this.device.removeEventListener('uncapturederror', this.onGpuError);
     this.memory.destroy();
   }

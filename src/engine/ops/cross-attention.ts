@@ -1,0 +1,117 @@
+// Multi-head cross-attention ("Attention Is All You Need" §3.2.3, encoder-decoder attention): queries
+// from the decoder (Tq positions), keys and values from the encoder output (Tk positions), no mask.
+//   q = heads(Q);  k, v = heads(KV);  S = q·kᵀ/√d_k  [B, nh, Tq, Tk];  P = softmax(S);  out = rows(P·v)
+// Q [B·Tq, C] is the output of the decoder's cross_attn.c_q, KV [B·Tk, 2C] of cross_attn.c_kv (k in
+// columns 0 … C, v in C … 2C); both are ordinary linear layers of the run's scheme. The products run
+// on the batched matmul; the layouts and the softmax are in src/shaders/cross_attention.wgsl. Like
+// self-attention, S and P stay float in every precision scheme.
+import type { Tensor } from '../tensor';
+import { type Dispatch, grid1d, gridRows, type Kernels } from '../gpu/kernels';
+import type { GpuMemory } from '../gpu/memory';
+import { matmul } from './matmul';
+
+export interface CrossAttentionShape {
+  B: number;
+  /** Query positions (the decoder's T). */
+  Tq: number;
+  /** Key positions (the encoder's T). */
+  Tk: number;
+  C: number;
+  nHead: number;
+}
+
+export interface CrossAttentionActivations {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  scores: Tensor;
+  /** [B, nh, Tq, Tk]: the attention probabilities (what an attention map shows). */
+  probs: Tensor;
+  y: Tensor;
+}
+
+export interface CrossAttentionGrads {
+  dy: Tensor;
+  dprobs: Tensor;
+  dscores: Tensor;
+  dq: Tensor;
+  dk: Tensor;
+  dv: Tensor;
+}
+
+function shapes(s: CrossAttentionShape) {
+  const hs = s.C / s.nHead;
+  return { hs, qHeads: [s.B, s.nHead, s.Tq, hs], kHeads: [s.B, s.nHead, s.Tk, hs], rect: [s.B, s.nHead, s.Tq, s.Tk] };
+}
+
+export function allocCrossAttentionActivations(mem: GpuMemory, s: CrossAttentionShape, label: string): CrossAttentionActivations {
+  const { qHeads, kHeads, rect } = shapes(s);
+  return {
+    q: mem.tensor(qHeads, `${label}.q`),
+    k: mem.tensor(kHeads, `${label}.k`),
+    v: mem.tensor(kHeads, `${label}.v`),
+    scores: mem.tensor(rect, `${label}.scores`),
+    probs: mem.tensor(rect, `${label}.probs`),
+    y: mem.tensor(qHeads, `${label}.y`),
+  };
+}
+
+/** Gradient scratch, shared by all layers (backward handles one layer at a time). */
+export function allocCrossAttentionGrads(mem: GpuMemory, s: CrossAttentionShape): CrossAttentionGrads {
+  const { qHeads, kHeads, rect } = shapes(s);
+  return {
+    dy: mem.tensor(qHeads, 'cross_attn.dy'),
+    dprobs: mem.tensor(rect, 'cross_attn.dprobs'),
+    dscores: mem.tensor(rect, 'cross_attn.dscores'),
+    dq: mem.tensor(qHeads, 'cross_attn.dq'),
+    dk: mem.tensor(kHeads, 'cross_attn.dk'),
+    dv: mem.tensor(kHeads, 'cross_attn.dv'),
+  };
+}
+
+/** rows [B·T, stride] (columns offset … offset + C) ↔ heads [B, nh, T, hs]. */
+function relayout(k: Kernels, label: string, entry: 'rows_to_heads' | 'heads_to_rows', s: CrossAttentionShape, T: number, stride: number, offset: number, from: Tensor, to: Tensor): Dispatch {
+  return k.dispatch({ shader: 'cross_attention', entry, label, uniforms: [s.B, T, s.C, s.nHead, stride, offset], bindings: [from, to], workgroups: grid1d(s.B * T * s.C) });
+}
+
+/** Q [B·Tq, C], KV [B·Tk, 2C] → out [B·Tq, C] (heads concatenated). */
+export function crossAttentionForward(k: Kernels, label: string, s: CrossAttentionShape, Q: Tensor, KV: Tensor, a: CrossAttentionActivations, out: Tensor): Dispatch[] {
+  const { hs } = shapes(s);
+  const heads = s.B * s.nHead;
+  const rows = heads * s.Tq;
+  return [
+    relayout(k, `${label}.split_q`, 'rows_to_heads', s, s.Tq, s.C, 0, Q, a.q),
+    relayout(k, `${label}.split_k`, 'rows_to_heads', s, s.Tk, 2 * s.C, 0, KV, a.k),
+    relayout(k, `${label}.split_v`, 'rows_to_heads', s, s.Tk, 2 * s.C, s.C, KV, a.v),
+    matmul(k, { label: `${label}.scores`, a: a.q, b: a.k, c: a.scores, M: s.Tq, N: s.Tk, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
+    k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward', label: `${label}.softmax`, uniforms: [rows, s.Tk], bindings: [a.scores, a.probs], workgroups: gridRows(rows) }),
+    matmul(k, { label: `${label}.pv`, a: a.probs, b: a.v, c: a.y, M: s.Tq, N: hs, K: s.Tk, batch: heads }),
+    relayout(k, `${label}.merge`, 'heads_to_rows', s, s.Tq, s.C, 0, a.y, out),
+  ];
+}
+
+/** ∇out [B·Tq, C] → ∇Q [B·Tq, C] and ∇KV [B·Tk, 2C]. */
+export function crossAttentionBackward(k: Kernels, label: string, s: CrossAttentionShape, a: CrossAttentionActivations, g: CrossAttentionGrads, dout: Tensor, dQ: Tensor, dKV: Tensor): Dispatch[] {
+  const { hs } = shapes(s);
+  const heads = s.B * s.nHead;
+  const rows = heads * s.Tq;
+  const scale = 1 / Math.sqrt(hs);
+  return [
+    relayout(k, `${label}.dsplit`, 'rows_to_heads', s, s.Tq, s.C, 0, dout, g.dy),
+    // y = P·v: ∇P = ∇y·vᵀ [Tq, Tk], ∇v = Pᵀ·∇y [Tk, hs]
+    matmul(k, { label: `${label}.dprobs`, a: g.dy, b: a.v, c: g.dprobs, M: s.Tq, N: s.Tk, K: hs, transB: true, batch: heads }),
+    matmul(k, { label: `${label}.dv`, a: a.probs, b: g.dy, c: g.dv, M: s.Tk, N: hs, K: s.Tq, transA: true, batch: heads }),
+    k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_backward', label: `${label}.dsoftmax`, uniforms: [rows, s.Tk], bindings: [a.probs, g.dprobs, g.dscores], workgroups: gridRows(rows) }),
+    // S = q·kᵀ/√d_k: ∇q = ∇S·k/√d_k [Tq, hs], ∇k = ∇Sᵀ·q/√d_k [Tk, hs]
+    matmul(k, { label: `${label}.dq`, a: g.dscores, b: a.k, c: g.dq, M: s.Tq, N: hs, K: s.Tk, alpha: scale, batch: heads }),
+    matmul(k, { label: `${label}.dk`, a: g.dscores, b: a.q, c: g.dk, M: s.Tk, N: hs, K: s.Tq, transA: true, alpha: scale, batch: heads }),
+    relayout(k, `${label}.merge_dq`, 'heads_to_rows', s, s.Tq, s.C, 0, g.dq, dQ),
+    relayout(k, `${label}.merge_dk`, 'heads_to_rows', s, s.Tk, 2 * s.C, 0, g.dk, dKV),
+    relayout(k, `${label}.merge_dv`, 'heads_to_rows', s, s.Tk, 2 * s.C, s.C, g.dv, dKV),
+  ];
+}
+
+/** acc += x, element-wise over n values. */
+export function accumulate(k: Kernels, label: string, x: Tensor, acc: Tensor, n: number): Dispatch {
+  return k.dispatch({ shader: 'cross_attention', entry: 'accumulate', label, uniforms: [n], bindings: [x, acc], workgroups: grid1d(n) });
+}
