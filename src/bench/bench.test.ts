@@ -28,7 +28,7 @@ function expectSound(rows: readonly BenchRow[]): void {
 /** Skips allowed on any adapter: optional features it may lack. Anything else is a failure. */
 function unexpectedSkips(report: BenchReport): string[] {
   return report.skipped
-    .filter((s) => !/shader-f16|packed_4x8_integer_dot_product/.test(s.reason))
+    .filter((s) => !/shader-f16|packed_4x8_integer_dot_product|subgroup matrices/.test(s.reason))
     .map((s) => `${s.section} ${s.name} ${s.size}: ${s.reason}`);
 }
 
@@ -47,6 +47,7 @@ describe('npm run bench -- --quick (in-process)', () => {
         const paths = report.rows.filter((r) => r.name === `intMatmul ${format}` && r.size === `${n}³`).map((r) => r.path);
         expect(paths).toContain('plain integer');
         if (gpu.capabilities.packed4x8IntegerDotProduct) expect(paths).toContain('dot4I8Packed');
+        if (gpu.capabilities.subgroupMatrixI8) expect(paths).toContain('i8 subgroup matrices');
       }
       for (const name of ['hadamard', 'lsq quantize int4', 'hq quantize int4']) expect(names.has(`${name}@${n}×${n}`)).toBe(true);
     }

@@ -3,8 +3,8 @@
 //   matmul f32        Y = X·Wᵀ (transB, the forward), ∇X = ∇Y·W (plain), ∇W = ∇Yᵀ·X (transA)
 //   matmul f16        the same with operands rounded to binary16: native f16 tiles (shader-f16) and
 //                     emulated (f32 tiles holding the rounded values)
-//   intMatmul         INT8 and INT4 code products with dequantization, on the dot4I8Packed path and the
-//                     plain i32 path
+//   intMatmul         INT8 and INT4 code products with dequantization, on every integer path the adapter
+//                     offers: i8 subgroup matrices (tensor cores), dot4I8Packed, plain i32
 //   hadamard, lsq     the block Hadamard transform and LSQ quantization to packed INT4 codes: the two
 //                     memory-bound steps HQ puts in front of every quantized forward product
 // Matmul throughput counts 2·n³ operations (TFLOP/s, TOP/s for integer codes); the memory-bound

@@ -19,6 +19,7 @@ const config = tinyRunConfig;
 /** Configs across precisions, quantizer choices, measurements and shapes (incl. split-K weight gradients). */
 const CASES: [string, RunConfig][] = [
   ['fp32 tiny', config({ precision: 'fp32' })],
+  ['fp32 tiny, checkpoints every 5', config({ precision: 'fp32', checkpointEvery: 5 })],
   ['fp32 tiny, measured, sinusoidal, relu', config({ precision: 'fp32', measureEvery: 5 }, { positionalEncoding: 'sinusoidal', activation: 'relu' })],
   ['fp32, 1024 tokens per batch (split-K)', config({ precision: 'fp32', batchSize: 32, logEvery: 10 }, { contextLength: 32, dModel: 64, dFF: 256 })],
   ['fp16 tiny', config({ precision: 'fp16', f16Path: 'emulated' })],
@@ -27,6 +28,7 @@ const CASES: [string, RunConfig][] = [
   ['int4 (hq + lss), measured', config({ precision: 'int4', measureEvery: 5 })],
   ['int4, Hadamard block search', config({ precision: 'int4', hadamardSearch: true })],
   ['int4 lsq + bitsplit, 8 bits', config({ precision: 'int4', forwardQuantizer: 'lsq', backwardQuantizer: 'bitsplit', bits: 8 })],
+  ['int4 hq + bitsplit (integer backward products)', config({ precision: 'int4', backwardQuantizer: 'bitsplit' })],
   ['int4-minmax', config({ precision: 'int4-minmax' })],
   ['int4-lsq-luq, 4 layers', config({ precision: 'int4-lsq-luq' }, { nLayer: 4 })],
   ['int4 forward none, backward none', config({ precision: 'int4', forwardQuantizer: 'none', backwardQuantizer: 'none' })],

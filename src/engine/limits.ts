@@ -13,6 +13,7 @@ import { headOutputs } from './model/gpt';
 import { ParamLayout } from './model/params';
 import { BASELINE_STATS, baselinePartials } from './ops/baselines';
 import { hadamardSearchScratch } from './ops/hadamard-search';
+import { splitCodeShape } from './ops/intgrad';
 import { absmaxPartials, int8CodeShape, scaleCount } from './ops/int8';
 import { REDUCTION_PARTIALS } from './ops/lss';
 import { weightGradientSplits } from './ops/matmul';
@@ -179,16 +180,34 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
     f32('minmax_stats', BASELINE_STATS);
     baselineScratch();
   }
+  // linear/quantized.ts: integer backward products with 4-bit LSQ codes (ops/intgrad.ts).
+  const integerBackward = lsq && format === 'int4' && (q.backward === 'lss' || q.backward === 'bitsplit');
+  let weightGradientInF32 = true;
   if (q.backward === 'lss' || q.backward === 'bitsplit') {
-    for (const what of ['grad_hi', 'grad_lo', 'sampled_grad_w', 'sampled_grad_x']) shared(what, [N, C]);
+    for (const what of ['grad_hi', 'grad_lo']) shared(what, [N, C]);
     shared('split_state', [4]);
     for (const [what, floats] of [['split_row_norms', 2 * N], ['x_row_norms', N], ['probs_w', 2 * N], ['probs_x', 2 * N], ['kept_w', 1], ['kept_x', 1]] as const) shared(what, [floats]);
+    if (!integerBackward) {
+      for (const what of ['sampled_grad_w', 'sampled_grad_x']) shared(what, [N, C]);
+    } else {
+      shared('codes_w_t', splitCodeShape(C, D, true));
+      if (q.backward === 'bitsplit') {
+        shared('grad_codes', splitCodeShape(N, C));
+        shared('grad_codes_t', splitCodeShape(N, C, true));
+        shared('codes_x_t', splitCodeShape(N, D, true));
+        weightGradientInF32 = false;
+      } else {
+        shared('sampled_grad_w', [N, C]);
+        for (const what of ['grad_hi_codes', 'grad_lo_codes']) shared(what, splitCodeShape(N, C));
+        for (const what of ['weights_hi', 'weights_lo']) shared(what, [N]);
+      }
+    }
   } else if (q.backward === 'minmax' || q.backward === 'luq') {
     shared('grad_y_quantized', [N, C]);
     f32('grad_stats', BASELINE_STATS);
     baselineScratch();
   }
-  splitPartials(C, D, N);
+  if (weightGradientInF32) splitPartials(C, D, N);
   if (lsq && q.forward === 'hq') {
     shared('grad_x_masked', [N, D]);
     shared('grad_w_masked', [C, D]);

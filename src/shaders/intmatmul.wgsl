@@ -1,5 +1,5 @@
 // Integer matrix product with dequantization, the core of HQ-MM (paper §3.1–3.3, spec §1–2):
-//   C[M, N] = alpha · |s_A| · |s_B| · (A_q · B_qᵀ)  (+ bias[n])  (+ C)
+//   C[M, N] = alpha · |s_A| · |s_B| · r[m] · (A_q · B_qᵀ)  (+ bias[n])  (+ C)   (r: optional row scales)
 // A_q [M, K] and B_q [N, K] are LSQ code matrices packed by quantize.wgsl, both "row-major along K" (the
 // forward Y = X·Wᵀ layout: X's codes are A, W's codes are B), rows padded with zero codes to whole words.
 // The products are accumulated exactly in i32 (INT4: |a·b| ≤ 64, exact for K < 2^25); the step sizes are
@@ -28,6 +28,9 @@ struct Params {
   alpha: f32,         // extra factor (e.g. bit splitting's 14 = s↑/s↓); 1 for the plain forward
   accumulate: u32,    // 1: C += result
   has_bias: u32,      // 1: add bias[n] to every row
+  step_a_at: u32,     // index of A's step in step_a (e.g. s↓ inside the bit split's state)
+  step_b_at: u32,
+  has_row_scale: u32, // 1: multiply row m by row_scale[m] (LSS's per-row weights m_i/p_i)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,6 +40,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> step_b: array<f32>; // [1]
 @group(0) @binding(5) var<storage, read_write> c: array<f32>; // [M, N]
 @group(0) @binding(6) var<storage, read> bias: array<f32>;   // [N]
+@group(0) @binding(7) var<storage, read> row_scale: array<f32>; // [M]
 
 const TILE_M = 64u;
 const TILE_N = 64u;
@@ -132,7 +136,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     workgroupBarrier();
   }
 
-  let scale = p.alpha * abs(step_a[0]) * abs(step_b[0]);
+  let scale = p.alpha * abs(step_a[p.step_a_at]) * abs(step_b[p.step_b_at]);
   for (var i = 0u; i < 4u; i++) {
     let gm = row0 + lid.y + 16u * i;
     if (gm >= p.M) { continue; }
@@ -141,6 +145,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (gn >= p.N) { continue; }
       let at = gm * p.N + gn;
       var v = f32(acc[i][j]) * scale;
+      if (p.has_row_scale != 0u) { v *= row_scale[gm]; }
       if (p.has_bias != 0u) { v += bias[gn]; }
       if (p.accumulate != 0u) { v += c[at]; }
       c[at] = v;

@@ -116,6 +116,21 @@ fn combine(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3:
   for (var c = lid3.x; c < p.cols; c += WG) { g_out[base + c] = a * g_hi[base + c] + b * g_lo[base + c]; }
 }
 
+// --- The same reweighting as combine, as per-row weights only: w_hi[n] = m_n/p_n, w_lo[n] = m_{N+n}/p_{N+n},
+// for the integer products G̃·Ŵ = s↑·diag(w_hi)·(hi·Ŵ) + s↓·diag(w_lo)·(lo·Ŵ). One thread per token.
+@group(0) @binding(1) var<storage, read> f_probs: array<f32>; // [2N]
+@group(0) @binding(2) var<storage, read> f_step_state: array<u32>;
+@group(0) @binding(3) var<storage, read_write> f_hi: array<f32>; // [N]
+@group(0) @binding(4) var<storage, read_write> f_lo: array<f32>; // [N]
+
+@compute @workgroup_size(WG)
+fn row_weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n = flat_index(gid, nwg);
+  if (n >= p.n) { return; }
+  f_hi[n] = sample_weight(f_probs[n], f_step_state[0], f_step_state[1], n);
+  f_lo[n] = sample_weight(f_probs[p.n + n], f_step_state[0], f_step_state[1], p.n + n);
+}
+
 // --- How many of the 2N stacked rows are kept (the same draws as combine), one workgroup; written to
 // kept[0] as f32, for the metrics (fraction kept = kept/2N).
 @group(0) @binding(1) var<storage, read> k_probs: array<f32>;

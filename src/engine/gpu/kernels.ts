@@ -8,6 +8,7 @@ import colsumWgsl from '../../shaders/colsum.wgsl?raw';
 import crossAttentionWgsl from '../../shaders/cross_attention.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
+import gradcodesWgsl from '../../shaders/gradcodes.wgsl?raw';
 import hadamardWgsl from '../../shaders/hadamard.wgsl?raw';
 import int8Wgsl from '../../shaders/int8.wgsl?raw';
 import intmatmulWgsl from '../../shaders/intmatmul.wgsl?raw';
@@ -42,6 +43,8 @@ export const SHADERS = {
   cross_attention: reduceWgsl + crossAttentionWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
+  // The INT4 backward's integer operands: bit-split codes and transposed forward codes as int8 lanes.
+  gradcodes: gradcodesWgsl,
   hadamard: hadamardWgsl,
   // The INT8 scheme's quantizers (absmax scales, nearest and stochastic codes, transposed packing).
   int8: randomWgsl + reduceWgsl + int8Wgsl,

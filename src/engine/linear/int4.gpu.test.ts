@@ -16,14 +16,18 @@ beforeAll(async () => {
 const SEED = 12345;
 const STEP = 7;
 
-const CASES: { variant: LssVariant; search: boolean }[] = [
-  { variant: 'bitsplit', search: false },
-  { variant: 'lss', search: false },
-  { variant: 'bitsplit', search: true },
-  { variant: 'lss', search: true },
+// integerBackward: the backward products on integer codes (ops/intgrad.ts, the default) or in f32 on the
+// dequantized values; both must equal the reference.
+const CASES: { variant: LssVariant; search: boolean; integerBackward: boolean }[] = [
+  { variant: 'bitsplit', search: false, integerBackward: true },
+  { variant: 'lss', search: false, integerBackward: true },
+  { variant: 'bitsplit', search: true, integerBackward: true },
+  { variant: 'lss', search: true, integerBackward: true },
+  { variant: 'bitsplit', search: false, integerBackward: false },
+  { variant: 'lss', search: false, integerBackward: false },
 ];
-for (const { variant, search } of CASES) {
-  describe(`int4 linear layer, ${variant}${search ? ', Hadamard block searched on the first batch' : ''}`, () => {
+for (const { variant, search, integerBackward } of CASES) {
+  describe(`int4 linear layer, ${variant}${search ? ', Hadamard block searched on the first batch' : ''}${integerBackward ? '' : ', f32 backward products'}`, () => {
     it('forward equals s_X s_W · int(XH)·int(WH)ᵀ + b with first-batch step sizes; backward equals the reference LSS-MM', async () => {
       // N rows (tokens) with a few large gradient rows, as in the paper's Fig. 2.
       const [N, D, C, index] = [37, 48, 20, 3];
@@ -34,7 +38,7 @@ for (const { variant, search } of CASES) {
       const b = roundF32(rng.normalArray(C, 0.1));
       const dy = roundF32(rng.normalArray(N * C, 0.01).map((v, i) => (Math.floor(i / C) % 9 === 0 ? v * 40 : v)));
 
-      const scheme = quantizedScheme('int4', { forward: 'hq', backward: variant, bits: 4, hadamardBlock: 32, hadamardSearch: search });
+      const scheme = quantizedScheme('int4', { forward: 'hq', backward: variant, bits: 4, hadamardBlock: 32, hadamardSearch: search, integerBackward });
       const t = {
         x: h.upload([N, D], x, 'x'),
         w: h.upload([C, D], w, 'w'),

@@ -20,7 +20,8 @@
 import { type ForwardQuantizer, hadamardBlockFor, type Precision, type QuantizerChoice } from '../config';
 import type { Dispatch, Kernels } from '../gpu/kernels';
 import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '../ops/baselines';
-import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssProbabilities, REDUCTION_PARTIALS, splitRowNorms } from '../ops/lss';
+import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKeptCount, lssProbabilities, lssRowWeights, REDUCTION_PARTIALS, splitRowNorms } from '../ops/lss';
+import { packLsqCodes, packSplitCodes, splitCodeShape } from '../ops/intgrad';
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
 import { hadamardTransform, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
@@ -38,6 +39,9 @@ export interface QuantizedOptions extends QuantizerChoice {
   /** The forward's product where W is used as it is ('lsq' codes, 'none'): the sparse run's switchable
    *  2:4 product. ('hq' mixes every weight of a Hadamard block, 'minmax' rounds zeros stochastically.) */
   forwardProducts?: ForwardProducts;
+  /** 'lss'/'bitsplit' with 4-bit LSQ codes: run the backward products on the integer codes (default) rather
+   *  than in f32 on dequantized values (ops/intgrad.ts). Same values up to f32 rounding. */
+  integerBackward?: boolean;
 }
 
 /** Counter-based draw streams of one layer (its base stream is index · STREAMS_PER_LAYER). */
@@ -223,8 +227,11 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         const xNorms = scratch([N], 'x_row_norms');
         const probsW = scratch([2 * N], 'probs_w');
         const probsA = scratch([2 * N], 'probs_x');
-        const sampledW = scratch([N, C], 'sampled_grad_w');
-        const sampledA = scratch([N, C], 'sampled_grad_x');
+        // The combined f32 gradients, only where an f32 product needs them.
+        let sampledWTensor: Tensor | undefined;
+        let sampledATensor: Tensor | undefined;
+        const sampledW = () => (sampledWTensor ??= scratch([N, C], 'sampled_grad_w'));
+        const sampledA = () => (sampledATensor ??= scratch([N, C], 'sampled_grad_x'));
         const keptW = scratch([1], 'kept_w');
         const keptA = scratch([1], 'kept_x');
         const xNormSource = lsq
@@ -238,11 +245,51 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           // Leverage scores: ‖∇↕Y_i‖·‖X̂↕_i‖ for ∇W, ‖∇↕Y_i‖ for ∇X; a budget of N of the 2N rows each.
           lssProbabilities(k, { label: `${name}.probs_w`, scores: splitNorms, factor: xNorms, probs: probsW, rows: N, variant: o.backward }),
           lssProbabilities(k, { label: `${name}.probs_x`, scores: splitNorms, factor: null, probs: probsA, rows: N, variant: o.backward }),
-          ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW, keptCount: keptW, rows: N, cols: C }),
-          ...lssCombine(k, { label: `${name}.sample_x`, hi, lo, splitState, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', out: sampledA, keptCount: keptA, rows: N, cols: C }),
-          ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW, b: xq, c: gradW, M: C, N: D, K: N }),
-          matmul(k, { label: `${name}.grad_x`, a: sampledA, b: wq, c: gradX, M: N, N: D, K: C }),
         );
+        if (lsq && format === 'int4' && o.integerBackward !== false) {
+          // Integer products (ops/intgrad.ts): the split codes times the forward's codes, transposed.
+          const codesWT = scratch(splitCodeShape(C, D, true), 'codes_w_t');
+          backward.push(packLsqCodes(k, { label: `${name}.codes_w_t`, v: lsq.vW, codes: codesWT, rows: C, cols: D, qn, qp, transposed: true }));
+          if (o.backward === 'bitsplit') {
+            // Every non-zero row kept with weight 1: G̃ = s↓·(14·hi + lo), one INT8 operand per product.
+            const g = scratch(splitCodeShape(N, C), 'grad_codes');
+            const gT = scratch(splitCodeShape(N, C, true), 'grad_codes_t');
+            const codesXT = scratch(splitCodeShape(N, D, true), 'codes_x_t');
+            backward.push(
+              lssKeptCount(k, `${name}.kept_w`, probsW, l.stepState, stream, 'weight', keptW, N),
+              lssKeptCount(k, `${name}.kept_x`, probsA, l.stepState, stream, 'activation', keptA, N),
+              packSplitCodes(k, { label: `${name}.grad_codes`, hi, lo, codes: g, rows: N, cols: C, which: 'combined' }),
+              packSplitCodes(k, { label: `${name}.grad_codes_t`, hi, lo, codes: gT, rows: N, cols: C, which: 'combined', transposed: true }),
+              packLsqCodes(k, { label: `${name}.codes_x_t`, v: lsq.vX, codes: codesXT, rows: N, cols: D, qn, qp, transposed: true }),
+              intMatmul(k, { label: `${name}.grad_w`, a: gT, b: codesXT, stepA: splitState, stepAAt: 2, stepB: lsq.sX.value, c: gradW, M: C, N: D, K: N, format: 'int8' }),
+              intMatmul(k, { label: `${name}.grad_x`, a: g, b: codesWT, stepA: splitState, stepAAt: 2, stepB: lsq.sW.value, c: gradX, M: N, N: D, K: C, format: 'int8' }),
+            );
+          } else {
+            // LSS: ∇X as two integer products with per-row weights; ∇W reweights its reduction (the
+            // tokens), so it stays an f32 product on the combined gradient.
+            const hiCodes = scratch(splitCodeShape(N, C), 'grad_hi_codes');
+            const loCodes = scratch(splitCodeShape(N, C), 'grad_lo_codes');
+            const weightsHi = scratch([N], 'weights_hi');
+            const weightsLo = scratch([N], 'weights_lo');
+            backward.push(
+              ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), keptCount: keptW, rows: N, cols: C }),
+              ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW(), b: xq, c: gradW, M: C, N: D, K: N }),
+              lssRowWeights(k, { label: `${name}.weights_x`, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', weightsHi, weightsLo, rows: N }),
+              lssKeptCount(k, `${name}.kept_x`, probsA, l.stepState, stream, 'activation', keptA, N),
+              packSplitCodes(k, { label: `${name}.grad_hi_codes`, hi, lo, codes: hiCodes, rows: N, cols: C, which: 'hi' }),
+              packSplitCodes(k, { label: `${name}.grad_lo_codes`, hi, lo, codes: loCodes, rows: N, cols: C, which: 'lo' }),
+              intMatmul(k, { label: `${name}.grad_x_hi`, a: hiCodes, b: codesWT, stepA: splitState, stepAAt: 1, stepB: lsq.sW.value, rowScale: weightsHi, c: gradX, M: N, N: D, K: C, format: 'int8' }),
+              intMatmul(k, { label: `${name}.grad_x_lo`, a: loCodes, b: codesWT, stepA: splitState, stepAAt: 2, stepB: lsq.sW.value, rowScale: weightsLo, c: gradX, M: N, N: D, K: C, format: 'int8', accumulate: true }),
+            );
+          }
+        } else {
+          backward.push(
+            ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), keptCount: keptW, rows: N, cols: C }),
+            ...lssCombine(k, { label: `${name}.sample_x`, hi, lo, splitState, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', out: sampledA(), keptCount: keptA, rows: N, cols: C }),
+            ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW(), b: xq, c: gradW, M: C, N: D, K: N }),
+            matmul(k, { label: `${name}.grad_x`, a: sampledA(), b: wq, c: gradX, M: N, N: D, K: C }),
+          );
+        }
         observe.gradQuantized = { hi, lo, splitState };
         observe.keptW = keptW;
         observe.keptX = keptA;

@@ -37,7 +37,7 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
   const add = (s: string) => L.push(s);
   add('enable chromium_experimental_subgroup_matrix;');
   add('');
-  add('struct Params { M: u32, N: u32, words_per_row: u32, alpha: f32, accumulate: u32, has_bias: u32, }');
+  add('struct Params { M: u32, N: u32, words_per_row: u32, alpha: f32, accumulate: u32, has_bias: u32, step_a_at: u32, step_b_at: u32, has_row_scale: u32, }');
   add('@group(0) @binding(0) var<uniform> p: Params;');
   add('@group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;  // [M, words_per_row / 4]');
   add('@group(0) @binding(2) var<storage, read> b: array<vec4<u32>>;  // [N, words_per_row / 4]');
@@ -45,6 +45,7 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
   add('@group(0) @binding(4) var<storage, read> step_b: array<f32>;');
   add('@group(0) @binding(5) var<storage, read_write> c: array<f32>;');
   add('@group(0) @binding(6) var<storage, read> bias: array<f32>;');
+  add('@group(0) @binding(7) var<storage, read> row_scale: array<f32>;');
   add(`var<workgroup> tile_a: array<i32, ${SGMAT_TILE * ROW_WORDS}>; // 64 rows × 32 int8 codes`);
   add(`var<workgroup> tile_b: array<i32, ${SGMAT_TILE * ROW_WORDS}>; // Bᵀ, column-major`);
   add('var<workgroup> out_tile: array<i32, 256>;');
@@ -111,7 +112,7 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
   add('  }');
   add('');
   add('  // Epilogue: each 16×16 result passes through workgroup memory; the 32 invocations scale 8 values each.');
-  add('  let scale = p.alpha * abs(step_a[0]) * abs(step_b[0]);');
+  add('  let scale = p.alpha * abs(step_a[p.step_a_at]) * abs(step_b[p.step_b_at]);');
   for (let i = 0; i < FRAGMENTS; i++) {
     for (let j = 0; j < FRAGMENTS; j++) {
       add('  workgroupBarrier();');
@@ -129,6 +130,7 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
   add('    if (gm < p.M && gn < p.N) {');
   add('      let at = gm * p.N + gn;');
   add('      var v = f32(out_tile[e]) * scale;');
+  add('      if (p.has_row_scale != 0u) { v *= row_scale[gm]; }');
   add('      if (p.has_bias != 0u) { v += bias[gn]; }');
   add('      if (p.accumulate != 0u) { v += c[at]; }');
   add('      c[at] = v;');

@@ -272,6 +272,46 @@ export function lssCombine(k: Kernels, s: LssCombineSpec): Dispatch[] {
   return dispatches;
 }
 
+export interface LssRowWeightsSpec {
+  label: string;
+  probs: Tensor;
+  stepState: Tensor;
+  stream: number;
+  gradient: LssGradient;
+  /** [rows] f32 out each: w_n = m_n/p_n of the hi rows and of the lo rows (lssCombine's draws). */
+  weightsHi: Tensor;
+  weightsLo: Tensor;
+  rows: number;
+}
+
+/** lssCombine's reweighting as per-row weights only, for integer products of the two halves. */
+export function lssRowWeights(k: Kernels, s: LssRowWeightsSpec): Dispatch {
+  positiveInteger(s.label, s.rows, 'rows');
+  baseStream(s.label, s.stream);
+  need(s.label, s.probs, 2 * s.rows, 'probs');
+  need(s.label, s.stepState, 2, 'stepState');
+  need(s.label, s.weightsHi, s.rows, 'weightsHi');
+  need(s.label, s.weightsLo, s.rows, 'weightsLo');
+  return k.dispatch({
+    shader: 'lss',
+    entry: 'row_weights',
+    label: s.label,
+    uniforms: [2 * s.rows, s.rows, 0, s.stream + LSS_STREAM_OFFSET[s.gradient], f32(0), 0, 0],
+    bindings: [s.probs, s.stepState, s.weightsHi, s.weightsLo],
+    workgroups: grid1d(s.rows),
+  });
+}
+
+/** How many of the 2N stacked rows lssCombine keeps (same draws), into keptCount[0], without combining. */
+export function lssKeptCount(k: Kernels, label: string, probs: Tensor, stepState: Tensor, stream: number, gradient: LssGradient, keptCount: Tensor, rows: number): Dispatch {
+  positiveInteger(label, rows, 'rows');
+  baseStream(label, stream);
+  need(label, probs, 2 * rows, 'probs');
+  need(label, keptCount, 1, 'keptCount');
+  const uniforms = [2 * rows, rows, 0, stream + LSS_STREAM_OFFSET[gradient], f32(0), 0, 0];
+  return k.dispatch({ shader: 'lss', entry: 'kept_count', label, uniforms, bindings: [probs, stepState, keptCount], workgroups: [1, 1, 1] });
+}
+
 /** The draws u_i = uniform_draw(seed, stream, step, i), i < count, into out (tests; inspecting a step). */
 export function randomDraws(k: Kernels, label: string, stepState: Tensor, stream: number, out: Tensor, count: number): Dispatch {
   positiveInteger(label, count, 'count');

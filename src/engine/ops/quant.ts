@@ -215,9 +215,13 @@ export interface IntMatmulSpec {
   a: Tensor;
   /** [N, packedWordsPerRow(K, format)]: packed code rows of B (the forward's W, [out, in] like nn.Linear). */
   b: Tensor;
-  /** [1] step sizes of A and B (|s| is used), read on the GPU. */
+  /** Step sizes of A and B (|s| is used), read on the GPU: element stepAAt / stepBAt (default 0). */
   stepA: Tensor;
   stepB: Tensor;
+  stepAAt?: number;
+  stepBAt?: number;
+  /** [M], optional: multiplies row m of the product (before bias and accumulation). */
+  rowScale?: Tensor | null;
   /** [M, N] f32 out. */
   c: Tensor;
   M: number;
@@ -262,16 +266,17 @@ export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   need(s.label, s.a, s.M * words, 'A codes');
   need(s.label, s.b, s.N * words, 'B codes');
   need(s.label, s.c, s.M * s.N, 'C');
-  need(s.label, s.stepA, 1, 'stepA');
-  need(s.label, s.stepB, 1, 'stepB');
+  need(s.label, s.stepA, (s.stepAAt ?? 0) + 1, 'stepA');
+  need(s.label, s.stepB, (s.stepBAt ?? 0) + 1, 'stepB');
   if (s.bias) need(s.label, s.bias, s.N, 'bias');
+  if (s.rowScale) need(s.label, s.rowScale, s.M, 'rowScale');
   return k.dispatch({
     shader: path === 'subgroup-matrix' ? (format === 'int8' ? 'intmatmul_sgmat_int8' : 'intmatmul_sgmat_int4') : path === 'dot4' ? 'intmatmul' : 'intmatmul_plain',
     entry: 'main',
     label: s.label,
     constants: path === 'subgroup-matrix' ? {} : { INT8_CODES: format === 'int8', DOT4: path === 'dot4' },
-    uniforms: [s.M, s.N, words, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0],
-    bindings: [s.a, s.b, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder],
+    uniforms: [s.M, s.N, words, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0, s.stepAAt ?? 0, s.stepBAt ?? 0, s.rowScale ? 1 : 0],
+    bindings: [s.a, s.b, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder, s.rowScale ?? k.placeholder],
     workgroups: [gridDim(s.label, Math.ceil(s.N / tile), 'N'), gridDim(s.label, Math.ceil(s.M / tile), 'M'), 1],
   });
 }
