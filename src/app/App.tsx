@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { LossChart } from './charts/LossChart';
 import { MeasurementCharts } from './charts/MeasurementCharts';
 import { SeriesChart } from './charts/SeriesChart';
+import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { ComparisonPanel } from './components/ComparisonPanel';
 import { ConfigPanel } from './components/ConfigPanel';
 import { Explain } from './components/Explain';
@@ -75,6 +76,7 @@ export function App() {
             <MeasurementCharts />
             <SamplesPanel />
             <ComparisonPanel />
+            <BenchmarkPanel />
             <RunsPanel />
             <HadamardDemo />
             <TeachingViews />

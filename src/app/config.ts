@@ -32,6 +32,9 @@ export type { BackwardQuantizer, ForwardQuantizer, Precision };
 export const MAX_STEPS = 20_000;
 export const MAX_BATCH = 256;
 export const HADAMARD_BLOCKS = [1, 2, 4, 8, 16, 32, 64, 128] as const;
+/** Steps between training checkpoints unless the config says otherwise: on a slow adapter a few
+ *  minutes of training at most is taken again after a lost device. */
+export const DEFAULT_CHECKPOINT_EVERY = 100;
 
 export interface PageConfig {
   dataset: DatasetChoice;
@@ -53,6 +56,9 @@ export interface PageConfig {
   evalEvery: number;
   /** Steps between per-layer measurement snapshots (0 = off). */
   measureEvery: number;
+  /** Steps between training checkpoints (0 = off): a lost GPU device or a NaN resumes from the last one,
+   *  and it is saved with the run. Absent in runs saved before it existed: the default then. */
+  checkpointEvery?: number;
   /** Samples generated at the end of the run (0 = none). */
   samples: number;
   /** Steps between sample generations during training (0 = only at the end). */
@@ -68,6 +74,7 @@ export const DEFAULT_CONFIG: PageConfig = {
   seed: 1,
   evalEvery: 50,
   measureEvery: 10,
+  checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
   samples: 5,
   sampleEvery: 0,
 };
@@ -123,6 +130,7 @@ export function trainConfigFor(c: PageConfig): TrainConfig {
     // A short run (tests, a quick look) must still warm up for less than it trains.
     warmupSteps: Math.min(DEFAULT_TRAIN.warmupSteps, Math.floor(c.steps / 5)),
     measureEvery: c.measureEvery,
+    checkpointEvery: c.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
   };
   if (c.forwardQuantizer !== undefined) train.forwardQuantizer = c.forwardQuantizer;
   if (c.backwardQuantizer !== undefined) train.backwardQuantizer = c.backwardQuantizer;
@@ -142,7 +150,7 @@ export function configProblems(c: PageConfig): string[] {
   if (c.batchSize !== undefined && !(Number.isInteger(c.batchSize) && c.batchSize >= 1 && c.batchSize <= MAX_BATCH)) {
     problems.push(`batch must be a whole number from 1 to ${MAX_BATCH} (got ${c.batchSize})`);
   }
-  for (const [name, v] of [['evaluate every', c.evalEvery], ['measure every', c.measureEvery], ['sample every', c.sampleEvery], ['samples', c.samples]] as const) {
+  for (const [name, v] of [['evaluate every', c.evalEvery], ['measure every', c.measureEvery], ['checkpoint every', c.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY], ['sample every', c.sampleEvery], ['samples', c.samples]] as const) {
     if (!(Number.isInteger(v) && v >= 0)) problems.push(`${name} must be a whole number ≥ 0 (got ${v})`);
   }
   if (c.samples > 32) problems.push(`samples must be at most 32 (got ${c.samples})`);

@@ -1,9 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-import { initFromUrl, restoreRuns } from './store';
+import { initFromUrl, installTestHooks, restoreRuns } from './store';
 import './styles.css';
 
+// The e2e tests' hooks (store.ts TestHooks) exist only when the URL asks for them.
+if (new URLSearchParams(window.location.search).get('testHooks') === '1') installTestHooks();
 initFromUrl(window.location.search);
 void restoreRuns();
 

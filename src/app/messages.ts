@@ -23,7 +23,41 @@ export type ToWorker =
   | { type: 'pause' }
   | { type: 'resume' }
   /** Stop the current run after the step in progress, and drop the queued ones. */
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /** The answer to a run halted by a NaN (run-halted): go on from the last checkpoint before it (or the
+   *  start) with learning rate `lr` ('lower-lr'), or at the same rate ('rollback'). */
+  | { type: 'recover'; action: RecoverAction; lr?: number }
+  /** Test-only (the page sends it with ?testHooks=1): destroy the worker's GPU device, as a driver
+   *  reset would lose it, to show that the run survives. */
+  | { type: 'test-lose-device' };
+
+export type RecoverAction = 'lower-lr' | 'rollback';
+
+/** Where a run went non-finite (the engine's NonFiniteError), and what it can go back to. */
+export interface NumericsHalt {
+  /** The 1-based step whose loss or gradient was not finite. */
+  step: number;
+  /** The first forward activation holding a NaN or ±∞, if any. */
+  activation: string | null;
+  /** Parameter tensors whose gradients hold a NaN or ±∞. */
+  gradients: string[];
+  message: string;
+  /** The learning rate the run had. */
+  lr: number;
+  /** The checkpoint a recovery goes back to; null: the start of the run. */
+  checkpointStep: number | null;
+}
+
+/** Something that happened to a run and changed its course: a lost device it survived, or a recovery
+ *  from a NaN chosen by the user. Kept with the run and shown. */
+export interface RunEvent {
+  kind: 'device-lost' | RecoverAction;
+  /** The step the run went on from. */
+  step: number;
+  text: string;
+  /** The learning rate from then on, when it changed. */
+  lr?: number;
+}
 
 export interface AdapterSummary {
   vendor: string;
@@ -50,7 +84,8 @@ export interface RunInfo {
   checkpoint?: string;
 }
 
-export type RunPhase = 'starting' | 'training' | 'paused' | 'evaluating' | 'sampling';
+/** 'recovering': the GPU device was lost and a new one is being set up (the run then goes on). */
+export type RunPhase = 'starting' | 'training' | 'paused' | 'evaluating' | 'sampling' | 'recovering';
 
 /** How an error should be read: a config the user can fix, a bad upload, or a failure of the GPU/run. */
 export type ErrorKind = 'config' | 'checkpoint' | 'dataset' | 'gpu' | 'run';
@@ -69,6 +104,15 @@ export type FromWorker =
   | { type: 'run-stopped'; runId: string; steps: number }
   /** The run's final weights as a safetensors file (sent after run-done / run-stopped). */
   | { type: 'checkpoint'; runId: string; bytes: Uint8Array }
+  /** The latest training checkpoint (weights, AdamW moments, data position: engine
+   *  train/training-state.ts) as a safetensors file, every checkpointEvery steps. */
+  | { type: 'run-checkpoint'; runId: string; step: number; bytes: Uint8Array }
+  /** The run went back to `step` (a lost device, a recovery from a NaN): its records of later steps
+   *  are void, those steps run again. */
+  | { type: 'run-rewind'; runId: string; step: number }
+  /** The run stopped on a NaN and waits for a 'recover' or 'stop'. */
+  | { type: 'run-halted'; runId: string; halt: NumericsHalt }
+  | { type: 'run-event'; runId: string; event: RunEvent }
   | { type: 'run-error'; runId: string | null; kind: ErrorKind; message: string }
   /** Every queued run has finished, stopped or failed. */
   | { type: 'idle' };

@@ -74,3 +74,13 @@ export async function loadCheckpoint(runId: string): Promise<Uint8Array | null> 
   const v = await withStore<unknown>(CHECKPOINTS, 'readonly', (s) => s.get(runId));
   return v instanceof Uint8Array ? v : null;
 }
+
+/** Run ids with a stored checkpoint (for the quota policy, quota.ts). */
+export async function checkpointIds(): Promise<string[]> {
+  const keys = (await withStore<IDBValidKey[]>(CHECKPOINTS, 'readonly', (s) => s.getAllKeys())) ?? [];
+  return keys.filter((k): k is string => typeof k === 'string');
+}
+
+export async function deleteCheckpoint(runId: string): Promise<void> {
+  await withStore(CHECKPOINTS, 'readwrite', (s) => s.delete(runId));
+}

@@ -51,6 +51,50 @@ describe('reduceRuns', () => {
     runs = reduceRuns(runs, { type: 'idle' });
     expect(runs.map((r) => r.id)).toEqual(['a']);
   });
+
+  it('a rewind drops the records after its step; the steps that run again append once more', () => {
+    let runs = play([a], [
+      { type: 'run-phase', runId: 'a', phase: 'training' },
+      { type: 'metrics', runId: 'a', records: [1, 2, 3, 4, 5, 6, 7].map((s) => record(s, 10 - s)) },
+      { type: 'validation', runId: 'a', step: 4, valLoss: 5 },
+      { type: 'validation', runId: 'a', step: 6, valLoss: 4 },
+      { type: 'samples', runId: 'a', step: 6, samples: ['x'] },
+      { type: 'run-checkpoint', runId: 'a', step: 5, bytes: new Uint8Array(8) },
+      { type: 'run-phase', runId: 'a', phase: 'recovering' },
+      { type: 'run-rewind', runId: 'a', step: 5 },
+      { type: 'run-event', runId: 'a', event: { kind: 'device-lost', step: 5, text: 'lost' } },
+    ]);
+    expect(runs[0].status).toBe('recovering');
+    expect(runs[0].points.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(runs[0].validation).toEqual([{ step: 4, valLoss: 5 }]);
+    expect(runs[0].samples).toEqual([]);
+    expect(runs[0].checkpointStep).toBe(5);
+    expect(runs[0].events).toEqual([{ kind: 'device-lost', step: 5, text: 'lost' }]);
+    runs = play(runs, [{ type: 'metrics', runId: 'a', records: [record(6, 4), record(7, 3)] }]);
+    expect(runs[0].points.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('a NaN halts the run with where it happened; a recovery with a lower rate clears it and records the new rate', () => {
+    const halt = { step: 2, activation: 'block.0.ln_1', gradients: ['lm_head.weight'], message: 'NaN at step 2', lr: 1e30, checkpointStep: null };
+    let runs = play([a], [
+      { type: 'run-phase', runId: 'a', phase: 'training' },
+      { type: 'metrics', runId: 'a', records: [record(1, 4), record(2, NaN)] },
+      { type: 'run-halted', runId: 'a', halt },
+    ]);
+    expect(runs[0].status).toBe('paused');
+    expect(runs[0].halt).toEqual(halt);
+    // History is kept while halted.
+    expect(runs[0].points).toHaveLength(2);
+    runs = play(runs, [
+      { type: 'run-rewind', runId: 'a', step: 0 },
+      { type: 'run-event', runId: 'a', event: { kind: 'lower-lr', step: 0, text: 'restarted', lr: 3e-3 } },
+      { type: 'run-phase', runId: 'a', phase: 'training' },
+    ]);
+    expect(runs[0].halt).toBeNull();
+    expect(runs[0].config.lr).toBe(3e-3);
+    expect(runs[0].points).toEqual([]);
+    expect(runs[0].status).toBe('training');
+  });
 });
 
 describe('derived numbers', () => {

@@ -2,7 +2,7 @@
 // zustand store (store.ts) holds the list; this file has no React, DOM or GPU so it is unit-tested.
 import type { StepMetrics } from '../engine/train/trainer';
 import { type PageConfig, runLabel } from './config';
-import type { ErrorKind, FromWorker, RunInfo, RunPhase } from './messages';
+import type { ErrorKind, FromWorker, NumericsHalt, RunEvent, RunInfo, RunPhase } from './messages';
 
 export type RunStatus = 'queued' | RunPhase | 'done' | 'stopped' | 'error';
 
@@ -48,6 +48,13 @@ export interface RunRecord {
   samples: SampleSet[];
   result: RunResult | null;
   error: { kind: ErrorKind; message: string } | null;
+  /** Set while the run waits, halted by a NaN, for the user to choose how it goes on. (Optional here
+   *  and below: runs saved before these existed lack them.) */
+  halt?: NumericsHalt | null;
+  /** Lost devices survived and recoveries chosen, in order. */
+  events?: RunEvent[];
+  /** The step of the latest training checkpoint the page holds for the run. */
+  checkpointStep?: number;
 }
 
 export function isFinished(status: RunStatus): boolean {
@@ -61,7 +68,7 @@ export function isActive(status: RunStatus): boolean {
 export function newRun(id: string, config: PageConfig, groupId: string | null, createdAt: number): RunRecord {
   return {
     id, label: runLabel(config), config, groupId, createdAt, status: 'queued', info: null,
-    points: [], validation: [], samples: [], result: null, error: null,
+    points: [], validation: [], samples: [], result: null, error: null, halt: null, events: [],
   };
 }
 
@@ -98,13 +105,32 @@ export function reduceRuns(runs: RunRecord[], message: FromWorker): RunRecord[] 
       }));
     case 'samples':
       return update(runs, message.runId, (r) => ({ ...r, samples: r.samples.concat({ step: message.step, samples: message.samples }) }));
+    case 'run-rewind':
+      // Records of the steps after the rewind point are void: those steps run again.
+      return update(runs, message.runId, (r) => ({
+        ...r,
+        points: r.points.filter((p) => p.step <= message.step),
+        validation: r.validation.filter((v) => v.step <= message.step),
+        samples: r.samples.filter((s) => s.step <= message.step),
+      }));
+    case 'run-halted':
+      return update(runs, message.runId, (r) => (isFinished(r.status) ? r : { ...r, status: 'paused', halt: message.halt }));
+    case 'run-event':
+      return update(runs, message.runId, (r) => ({
+        ...r,
+        halt: null,
+        events: [...(r.events ?? []), message.event],
+        config: message.event.lr !== undefined ? { ...r.config, lr: message.event.lr } : r.config,
+      }));
+    case 'run-checkpoint':
+      return update(runs, message.runId, (r) => ({ ...r, checkpointStep: message.step }));
     case 'run-done':
-      return update(runs, message.runId, (r) => ({ ...r, status: 'done', result: { valLoss: message.valLoss, steps: message.steps, seconds: message.seconds } }));
+      return update(runs, message.runId, (r) => ({ ...r, status: 'done', halt: null, result: { valLoss: message.valLoss, steps: message.steps, seconds: message.seconds } }));
     case 'run-stopped':
-      return update(runs, message.runId, (r) => ({ ...r, status: 'stopped' }));
+      return update(runs, message.runId, (r) => ({ ...r, status: 'stopped', halt: null }));
     case 'run-error':
       if (message.runId === null) return runs;
-      return update(runs, message.runId, (r) => ({ ...r, status: 'error', error: { kind: message.kind, message: message.message } }));
+      return update(runs, message.runId, (r) => ({ ...r, status: 'error', halt: null, error: { kind: message.kind, message: message.message } }));
     case 'idle':
       // Runs of a stopped queue that never started are dropped: they have nothing to show.
       return runs.filter((r) => r.status !== 'queued');

@@ -64,4 +64,30 @@ describe('store', () => {
     expect(s.runs[0].status).toBe('done');
     expect(Array.from(s.checkpoints.a)).toEqual([1, 2]);
   });
+
+  it('a training checkpoint stands for the run\'s weights until the final ones replace it', () => {
+    useAppStore.setState({ runs: [newRun('a', DEFAULT_CONFIG, null, 1)] });
+    handleWorkerMessage({ type: 'run-checkpoint', runId: 'a', step: 100, bytes: new Uint8Array([7]) });
+    expect(Array.from(useAppStore.getState().checkpoints.a)).toEqual([7]);
+    expect(useAppStore.getState().runs[0].checkpointStep).toBe(100);
+    handleWorkerMessage({ type: 'checkpoint', runId: 'a', bytes: new Uint8Array([8, 9]) });
+    expect(Array.from(useAppStore.getState().checkpoints.a)).toEqual([8, 9]);
+    // Of an unknown (reset) run, nothing is kept.
+    handleWorkerMessage({ type: 'run-checkpoint', runId: 'gone', step: 100, bytes: new Uint8Array([1]) });
+    expect(useAppStore.getState().checkpoints.gone).toBeUndefined();
+  });
+
+  it('a rewind drops the run\'s later measurement snapshots too; a halt and the event that ends it reach the run and the notice', () => {
+    useAppStore.setState({ runs: [newRun('a', DEFAULT_CONFIG, null, 1)], busy: true, pauseRequested: true });
+    for (const step of [1, 10, 20, 30]) handleWorkerMessage({ type: 'measurements', runId: 'a', snapshot: { step, layers: [] } });
+    handleWorkerMessage({ type: 'run-rewind', runId: 'a', step: 20 });
+    expect(useAppStore.getState().measurements.a.map((m) => m.step)).toEqual([1, 10, 20]);
+    const halt = { step: 25, activation: null, gradients: ['lm_head.weight'], message: 'NaN', lr: 0.5, checkpointStep: 20 };
+    handleWorkerMessage({ type: 'run-halted', runId: 'a', halt });
+    expect(useAppStore.getState().runs[0]).toMatchObject({ status: 'paused', halt });
+    expect(useAppStore.getState().pauseRequested).toBe(false);
+    handleWorkerMessage({ type: 'run-event', runId: 'a', event: { kind: 'rollback', step: 20, text: 'rolled back to step 20' } });
+    expect(useAppStore.getState().runs[0].halt).toBeNull();
+    expect(useAppStore.getState().notice).toEqual({ kind: 'info', text: 'rolled back to step 20' });
+  });
 });

@@ -7,8 +7,10 @@ import type { MeasurementSnapshot } from '../engine/train/measurements';
 import { type CheckpointSummary, checkCheckpointSize, inspectCheckpoint } from './checkpoint-file';
 import { type ComparisonChoice, comparisonConfig, configProblems, DEFAULT_COMPARISON, DEFAULT_CONFIG, type PageConfig } from './config';
 import { download, fileNameFor, runsToCsv, runsToJson } from './export';
-import type { AdapterSummary, FromWorker, RunSpec, ToWorker } from './messages';
+import type { AdapterSummary, FromWorker, RecoverAction, RunSpec, ToWorker } from './messages';
 import * as persist from './persist';
+import { writeWithinQuota } from './quota';
+import { checkRunFileSize, decodeRunFile, encodeRunFile, RunFileError, runFileName } from './run-file';
 import { isActive, isFinished, newRun, type RunRecord, reduceRuns } from './runs';
 import { type HideableControl, parseUrl, toSearch } from './url';
 
@@ -48,6 +50,8 @@ export interface AppState {
   checkpoints: Record<string, Uint8Array>;
   upload: CheckpointSummary | null;
   uploadError: string | null;
+  /** Why the last run file could not be imported. */
+  importError: string | null;
   logScale: boolean;
   /** Config fields whose text is not a usable value right now (Start is refused while any is). */
   invalidFields: string[];
@@ -73,6 +77,11 @@ export interface AppState {
   exportCsv(ids?: string[]): void;
   exportJson(ids?: string[]): void;
   exportCheckpoint(id: string): Promise<void>;
+  /** The answer to a run halted by a NaN: go on with learning rate `lr`, or roll back at the same rate. */
+  recover(action: RecoverAction, lr?: number): void;
+  /** Downloads the run (config, metrics, samples, events) and its latest checkpoint as one file. */
+  exportRun(id: string): Promise<void>;
+  importRun(file: File): Promise<void>;
 }
 
 let worker: Worker | null = null;
@@ -116,6 +125,7 @@ export const useAppStore = create<AppState>()((set, get) => ({
   checkpoints: {},
   upload: null,
   uploadError: null,
+  importError: null,
   logScale: false,
   invalidFields: [],
   setFieldValid: (field, valid) =>
@@ -241,7 +251,79 @@ export const useAppStore = create<AppState>()((set, get) => ({
     }
     download(bytes as BlobPart, fileNameFor(run.label, 'safetensors'), 'application/octet-stream');
   },
+  recover: (action, lr) => {
+    if (!get().busy) return;
+    send({ type: 'recover', action, lr });
+  },
+  exportRun: async (id) => {
+    const run = get().runs.find((r) => r.id === id);
+    if (!run) return;
+    const checkpoint = get().checkpoints[id] ?? (await persist.loadCheckpoint(id));
+    download(encodeRunFile(run, checkpoint ?? null) as BlobPart, runFileName(run.label), 'application/octet-stream');
+  },
+  importRun: async (file) => {
+    set({ importError: null });
+    try {
+      // Refuse an oversized file before reading it into memory.
+      checkRunFileSize(file.name, file.size);
+      const { run, checkpoint } = decodeRunFile(file.name, new Uint8Array(await file.arrayBuffer()), newId(), Date.now());
+      set((s) => ({
+        runs: [...s.runs, run],
+        checkpoints: checkpoint ? { ...s.checkpoints, [run.id]: checkpoint } : s.checkpoints,
+        selectedRunId: run.id,
+        notice: { kind: 'info', text: `Imported ${run.label}: ${run.points.length} steps${checkpoint ? ', with its checkpoint' : ''}.` },
+      }));
+      await persistWithinQuota(run.id, () => persist.saveRun(run), `the imported run ${run.label}`);
+      if (checkpoint) await persistWithinQuota(run.id, () => persist.saveCheckpoint(run.id, checkpoint), `the checkpoint of ${run.label}`);
+    } catch (e) {
+      set({ importError: e instanceof RunFileError ? e.message : `could not read ${file.name}: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  },
 }));
+
+/** Writes to this browser's storage through the quota policy (quota.ts): when it is full, the saved
+ *  checkpoints of the oldest runs go first and metrics and configs stay; the user is told what went. */
+async function persistWithinQuota(forRun: string, write: () => Promise<void>, what: string): Promise<void> {
+  const runs = useAppStore.getState().runs;
+  try {
+    const out = await writeWithinQuota(persist, write, forRun, new Map(runs.map((r) => [r.id, r.createdAt])));
+    if (out.dropped.length === 0 && out.saved) return;
+    const parts: string[] = [];
+    if (out.dropped.length) {
+      const labels = out.dropped.map((id) => runs.find((r) => r.id === id)?.label ?? 'a deleted run');
+      parts.push(`the saved weights of ${out.dropped.length} older run${out.dropped.length > 1 ? 's' : ''} (${labels.join('; ')}) were removed to make room; their metrics and configs are kept`);
+    }
+    if (!out.saved) parts.push(`${what} could not be saved even so`);
+    useAppStore.setState({ notice: { kind: 'info', text: `This browser's storage is full: ${parts.join(', and ')}.` } });
+  } catch (e) {
+    useAppStore.setState({ notice: { kind: 'info', text: `${what} could not be saved in this browser's storage: ${e instanceof Error ? e.message : String(e)}` } });
+  }
+}
+
+/** Training checkpoints arrive every checkpointEvery steps, which on a fast GPU is several a second:
+ *  the latest is kept in memory at once and written to storage at most this often. */
+const CHECKPOINT_SAVE_INTERVAL_MS = 5000;
+const checkpointSaveTimers = new Map<string, ReturnType<typeof setTimeout>>();
+const lastCheckpointSave = new Map<string, number>();
+
+/** Writes the run's checkpoint as it is in memory when the write happens (so a later final checkpoint
+ *  is never overwritten by an older one), now or at the end of the interval. */
+function saveCheckpointSoon(runId: string, immediately: boolean): void {
+  const pending = checkpointSaveTimers.get(runId);
+  if (pending !== undefined && !immediately) return;
+  if (pending !== undefined) clearTimeout(pending);
+  checkpointSaveTimers.delete(runId);
+  const wait = immediately ? 0 : Math.max(0, (lastCheckpointSave.get(runId) ?? 0) + CHECKPOINT_SAVE_INTERVAL_MS - Date.now());
+  const save = () => {
+    checkpointSaveTimers.delete(runId);
+    lastCheckpointSave.set(runId, Date.now());
+    const bytes = useAppStore.getState().checkpoints[runId];
+    const run = useAppStore.getState().runs.find((r) => r.id === runId);
+    if (bytes && run) void persistWithinQuota(runId, () => persist.saveCheckpoint(runId, bytes), `the checkpoint of ${run.label}`);
+  };
+  if (wait === 0) save();
+  else checkpointSaveTimers.set(runId, setTimeout(save, wait));
+}
 
 function startQueue(specs: RunSpec[], groupId: string | null, upload?: CheckpointSummary, label?: string): void {
   const now = Date.now();
@@ -288,13 +370,13 @@ function saveActiveSoon(): void {
   if (now - lastActiveSave < SAVE_ACTIVE_INTERVAL_MS) return;
   lastActiveSave = now;
   for (const run of useAppStore.getState().runs) {
-    if (isActive(run.status) && run.points.length > 0) void persist.saveRun(run);
+    if (isActive(run.status) && run.points.length > 0) void persistWithinQuota(run.id, () => persist.saveRun(run), `the run ${run.label}`);
   }
 }
 
 function saveFinished(runId: string): void {
   const run = useAppStore.getState().runs.find((r) => r.id === runId);
-  if (run && isFinished(run.status)) void persist.saveRun(run);
+  if (run && isFinished(run.status)) void persistWithinQuota(run.id, () => persist.saveRun(run), `the run ${run.label}`);
 }
 
 function knownRun(runId: string): boolean {
@@ -329,7 +411,27 @@ export function handleWorkerMessage(message: FromWorker): void {
     case 'checkpoint':
       if (!knownRun(message.runId)) return;
       set((s) => ({ checkpoints: { ...s.checkpoints, [message.runId]: message.bytes } }));
-      void persist.saveCheckpoint(message.runId, message.bytes);
+      saveCheckpointSoon(message.runId, true);
+      return;
+    case 'run-checkpoint':
+      // The latest training checkpoint stands for the run's weights until the final ones arrive.
+      if (!knownRun(message.runId)) return;
+      set((s) => ({ runs: reduceRuns(s.runs, message), checkpoints: { ...s.checkpoints, [message.runId]: message.bytes } }));
+      saveCheckpointSoon(message.runId, false);
+      return;
+    case 'run-rewind':
+      set((s) => {
+        const snapshots = s.measurements[message.runId];
+        const measurements = snapshots ? { ...s.measurements, [message.runId]: snapshots.filter((m) => m.step <= message.step) } : s.measurements;
+        return { runs: reduceRuns(s.runs, message), measurements };
+      });
+      return;
+    case 'run-halted':
+      set((s) => ({ runs: reduceRuns(s.runs, message), pauseRequested: false }));
+      saveActiveSoon();
+      return;
+    case 'run-event':
+      set((s) => ({ runs: reduceRuns(s.runs, message), notice: { kind: 'info', text: message.event.text } }));
       return;
     case 'run-error': {
       const kind = message.kind === 'config' ? 'Configuration error' : message.kind === 'checkpoint' ? 'Checkpoint error' : message.kind === 'dataset' ? 'Dataset error' : 'Error';
@@ -360,7 +462,7 @@ export async function restoreRuns(): Promise<void> {
   try {
     // A run saved while it was training was cut short by the reload: it comes back as stopped, with the
     // steps it had finished.
-    const saved = (await persist.loadRuns()).map((r) => (isFinished(r.status) ? r : { ...r, status: 'stopped' as const }));
+    const saved = (await persist.loadRuns()).map((r) => (isFinished(r.status) ? r : { ...r, status: 'stopped' as const, halt: null }));
     if (saved.length === 0) return;
     useAppStore.setState((s) => {
       const ids = new Set(s.runs.map((r) => r.id));
@@ -408,4 +510,41 @@ export function currentRun(s: Pick<AppState, 'runs'>): RunRecord | null {
     if (st !== 'queued' && !isFinished(st)) return s.runs[i];
   }
   return null;
+}
+
+/** What the e2e tests reach through `window.__playgroundTest` with ?testHooks=1 (main.tsx): things a
+ *  user cannot do from the page, such as losing the GPU device or an absurd learning rate. */
+export interface TestHooks {
+  /** Destroys the worker's GPU device, as a driver reset would. */
+  loseDevice(): void;
+  /** Starts a run of the page's config with `patch` applied, past the fields' ranges (the engine's own
+   *  checks still apply): e.g. { lr: 1e30 } to force a NaN. */
+  start(patch: Partial<PageConfig>): void;
+  /** The runs' steps and losses, events and halts, as plain data. */
+  runs(): { id: string; status: string; steps: number[]; losses: number[]; events: unknown[]; halt: unknown; checkpointStep: number | null }[];
+}
+
+declare global {
+  interface Window {
+    __playgroundTest?: TestHooks;
+  }
+}
+
+export function installTestHooks(): void {
+  window.__playgroundTest = {
+    loseDevice: () => send({ type: 'test-lose-device' }),
+    start: (patch) => {
+      const { busy, gpu, config } = useAppStore.getState();
+      if (!worker || busy || gpu.status !== 'ready') throw new Error('the page is not ready to start a run');
+      const patched = { ...config, ...patch };
+      const problems = configProblems(patched);
+      if (problems.length) throw new Error(problems.join('; '));
+      startQueue([{ id: newId(), config: patched }], null);
+    },
+    runs: () =>
+      useAppStore.getState().runs.map((r) => ({
+        id: r.id, status: r.status, steps: r.points.map((p) => p.step), losses: r.points.map((p) => p.loss),
+        events: r.events ?? [], halt: r.halt ?? null, checkpointStep: r.checkpointStep ?? null,
+      })),
+  };
 }

@@ -36,7 +36,7 @@ function expectInDomain(c: PageConfig): void {
   if (c.batchSize !== undefined) expect(isIntIn(c.batchSize, 1, MAX_BATCH)).toBe(true);
   expect(isIntIn(c.steps, 1, MAX_STEPS)).toBe(true);
   expect(isIntIn(c.seed, 0, 0xffffffff)).toBe(true);
-  for (const v of [c.evalEvery, c.measureEvery, c.sampleEvery]) expect(isIntIn(v, 0, MAX_STEPS)).toBe(true);
+  for (const v of [c.evalEvery, c.measureEvery, c.checkpointEvery ?? 0, c.sampleEvery]) expect(isIntIn(v, 0, MAX_STEPS)).toBe(true);
   expect(isIntIn(c.samples, 0, 32)).toBe(true);
 }
 
@@ -57,7 +57,7 @@ function parseSafely(search: string): UrlState {
   return s;
 }
 
-const KEYS = ['dataset', 'preset', 'precision', 'forward', 'backward', 'bits', 'hadamard', 'lr', 'batch', 'steps', 'seed', 'eval', 'measure', 'samples', 'sampleEvery'];
+const KEYS = ['dataset', 'preset', 'precision', 'forward', 'backward', 'bits', 'hadamard', 'lr', 'batch', 'steps', 'seed', 'eval', 'measure', 'checkpoint', 'samples', 'sampleEvery'];
 
 /** Text as it may appear in a query: any code units (lone surrogates included), '%' escapes that do not
  *  decode, '+', '&', '=', '#'. */
@@ -82,6 +82,7 @@ const BAD_VALUES: Record<string, fc.Arbitrary<string>> = {
   seed: fc.oneof(fc.integer({ min: 2 ** 32, max: 2 ** 53 }).map(String), fc.constantFrom('-1', '1.5', 'abc', '')),
   eval: fc.constantFrom('-1', String(MAX_STEPS + 1), 'x'),
   measure: fc.constantFrom('-1', String(MAX_STEPS + 1), '1/2'),
+  checkpoint: fc.constantFrom('-1', String(MAX_STEPS + 1), '1e2', 'off'),
   samples: fc.oneof(fc.integer({ min: 33, max: 1e6 }).map(String), fc.constantFrom('-1', 'all')),
   sampleEvery: fc.constantFrom('-3', 'never', String(MAX_STEPS + 1)),
 };
@@ -115,7 +116,7 @@ describe('parseUrl (fuzz)', () => {
   });
 
   it('names unknown parameters and unknown list entries', () => {
-    const unknownKey = fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !KEYS.includes(k) && k !== 'hide' && k !== 'compare');
+    const unknownKey = fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !KEYS.includes(k) && k !== 'hide' && k !== 'compare' && k !== 'testHooks');
     const unknownItem = fc.stringMatching(/^[a-z0-9:-]{1,10}$/).filter((x) => !(HIDEABLE_CONTROLS as readonly string[]).includes(x) && !(COMPARISON_CHOICES as readonly string[]).includes(x));
     fc.assert(
       fc.property(unknownKey, unknownItem, fc.constantFrom('hide', 'compare'), (key, item, list) => {
@@ -143,6 +144,7 @@ describe('parseUrl (fuzz)', () => {
         seed: fc.integer({ min: 0, max: 0xffffffff }),
         evalEvery: fc.integer({ min: 0, max: MAX_STEPS }),
         measureEvery: fc.integer({ min: 0, max: MAX_STEPS }),
+        checkpointEvery: fc.integer({ min: 0, max: MAX_STEPS }),
         samples: fc.integer({ min: 0, max: 32 }),
         sampleEvery: fc.integer({ min: 0, max: MAX_STEPS }),
       },

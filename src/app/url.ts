@@ -89,6 +89,7 @@ const FIELDS: { key: string; field: keyof PageConfig; parse: Parser }[] = [
   { key: 'seed', field: 'seed', parse: integer(0, 0xffffffff) },
   { key: 'eval', field: 'evalEvery', parse: integer(0, MAX_STEPS) },
   { key: 'measure', field: 'measureEvery', parse: integer(0, MAX_STEPS) },
+  { key: 'checkpoint', field: 'checkpointEvery', parse: integer(0, MAX_STEPS) },
   { key: 'samples', field: 'samples', parse: integer(0, 32) },
   { key: 'sampleEvery', field: 'sampleEvery', parse: integer(0, MAX_STEPS) },
 ];
@@ -114,7 +115,8 @@ export function parseUrl(search: string): UrlState {
   const params = new URLSearchParams(search);
   const config: PageConfig = { ...DEFAULT_CONFIG };
   const problems: string[] = [];
-  const known = new Set(['hide', 'compare']);
+  // testHooks=1 turns on the hooks the e2e tests drive (main.tsx); it is no part of the config.
+  const known = new Set(['hide', 'compare', 'testHooks']);
   for (const { key, field, parse } of FIELDS) {
     known.add(key);
     const raw = params.get(key);

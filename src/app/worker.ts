@@ -1,8 +1,10 @@
 /// <reference lib="webworker" />
 // The training Web Worker: the only part of the app that touches the GPU. It receives a queue of runs
 // (one run, or a comparison of precisions), builds each RunConfig with the engine's validation, trains
-// with the engine's Trainer and posts metrics, validation losses, samples, measurement snapshots and the
-// final weights back. Pause means: stop calling trainer.step() until resumed.
+// with the engine's TrainingSession (a Trainer that survives a lost GPU device by resuming from its last
+// checkpoint on a new one) and posts metrics, validation losses, samples, measurement snapshots,
+// checkpoints and the final weights back. Pause means: stop calling step() until resumed. A NaN halts
+// the run until the page says how to go on ('recover': a lower learning rate, or back to the checkpoint).
 import { ConfigError, modelConfigFromPreset, type RunConfig, validateRunConfig } from '../engine/config';
 import { DatasetError, Rng } from '../engine/data';
 import type { Dataset } from '../engine/data/dataset';
@@ -11,9 +13,11 @@ import { acquireGpu, describeGpu, type GpuContext, GpuUnavailableError } from '.
 import { CheckpointError } from '../engine/train/checkpoint';
 import type { MeasurementSnapshot } from '../engine/train/measurements';
 import { checkCheckpointConsistent, checkpointFromRun, type LoadedRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
-import { Trainer } from '../engine/train/trainer';
+import { type DeviceLossEvent, TrainingSession } from '../engine/train/session';
+import { NonFiniteError, type Trainer } from '../engine/train/trainer';
+import { encodeTrainingCheckpoint } from '../engine/train/training-state';
 import { type PageConfig, trainConfigFor } from './config';
-import type { AdapterSummary, ErrorKind, FromWorker, RunSpec, ToWorker } from './messages';
+import type { AdapterSummary, ErrorKind, FromWorker, RecoverAction, RunSpec, ToWorker } from './messages';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -22,31 +26,41 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
 }
 
 let gpuPromise: Promise<GpuContext> | null = null;
-/** Set when the device is lost or reports an uncaptured error; the training loop stops on it. */
+/** Set when the device reports an uncaptured error; the training loop stops on it. (A lost device is
+ *  not a failure: the run's TrainingSession moves to a new one.) */
 let gpuFailure: string | null = null;
+/** The run being trained, for the test hook that loses its device. */
+let activeSession: TrainingSession | null = null;
+/** How a run halted by a NaN goes on: the page's 'recover', or 'stop'. */
+type HaltDecision = { action: RecoverAction; lr?: number } | 'stop';
+/** Resolves the wait of a run halted by a NaN. */
+let haltDecided: ((d: HaltDecision) => void) | null = null;
 let running = false;
 let stopRequested = false;
 let paused = false;
 /** Resolves the wait of a paused loop (on resume or stop). */
 let wake: (() => void) | null = null;
 
-/** Acquires the GPU once per worker; later runs reuse the device. */
+/** Acquires the GPU once per worker; later runs reuse the device, until it is lost. */
 function getGpu(): Promise<GpuContext> {
-  gpuPromise ??= acquireGpu(self.navigator.gpu, 'this browser').then((gpu) => {
-    gpu.device.lost.then((info) => {
-      gpuFailure = `the GPU device was lost (${info.reason}): ${info.message || 'no details'}. Reload the page to try again.`;
-      gpuPromise = null;
-      if (!running) post({ type: 'run-error', runId: null, kind: 'gpu', message: gpuFailure });
+  if (gpuPromise) return gpuPromise;
+  const acquiring = acquireGpu(self.navigator.gpu, 'this browser').then((gpu) => {
+    // Registered before any trainer's handler, so a run's recovery already gets a new device.
+    gpu.device.lost.then(() => {
+      if (gpuPromise === acquiring) gpuPromise = null;
+      // A run in progress recovers by itself; between runs, get and report the next device now.
+      if (!running) void probe();
     });
     gpu.device.addEventListener('uncapturederror', (event) => {
       gpuFailure ??= `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`;
     });
     return gpu;
   });
-  gpuPromise.catch(() => {
-    gpuPromise = null;
+  gpuPromise = acquiring;
+  acquiring.catch(() => {
+    if (gpuPromise === acquiring) gpuPromise = null;
   });
-  return gpuPromise;
+  return acquiring;
 }
 
 function adapterSummary(gpu: GpuContext): AdapterSummary {
@@ -111,7 +125,7 @@ function checkDatasetFits(dataset: Dataset, contextLength: number): void {
 
 async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8Array; name: string } | undefined): Promise<void> {
   const { id: runId, config } = spec;
-  let trainer: Trainer | null = null;
+  let session: TrainingSession | null = null;
   try {
     post({ type: 'run-phase', runId, phase: 'starting' });
     const gpu = await getGpu();
@@ -125,14 +139,15 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
     }
     const runConfig = buildRunConfig(config, dataset, loaded);
     checkDatasetFits(dataset, runConfig.model.contextLength);
-    trainer = await Trainer.create(gpu, runConfig, dataset);
-    if (loaded) {
-      try {
-        trainer.importParameters(loaded.tensors);
-      } catch (e) {
-        throw new CheckpointError(`${checkpoint?.name}: ${e instanceof Error ? e.message : String(e)}`);
-      }
+    try {
+      session = await TrainingSession.start(getGpu, runConfig, dataset, { initialParameters: loaded?.tensors }, gpu);
+    } catch (e) {
+      if (e instanceof CheckpointError && checkpoint) throw new CheckpointError(`${checkpoint.name}: ${e.message}`);
+      throw e;
     }
+    const s: TrainingSession = session;
+    activeSession = s;
+    const trainer = s.current;
     const m = runConfig.model;
     post({
       type: 'run-started',
@@ -150,71 +165,140 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
         checkpoint: checkpoint?.name,
       },
     });
-    let diverged: string | null = null;
-    trainer.onMetrics((records) => {
-      post({ type: 'metrics', runId, records });
-      const bad = records.find((r) => !Number.isFinite(r.loss));
-      if (bad) diverged ??= `training diverged: the loss became ${bad.loss} at step ${bad.step}`;
+    s.onMetrics((records) => post({ type: 'metrics', runId, records }));
+    s.onMeasurements((snapshot: MeasurementSnapshot) => post({ type: 'measurements', runId, snapshot }));
+    // Every checkpoint goes to the page, which keeps the latest with the run (IndexedDB): a reload or a
+    // crash of the tab leaves the weights and optimizer state of that step, not only the metrics.
+    s.onCheckpoint((c) => {
+      const bytes = encodeTrainingCheckpoint(s.config, dataset, s.layoutOf(c), c);
+      post({ type: 'run-checkpoint', runId, step: c.step, bytes }, [bytes.buffer]);
     });
-    trainer.onMeasurements((snapshot: MeasurementSnapshot) => post({ type: 'measurements', runId, snapshot }));
+    let loss: DeviceLossEvent | null = null;
+    s.onDeviceLost((e) => {
+      loss = e;
+      post({ type: 'run-phase', runId, phase: 'recovering' });
+    });
+    s.onRewind((e) => {
+      post({ type: 'run-rewind', runId, step: e.step });
+      const l = loss as DeviceLossEvent | null;
+      if (e.cause === 'device-lost' && l) {
+        const from = e.step > 0 ? `the checkpoint at step ${e.step}` : 'the start (there was no checkpoint yet)';
+        post({ type: 'run-event', runId, event: { kind: 'device-lost', step: e.step, text: `The GPU device was lost at step ${l.lostAtStep} (${l.reason}${l.detail ? `: ${l.detail}` : ''}); the run resumed on a new device from ${from}.` } });
+        loss = null;
+      }
+      s.current.resetThroughputWindow();
+      post({ type: 'run-phase', runId, phase: 'training' });
+    });
     post({ type: 'run-phase', runId, phase: 'training' });
 
     const steps = runConfig.train.steps;
     const start = performance.now();
     let pausedMs = 0;
-    for (let s = 0; s < steps; s++) {
-      if (paused && !stopRequested) {
-        // Let the queued steps finish and their metrics arrive, so the chart is complete while paused.
-        await trainer.flush();
-        post({ type: 'run-phase', runId, phase: 'paused' });
-        const pausedAt = performance.now();
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        pausedMs += performance.now() - pausedAt;
-        trainer.resetThroughputWindow(); // tokens/s of the next readback must not count the pause
-        if (!stopRequested) post({ type: 'run-phase', runId, phase: 'training' });
+    let stopped = false;
+    let valLoss: number | null = null;
+    /** Trains to the end of the run; true when the user stopped it. */
+    const trainSteps = async (): Promise<boolean> => {
+      while (s.stepsDone < steps) {
+        if (paused && !stopRequested) {
+          // Let the queued steps finish and their metrics arrive, so the chart is complete while paused.
+          await s.flush();
+          post({ type: 'run-phase', runId, phase: 'paused' });
+          const pausedAt = performance.now();
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          pausedMs += performance.now() - pausedAt;
+          s.current.resetThroughputWindow(); // tokens/s of the next readback must not count the pause
+          if (!stopRequested) post({ type: 'run-phase', runId, phase: 'training' });
+        }
+        if (stopRequested) return true;
+        if (gpuFailure) throw new Error(gpuFailure);
+        await s.step();
+        const done = s.stepsDone;
+        // A null from guard(): the device was lost meanwhile and the run went back to its checkpoint.
+        if (config.evalEvery > 0 && done % config.evalEvery === 0 && done < steps) {
+          post({ type: 'run-phase', runId, phase: 'evaluating' });
+          const v = await s.guard(async (t) => {
+            await t.flush();
+            return t.evaluate();
+          });
+          if (v !== null) post({ type: 'validation', runId, step: done, valLoss: v });
+          post({ type: 'run-phase', runId, phase: 'training' });
+        }
+        if (config.sampleEvery > 0 && config.samples > 0 && done % config.sampleEvery === 0 && done < steps) {
+          post({ type: 'run-phase', runId, phase: 'sampling' });
+          const samples = await s.guard((t) => drawSamples(t, config.samples, new Rng(config.seed).fork(`sample:${done}`)));
+          if (samples !== null) post({ type: 'samples', runId, step: done, samples });
+          post({ type: 'run-phase', runId, phase: 'training' });
+        }
+        // step() only waits when the GPU falls behind: yield so that pause and stop messages are seen.
+        await yieldToEvents();
       }
-      if (stopRequested || gpuFailure || diverged) break;
-      await trainer.step();
-      const done = s + 1;
-      if (config.evalEvery > 0 && done % config.evalEvery === 0 && done < steps) {
+      return false;
+    };
+    // Train, flush, evaluate; a recovery from a lost device anywhere in there puts the run back at its
+    // checkpoint (stepsDone < steps, or a null from guard), and the loop trains on from there.
+    for (;;) {
+      try {
+        if (await trainSteps()) {
+          // The queued steps finish and their metrics arrive before the run reports stopped.
+          await s.flush();
+          stopped = true;
+          break;
+        }
+        await s.flush();
+        if (s.stepsDone < steps) continue;
+        if (gpuFailure) throw new Error(gpuFailure);
         post({ type: 'run-phase', runId, phase: 'evaluating' });
-        await trainer.flush();
-        post({ type: 'validation', runId, step: done, valLoss: await trainer.evaluate() });
-        post({ type: 'run-phase', runId, phase: 'training' });
+        valLoss = await s.guard((t) => t.evaluate());
+        if (valLoss === null) continue;
+        post({ type: 'validation', runId, step: s.stepsDone, valLoss });
+        if (config.samples > 0) {
+          post({ type: 'run-phase', runId, phase: 'sampling' });
+          const samples = await s.guard((t) => drawSamples(t, config.samples, new Rng(config.seed).fork('sample')));
+          if (samples === null) continue;
+          post({ type: 'samples', runId, step: s.stepsDone, samples });
+        }
+        break;
+      } catch (e) {
+        if (!(e instanceof NonFiniteError)) throw e;
+        // The run halts (its history stays) until the page says how to go on.
+        const from = s.lastCheckpoint(e.step);
+        const lr = s.config.train.lr;
+        post({ type: 'run-halted', runId, halt: { step: e.step, activation: e.activation, gradients: e.gradients, message: e.message, lr, checkpointStep: from?.step ?? null } });
+        const decision = stopRequested ? 'stop' : await new Promise<HaltDecision>((resolve) => {
+          haltDecided = resolve;
+        });
+        haltDecided = null;
+        if (decision === 'stop') {
+          stopped = true;
+          break;
+        }
+        const newLr = decision.action === 'lower-lr' ? (decision.lr !== undefined && Number.isFinite(decision.lr) && decision.lr > 0 ? decision.lr : lr * 0.1) : lr;
+        await s.restart(from, decision.action === 'lower-lr' ? { lr: newLr } : {});
+        const where = from ? `the checkpoint at step ${from.step}` : 'the start (there was no checkpoint before the NaN)';
+        const text = decision.action === 'lower-lr'
+          ? `Training hit a NaN at step ${e.step}; it went on from ${where} with learning rate ${newLr.toExponential(2)} (was ${lr.toExponential(2)}).`
+          : `Training hit a NaN at step ${e.step}; it rolled back to ${where} at the same learning rate.`;
+        post({ type: 'run-event', runId, event: { kind: decision.action, step: from?.step ?? 0, text, ...(decision.action === 'lower-lr' ? { lr: newLr } : {}) } });
       }
-      if (config.sampleEvery > 0 && config.samples > 0 && done % config.sampleEvery === 0 && done < steps) {
-        post({ type: 'run-phase', runId, phase: 'sampling' });
-        post({ type: 'samples', runId, step: done, samples: await drawSamples(trainer, config.samples, new Rng(config.seed).fork(`sample:${done}`)) });
-        post({ type: 'run-phase', runId, phase: 'training' });
-      }
-      // step() only waits when the GPU falls behind: yield so that pause and stop messages are seen.
-      await yieldToEvents();
     }
-    await trainer.flush();
-    if (gpuFailure) throw new Error(gpuFailure);
-    if (diverged) throw new Error(diverged);
-    if (stopRequested) {
-      post({ type: 'run-stopped', runId, steps: trainer.stepsDone });
+    if (stopped) {
+      post({ type: 'run-stopped', runId, steps: s.stepsDone });
     } else {
       const seconds = (performance.now() - start - pausedMs) / 1000;
-      post({ type: 'run-phase', runId, phase: 'evaluating' });
-      const valLoss = await trainer.evaluate();
-      post({ type: 'validation', runId, step: trainer.stepsDone, valLoss });
-      if (config.samples > 0) {
-        post({ type: 'run-phase', runId, phase: 'sampling' });
-        post({ type: 'samples', runId, step: trainer.stepsDone, samples: await drawSamples(trainer, config.samples, new Rng(config.seed).fork('sample')) });
-      }
-      if (gpuFailure) throw new Error(gpuFailure);
-      post({ type: 'run-done', runId, valLoss, steps: trainer.stepsDone, seconds });
+      post({ type: 'run-done', runId, valLoss: valLoss!, steps: s.stepsDone, seconds });
     }
-    const bytes = checkpointFromRun(runConfig, dataset, await trainer.exportParameters(), trainer.stepsDone);
+    // After a NaN the parameters are the last finite ones; after a lost device, the checkpoint's.
+    const params = (await s.guard((t) => t.exportParameters())) ?? (await s.current.exportParameters());
+    const bytes = checkpointFromRun(s.config, dataset, params, s.current.stepsDone);
     post({ type: 'checkpoint', runId, bytes }, [bytes.buffer]);
   } catch (e) {
     postFailure(runId, e);
   } finally {
-    trainer?.destroy();
+    activeSession = null;
+    haltDecided = null;
+    session?.destroy();
   }
 }
 
@@ -289,6 +373,15 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       stopRequested = true;
       paused = false;
       wakeLoop();
+      haltDecided?.('stop');
+      break;
+    case 'recover':
+      haltDecided?.({ action: message.action, lr: message.lr });
+      break;
+    case 'test-lose-device':
+      // What a driver reset does to a device; the run in progress (if any) must survive it.
+      if (activeSession) activeSession.current.gpu.device.destroy();
+      else void gpuPromise?.then((gpu) => gpu.device.destroy());
       break;
   }
 };

@@ -29,6 +29,25 @@ export interface KernelBenchOptions {
   hadamardBlock: number;
   seed: number;
   log?: (line: string) => void;
+  /** Which kernel groups run (default all): f32 matmuls, f16 matmuls, integer matmuls, and the Hadamard /
+   *  LSQ quantizers. The playground's benchmark panel runs only f32 and int. */
+  groups?: readonly KernelGroup[];
+  /** Called as each kernel starts (before its buffers are built and its check runs), for progress. */
+  onKernel?: (k: { name: string; size: string; path: string }) => void;
+  /** Called with each row as soon as it is measured (the rows are also in the result). */
+  onRow?: (row: BenchRow) => void;
+}
+
+export const KERNEL_GROUPS = ['f32', 'f16', 'int', 'quantizers'] as const;
+export type KernelGroup = (typeof KERNEL_GROUPS)[number];
+
+function runsGroup(o: KernelBenchOptions, g: KernelGroup): boolean {
+  return !o.groups || o.groups.includes(g);
+}
+
+function addRow(out: BenchResults, o: KernelBenchOptions, row: BenchRow): void {
+  out.rows.push(row);
+  o.onRow?.(row);
 }
 
 export interface BenchResults {
@@ -162,8 +181,8 @@ function checkMatmul(a: Float32Array, b: Float32Array, c: Float32Array, n: numbe
 
 async function benchMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions, timer: PassTimer, out: BenchResults): Promise<void> {
   const device = ctx.device;
-  const f16Paths: F16Path[] = ctx.capabilities.shaderF16 ? ['native', 'emulated'] : ['emulated'];
-  if (!ctx.capabilities.shaderF16) {
+  const f16Paths: F16Path[] = !runsGroup(o, 'f16') ? [] : ctx.capabilities.shaderF16 ? ['native', 'emulated'] : ['emulated'];
+  if (!ctx.capabilities.shaderF16 && runsGroup(o, 'f16')) {
     out.skipped.push({ section: 'kernel', name: 'matmul f16 native', size: `${n}³`, reason: 'the adapter does not offer shader-f16' });
   }
   const bytes = n * n * 4;
@@ -180,11 +199,12 @@ async function benchMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions, t
     const [a, b, c] = await buildChecked(device, () => [memory.tensor([n, n], 'A'), memory.tensor([n, n], 'B'), memory.tensor([n, n], 'C')]);
     writeTensor(device, a, aHost);
     writeTensor(device, b, bHost);
-    const variants: { name: string; path: string; f16?: F16Path }[] = [{ name: 'matmul f32', path: 'f32 tiles' }];
+    const variants: { name: string; path: string; f16?: F16Path }[] = runsGroup(o, 'f32') ? [{ name: 'matmul f32', path: 'f32 tiles' }] : [];
     for (const p of f16Paths) variants.push({ name: 'matmul f16', path: p === 'native' ? 'f16 tiles (shader-f16)' : 'f16 emulated in f32 tiles', f16: p });
     for (const v of variants) {
       for (const { layout, use } of LAYOUTS) {
         const name = `${v.name} ${layout}`;
+        o.onKernel?.({ name, size: `${n}³`, path: v.path });
         try {
           const work = await buildChecked(device, () => [
             matmul(k, { label: name, a, b, c, M: n, N: n, K: n, transA: layout === 'transA', transB: layout === 'transB', f16: v.f16 }),
@@ -192,7 +212,7 @@ async function benchMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions, t
           await runOnce(device, work);
           const check = checkMatmul(aHost, bHost, await readTensor(device, c), n, layout, v.f16 !== undefined, o.checkSamples, rng);
           const t = await timer.time(work, o.timing);
-          out.rows.push({
+          addRow(out, o, {
             section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: v.path, metric: 'TFLOP/s', value: (2 * n ** 3) / t.seconds / 1e12,
             seconds: t.seconds, timing: t.method, checked: check.ok, check: check.text, extra: { use, dispatchesPerPass: t.perPass },
           });
@@ -271,13 +291,14 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
       const scale = Math.fround(Math.fround(stepA) * Math.fround(stepB));
       for (const path of paths) {
         const name = `intMatmul ${format}`;
+        o.onKernel?.({ name, size: `${n}³`, path: intMatmulPathName(path) });
         try {
           const work = await buildChecked(device, () => [intMatmul(k, { label: name, a: t.a, b: t.b, stepA: t.sa, stepB: t.sb, c: t.c, M: n, N: n, K: n, format, path })]);
           await runOnce(device, work);
           const check = checkIntMatmul(aw, bw, await readTensor(device, t.c), n, format, scale, o.checkSamples, rng);
           const time = await timer.time(work, o.timing);
           const value = (2 * n ** 3) / time.seconds / 1e12;
-          out.rows.push({
+          addRow(out, o, {
             section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: intMatmulPathName(path), metric: 'TOP/s', value,
             seconds: time.seconds, timing: time.method, checked: check.ok, check: check.text, extra: { dispatchesPerPass: time.perPass },
           });
@@ -383,12 +404,13 @@ async function benchQuantizers(ctx: GpuContext, n: number, o: KernelBenchOptions
       },
     ];
     for (const c of cases) {
+      o.onKernel?.({ name: c.name, size: `${n}×${n}`, path: c.path });
       try {
         await runOnce(device, c.work);
         const check = await c.check();
         const time = await timer.time(c.work, o.timing);
         const value = c.bytes / time.seconds / 1e9;
-        out.rows.push({
+        addRow(out, o, {
           section: 'kernel', device: adapterName(ctx), name: c.name, size: `${n}×${n}`, path: c.path, metric: 'GB/s', value,
           seconds: time.seconds, timing: time.method, checked: check.ok, check: check.text,
           extra: { elementsPerSecond: (n * n) / time.seconds, dispatchesPerPass: time.perPass },
@@ -409,9 +431,9 @@ export async function runKernelBenches(ctx: GpuContext, o: KernelBenchOptions): 
   const timer = new PassTimer(ctx.device, true);
   try {
     for (const n of o.sizes) {
-      await benchMatmuls(ctx, n, o, timer, out);
-      await benchIntMatmuls(ctx, n, o, timer, out);
-      await benchQuantizers(ctx, n, o, timer, out);
+      if (runsGroup(o, 'f32') || runsGroup(o, 'f16')) await benchMatmuls(ctx, n, o, timer, out);
+      if (runsGroup(o, 'int')) await benchIntMatmuls(ctx, n, o, timer, out);
+      if (runsGroup(o, 'quantizers')) await benchQuantizers(ctx, n, o, timer, out);
     }
   } finally {
     timer.destroy();

@@ -30,6 +30,7 @@ const choice = (...choices: string[]) => ({ choices, valid: fc.constantFrom(...c
 /** Every flag with its kind and the values it takes; the test below fails when a flag is added
  *  without being listed here. */
 const FLAG_VALUES: Record<FlagName, { kind: Kind; valid?: fc.Arbitrary<string>; choices?: readonly string[] }> = {
+  arch: { kind: 'choice', ...choice('decoder', 'encoder', 'encdec') },
   dataset: { kind: 'free', valid: fc.oneof(fc.constantFrom('names', 'reverse', 'sort', 'addmod'), path) },
   preset: { kind: 'choice', ...choice(...Object.keys(PRESETS)) },
   layers: { kind: 'int', valid: posInt },
@@ -37,6 +38,7 @@ const FLAG_VALUES: Record<FlagName, { kind: Kind; valid?: fc.Arbitrary<string>; 
   heads: { kind: 'int', valid: posInt },
   'd-ff': { kind: 'int', valid: posInt },
   context: { kind: 'int', valid: posInt },
+  'source-length': { kind: 'int', valid: posInt },
   activation: { kind: 'choice', ...choice('gelu', 'relu') },
   positional: { kind: 'choice', ...choice('learned', 'sinusoidal') },
   precision: { kind: 'choice', ...choice(...PRECISIONS) },
@@ -62,6 +64,15 @@ const FLAG_VALUES: Record<FlagName, { kind: Kind; valid?: fc.Arbitrary<string>; 
   'val-batches': { kind: 'int', valid: posInt },
   metrics: { kind: 'free', valid: path },
   'measure-every': { kind: 'uint', valid: uint },
+  'checkpoint-every': { kind: 'uint', valid: uint },
+  sparsity: { kind: 'choice', ...choice('dense', 'oneshot', 'progressive') },
+  'sparsity-phases': { kind: 'free', valid: fc.constantFrom('0.5,0.5', '0.5,0.25,0.25', '50%,50%', '100,200,100', '0') },
+  'sparsity-schedule': { kind: 'choice', ...choice('restart', 'continue') },
+  'sparse-qat': { kind: 'flag' },
+  teacher: { kind: 'free', valid: path },
+  'distill-alpha': { kind: 'number', valid: finite },
+  'distill-temperature': { kind: 'number', valid: finite },
+  'distill-hidden': { kind: 'number', valid: finite },
   save: { kind: 'free', valid: path },
   load: { kind: 'free', valid: path },
   profile: { kind: 'uint', valid: uint },
@@ -105,7 +116,7 @@ function invalidValue({ kind, choices }: (typeof FLAG_VALUES)[FlagName]): fc.Arb
 /** Checks what an accepted parse holds against the flags' kinds. */
 function expectWellTyped(o: CliOptions): void {
   const t = o.train;
-  for (const v of [t.steps, t.warmupSteps, t.seed, o.evalEvery, o.samples, t.measureEvery ?? 0]) expect(Number.isInteger(v) && v >= 0 && v <= 0xffffffff).toBe(true);
+  for (const v of [t.steps, t.warmupSteps, t.seed, o.evalEvery, o.samples, t.measureEvery ?? 0, t.checkpointEvery ?? 0]) expect(Number.isInteger(v) && v >= 0 && v <= 0xffffffff).toBe(true);
   for (const v of [t.batchSize, t.logEvery, t.valBatches, t.hadamardBlock, t.bits ?? 2, ...Object.values(o.modelOverrides).filter((x) => typeof x === 'number')]) {
     expect(Number.isInteger(v) && (v as number) >= 1).toBe(true);
   }

@@ -1,10 +1,16 @@
 // Command-line flags of `npm run train`: one table drives parsing, validation and --help, so the help
 // always lists every flag. Pure (no I/O), so it is tested directly.
 import { parseArgs } from 'node:util';
-import { type Activation, BACKWARD_QUANTIZERS, type BackwardQuantizer, DEFAULT_PRESET, type F16Path, FORWARD_QUANTIZERS, type ForwardQuantizer, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, type TrainConfig } from '../engine/config';
+import { type Activation, type Architecture, BACKWARD_QUANTIZERS, type BackwardQuantizer, DEFAULT_PRESET, type F16Path, FORWARD_QUANTIZERS, type ForwardQuantizer, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, SPARSITY_RECIPES, SPARSITY_SCHEDULES, type SparsityRecipe, type SparsitySchedule, type TrainConfig } from '../engine/config';
+import { DEFAULT_DISTILL } from '../engine/sparsity/config';
 
 /** Steps between per-layer measurements when --metrics is given without --measure-every. */
 const DEFAULT_MEASURE_EVERY = 50;
+/** Steps between training checkpoints kept in memory: a lost GPU device costs at most this many steps. */
+export const DEFAULT_CHECKPOINT_EVERY = 100;
+
+/** --arch values and the architectures they name. */
+const ARCH_FLAG = { decoder: 'decoder', encoder: 'encoder', encdec: 'encoder-decoder' } as const satisfies Record<string, Architecture>;
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -19,13 +25,15 @@ interface Flag {
 }
 
 const FLAGS = {
-  dataset: { kind: 'string', help: 'bundled dataset (names, reverse, sort, addmod) or a path to a UTF-8 text file, one document per line', default: 'names' },
+  arch: { kind: 'string', help: 'architecture: decoder (GPT, next-token prediction), encoder (classifier from a CLS token: datasets majority, sentiment), encdec (encoder-decoder translation: datasets reverse, sort, numbers); default decoder, or a loaded checkpoint\'s', choices: ['decoder', 'encoder', 'encdec'] },
+  dataset: { kind: 'string', help: 'bundled dataset (names, reverse, sort, addmod; with --arch encoder: majority, sentiment; with --arch encdec: reverse, sort, numbers) or a path to a UTF-8 text file, one document per line', default: 'names' },
   preset: { kind: 'string', help: 'model size', choices: Object.keys(PRESETS), default: DEFAULT_PRESET },
   layers: { kind: 'int', help: 'Transformer blocks (overrides the preset)' },
   'd-model': { kind: 'int', help: 'residual width (overrides the preset)' },
   heads: { kind: 'int', help: 'attention heads; must divide d-model (overrides the preset)' },
   'd-ff': { kind: 'int', help: 'MLP hidden width (overrides the preset)' },
-  context: { kind: 'int', help: 'context length T (overrides the preset)' },
+  context: { kind: 'int', help: 'context length T (overrides the preset); the decoder\'s with --arch encdec' },
+  'source-length': { kind: 'int', help: '--arch encdec: source positions the encoder reads (default: what the task needs)' },
   activation: { kind: 'string', help: 'MLP activation', choices: ['gelu', 'relu'], default: 'gelu' },
   positional: { kind: 'string', help: 'positional encoding', choices: ['learned', 'sinusoidal'], default: 'learned' },
   precision: { kind: 'string', help: 'numeric scheme of the linear layers', choices: PRECISIONS, default: 'fp32' },
@@ -51,6 +59,15 @@ const FLAGS = {
   'val-batches': { kind: 'int', help: 'batches in the fixed validation set', default: String(DEFAULT_TRAIN.valBatches) },
   metrics: { kind: 'path', help: 'write metrics as JSON Lines to this file' },
   'measure-every': { kind: 'uint', help: 'steps between per-layer measurements (∇Y row norms, outlier channels, quantization errors, step sizes, LSS kept rows) written to --metrics; 0: none (default 50 with --metrics, else 0)' },
+  'checkpoint-every': { kind: 'uint', help: 'steps between training checkpoints (weights, AdamW moments, data position) copied on the GPU and kept in memory; if the GPU device is lost the run resumes from the last one on a new device (0: none, a loss restarts the run)', default: String(DEFAULT_CHECKPOINT_EVERY) },
+  sparsity: { kind: 'string', help: '2:4 structured sparsity of the block linear layers (2 of every 4 weights along the input dimension kept): oneshot trains dense, prunes to the 2 largest |w| per group and retrains with the mask fixed; progressive prunes to 25%, fine-tunes, then to 2:4 and fine-tunes (default dense; progressive with --sparse-qat)', choices: SPARSITY_RECIPES },
+  'sparsity-phases': { kind: 'string', help: 'phase lengths: oneshot DENSE,SPARSE, progressive DENSE,25%,2:4, as fractions of --steps (0.5,0.5), percentages (50%,50%) or step counts summing to --steps (default 0.5,0.5 and 0.5,0.25,0.25)' },
+  'sparsity-schedule': { kind: 'string', help: 'learning rate over the sparsity phases: restart (warmup and cosine decay again each phase: the retraining repeats the dense schedule) or continue (one schedule for the run) (default restart)', choices: SPARSITY_SCHEDULES },
+  'sparse-qat': { kind: 'flag', help: 'Sparse-QAT: the sparse layers fake-quantize X and W to INT8 (scales covering 99.99% of the values, straight-through estimator) and distill from --teacher' },
+  teacher: { kind: 'path', help: 'distill from this dense run (a .safetensors file saved with --save, same model): KL on the logits, MSE on the final hidden state' },
+  'distill-alpha': { kind: 'number', help: 'with --teacher: weight of the KL term (the cross-entropy gets 1 − alpha)', default: String(DEFAULT_DISTILL.alpha) },
+  'distill-temperature': { kind: 'number', help: 'with --teacher: softmax temperature of the KL term', default: String(DEFAULT_DISTILL.temperature) },
+  'distill-hidden': { kind: 'number', help: 'with --teacher: weight of the hidden-state MSE', default: String(DEFAULT_DISTILL.hiddenWeight) },
   save: { kind: 'path', help: 'save the trained model to this .safetensors file' },
   load: { kind: 'path', help: 'start from this .safetensors checkpoint (its model config is used)' },
   profile: { kind: 'uint', help: 'time every kernel of the last N training steps on the GPU (timestamp queries) and print the kernels by total time', default: '0' },
@@ -66,12 +83,18 @@ export interface CliOptions {
   dataset: string;
   preset: string;
   /** Model fields given on the command line (they override the preset or a loaded checkpoint). */
-  modelOverrides: { nLayer?: number; dModel?: number; nHead?: number; dFF?: number; contextLength?: number; activation?: Activation; positionalEncoding?: PositionalEncoding };
+  modelOverrides: { nLayer?: number; dModel?: number; nHead?: number; dFF?: number; contextLength?: number; activation?: Activation; positionalEncoding?: PositionalEncoding; sourceLength?: number };
+  /** --arch, when given (otherwise a loaded checkpoint's, else the decoder). */
+  architecture?: Architecture;
   train: TrainConfig;
   evalEvery: number;
   metricsPath?: string;
   savePath?: string;
   loadPath?: string;
+  /** --teacher: the dense run to distill from. */
+  teacherPath?: string;
+  /** --distill-* flags given without --teacher (they would do nothing: train.ts refuses them). */
+  distillFlagsWithoutTeacher: string[];
   samples: number;
   profileSteps: number;
   quiet: boolean;
@@ -118,6 +141,35 @@ function hadamardChoice(raw: string): Pick<TrainConfig, 'hadamardBlock' | 'hadam
   const v = Number(raw);
   if (raw.trim() === '' || !Number.isInteger(v) || v < 1) throw new CliError(`--hadamard-block must be "auto" or a positive integer (got "${raw}")`);
   return { hadamardBlock: v, hadamardSearch: false };
+}
+
+/** Phase lengths: comma-separated fractions, percentages or step counts (resolved against --steps by
+ *  the engine's validation, sparsity/config.ts). */
+function phaseLengths(raw: string): number[] {
+  return raw.split(',').map((part) => {
+    const t = part.trim();
+    const v = t.endsWith('%') ? Number(t.slice(0, -1)) / 100 : Number(t);
+    if (t === '' || t === '%' || !Number.isFinite(v) || v < 0) throw new CliError(`--sparsity-phases takes comma-separated fractions (0.5,0.5), percentages (50%,50%) or step counts (got "${raw}")`);
+    return v;
+  });
+}
+
+const DISTILL_FLAGS = ['distill-alpha', 'distill-temperature', 'distill-hidden'] as const;
+
+function sparsityChoice(values: Record<string, string | boolean | undefined>, get: <T extends number | string>(name: FlagName) => T | undefined): Partial<TrainConfig> {
+  const sparseQat = Boolean(values['sparse-qat']);
+  const out: Partial<TrainConfig> = {};
+  const recipe = get<string>('sparsity') as SparsityRecipe | undefined;
+  if (recipe !== undefined || sparseQat) out.sparsity = recipe ?? 'progressive';
+  const phases = get<string>('sparsity-phases');
+  if (phases !== undefined) out.sparsityPhases = phaseLengths(phases);
+  const schedule = get<string>('sparsity-schedule') as SparsitySchedule | undefined;
+  if (schedule !== undefined) out.sparsitySchedule = schedule;
+  if (sparseQat) out.sparseQat = true;
+  // Parsed whether or not --teacher is given, so a malformed value is reported either way.
+  const distill = { alpha: get<number>('distill-alpha')!, temperature: get<number>('distill-temperature')!, hiddenWeight: get<number>('distill-hidden')! };
+  if (values.teacher !== undefined) out.distill = distill;
+  return out;
 }
 
 export function parseTrainArgs(argv: readonly string[]): CliOptions {
@@ -173,6 +225,8 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     logEvery: get<number>('log-every')!,
     valBatches: get<number>('val-batches')!,
     measureEvery: get<number>('measure-every') ?? (values.metrics !== undefined ? DEFAULT_MEASURE_EVERY : 0),
+    checkpointEvery: get<number>('checkpoint-every')!,
+    ...sparsityChoice(values, get),
   };
   const overrides: CliOptions['modelOverrides'] = {};
   const set = <K extends keyof CliOptions['modelOverrides']>(k: K, v: CliOptions['modelOverrides'][K] | undefined) => {
@@ -183,9 +237,11 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
   set('nHead', get<number>('heads'));
   set('dFF', get<number>('d-ff'));
   set('contextLength', get<number>('context'));
+  set('sourceLength', get<number>('source-length'));
   if (values.activation !== undefined) set('activation', get<string>('activation') as Activation);
   if (values.positional !== undefined) set('positionalEncoding', get<string>('positional') as PositionalEncoding);
   return {
+    architecture: values.arch === undefined ? undefined : ARCH_FLAG[get<string>('arch') as keyof typeof ARCH_FLAG],
     dataset: get<string>('dataset')!,
     preset,
     modelOverrides: overrides,
@@ -194,6 +250,8 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     metricsPath: get<string>('metrics'),
     savePath: get<string>('save'),
     loadPath: get<string>('load'),
+    teacherPath: get<string>('teacher'),
+    distillFlagsWithoutTeacher: values.teacher === undefined ? DISTILL_FLAGS.filter((f) => values[f] !== undefined).map((f) => `--${f}`) : [],
     samples: get<number>('sample')!,
     profileSteps: get<number>('profile')!,
     quiet: Boolean(values.quiet),

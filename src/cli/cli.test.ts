@@ -1,7 +1,7 @@
 // The CLI's contract on bad input: one clear line on stderr and exit code 2, before any training.
 // Runs the bundled CLI as a user would (node dist-node/train.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +10,8 @@ import { FLAG_NAMES, helpText, parseTrainArgs } from './args';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-test-'));
 
-function train(args: string[]) {
-  const r = spawnSync('node', ['dist-node/train.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
+function train(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync('node', ['dist-node/train.mjs', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
@@ -108,5 +108,35 @@ describe('train CLI: arguments', () => {
     expect(parseTrainArgs(['--metrics', 'm.jsonl']).train.measureEvery).toBeGreaterThan(0);
     expect(parseTrainArgs(['--metrics', 'm.jsonl', '--measure-every', '0']).train.measureEvery).toBe(0);
     expect(parseTrainArgs(['--measure-every', '7']).train.measureEvery).toBe(7);
+  });
+
+  it('--checkpoint-every: 100 by default, 0 turns checkpoints off', () => {
+    expect(parseTrainArgs([]).train.checkpointEvery).toBe(100);
+    expect(parseTrainArgs(['--checkpoint-every', '0']).train.checkpointEvery).toBe(0);
+    expect(parseTrainArgs(['--checkpoint-every', '25']).train.checkpointEvery).toBe(25);
+  });
+});
+
+describe('train CLI: a lost GPU device', () => {
+  it('resumes from the last in-memory checkpoint with a one-line notice, and ends with the uninterrupted run\'s numbers', () => {
+    const args = (metrics: string) => ['--preset', 'tiny', '--precision', 'fp32', '--batch', '2', '--steps', '12', '--checkpoint-every', '5', '--log-every', '1', '--seed', '4', '--metrics', metrics];
+    const steps = (path: string) =>
+      readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; loss?: number; final?: boolean; val_loss?: number }).filter((r) => r.loss !== undefined);
+    const plainPath = join(dir, 'plain.jsonl');
+    const plain = train(args(plainPath));
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).not.toMatch(/notice:/);
+
+    // The test hook destroys the device once, after step 8: the checkpoint of step 5 is the last one.
+    const lostPath = join(dir, 'lost.jsonl');
+    const lost = train(args(lostPath), { PLAYGROUND_TEST_LOSE_DEVICE_AT: '8' });
+    expect(lost.code, lost.stderr).toBe(0);
+    const notices = lost.stderr.split('\n').filter((l) => l.startsWith('notice:'));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/^notice: the GPU device was lost at step \d+ \(destroyed.*\); resumed on a new device from the checkpoint at step 5$/);
+    // One record per step in the metrics file, and every number as in the run that was not interrupted.
+    expect(steps(lostPath).map((r) => r.step)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(steps(lostPath).map((r) => r.loss)).toEqual(steps(plainPath).map((r) => r.loss));
+    expect(lost.stdout.split('\n')[0].split('  ')[0]).toBe(plain.stdout.split('\n')[0].split('  ')[0]); // "val_loss X"
   });
 });

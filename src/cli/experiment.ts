@@ -12,9 +12,11 @@ import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { type StepMetrics, Trainer } from '../engine/train/trainer';
 import { CliError, helpText, parseTrainArgs } from './args';
-import { checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
+import { sparsityExperiment } from './sparsity-experiment';
+import { Rng } from '../engine/data/rng';
+import { architectureOf, checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
 
-const EXPERIMENTS = ['precision-sweep'] as const;
+const EXPERIMENTS = ['precision-sweep', 'sparsity'] as const;
 
 interface SweepEntry {
   label: string;
@@ -88,6 +90,9 @@ function usage(): string {
     '--seeds 1,2,3 repeats every entry per seed and reports mean ± standard deviation.',
     'With --measure-every K the JSON also holds layer-mean quantization statistics of the last snapshot.',
     '',
+    'npm run experiment -- sparsity [train flags] [--recipes dense,oneshot,progressive,sparse-qat]: 2:4 structured',
+    'sparsity recipes on the same budget (see `npm run experiment -- sparsity --help`).',
+    '',
     helpText(),
   ].join('\n');
 }
@@ -98,6 +103,8 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 ? 2 : 0;
   }
   const [name, ...rest] = argv;
+  // 2:4 structured sparsity: dense vs one-shot vs progressive vs Sparse-QAT (sparsity-experiment.ts).
+  if (name === 'sparsity') return sparsityExperiment(rest);
   if (!(EXPERIMENTS as readonly string[]).includes(name)) throw new CliError(`unknown experiment "${name}"; choose from ${EXPERIMENTS.join(', ')}`);
   let entries = parseEntries('fp32,fp16,int4');
   let seeds: number[] | null = null;
@@ -115,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const o = parseTrainArgs(trainArgs);
   if (o.loadPath || o.savePath) throw new CliError('precision-sweep trains from scratch: --load and --save do not apply');
-  const dataset = await loadDataset(o.dataset);
+  const dataset = await loadDataset(o.dataset, architectureOf(o, null));
   const seedList = seeds ?? [o.train.seed];
   const runs = entries.flatMap((e) => seedList.map((seed) => ({ entry: e, seed })));
   const configs = runs.map(({ entry: e, seed }): RunConfig => validateRunConfig({
@@ -123,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
     train: { ...o.train, ...e.overrides, precision: e.precision, seed },
     dataset: o.dataset,
   }));
-  checkDatasetFits(dataset, configs[0].model.contextLength);
+  checkDatasetFits(dataset, configs[0].model.contextLength, configs[0].model.sourceLength);
   const gpu = await acquireNodeGpu();
   process.stderr.write(`GPU: ${describeGpu(gpu)}\n`);
   const results: { label: string; seed: number; precision: Precision; val_loss: number; train_loss: number; tokens_per_s: number; gpu_memory_mib: number; [more: string]: unknown }[] = [];
@@ -140,6 +147,13 @@ async function main(argv: string[]): Promise<number> {
     await trainer.flush();
     const seconds = (performance.now() - start) / 1000;
     const valLoss = await trainer.evaluate();
+    // The encoder classifier's accuracy (and its majority baseline), the encoder-decoder's exact match.
+    const arch = config.model.architecture;
+    const task = arch === 'encoder'
+      ? await trainer.classify().then((r) => ({ accuracy: r.accuracy, majority_baseline: r.baseline.accuracy }))
+      : arch === 'encoder-decoder'
+        ? await trainer.translationAccuracy(config.train.valBatches * config.train.batchSize, new Rng(config.train.seed).fork('exact-match')).then((r) => ({ exact_match: r.exactMatch }))
+        : {};
     const last = steps[steps.length - 1];
     const result = {
       label: runs[i].entry.label,
@@ -153,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
       skipped_steps: steps.filter((m) => m.skipped).length,
       losses: steps.map((m) => m.loss),
       quantization: summarize(lastSnapshot),
+      ...task,
     };
     results.push(result);
     process.stderr.write(`${result.label} seed ${result.seed}: val_loss ${valLoss.toFixed(4)} (${seconds.toFixed(1)} s)\n`);
@@ -162,20 +177,23 @@ async function main(argv: string[]): Promise<number> {
   const rows = entries.map((e) => {
     const rs = results.filter((r) => r.label === e.label);
     const vals = rs.map((r) => r.val_loss);
-    return { label: e.label, precision: e.precision, val: mean(vals), sd: spread(vals), train: mean(rs.map((r) => r.train_loss)), tps: mean(rs.map((r) => r.tokens_per_s)), mib: rs[0].gpu_memory_mib };
+    const scores = rs.map((r) => (r.accuracy ?? r.exact_match) as number | undefined).filter((v): v is number => v !== undefined);
+    return { label: e.label, precision: e.precision, val: mean(vals), sd: spread(vals), train: mean(rs.map((r) => r.train_loss)), tps: mean(rs.map((r) => r.tokens_per_s)), mib: rs[0].gpu_memory_mib, score: scores.length ? mean(scores) : null };
   });
   const base = rows.find((r) => r.precision === 'fp32');
   const m = configs[0].model;
   const t = configs[0].train;
   const several = seedList.length > 1;
+  const scoreHeader = m.architecture === 'encoder' ? ' accuracy |' : m.architecture === 'encoder-decoder' ? ' exact match |' : '';
   const lines = [
-    `precision sweep: ${o.dataset}, ${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}; ${t.steps} steps, batch ${t.batchSize}, lr ${t.lr}, seed${several ? 's' : ''} ${seedList.join(', ')}`,
+    `precision sweep: ${o.dataset}, ${m.architecture}, ${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}; ${t.steps} steps, batch ${t.batchSize}, lr ${t.lr}, seed${several ? 's' : ''} ${seedList.join(', ')}`,
     '',
-    `| precision | val loss${several ? ' (mean ± sd)' : ''} | gap to fp32 | train loss | tokens/s | GPU memory |`,
-    '|---|---|---|---|---|---|',
+    `| precision | val loss${several ? ' (mean ± sd)' : ''} | gap to fp32 | train loss | tokens/s | GPU memory |${scoreHeader}`,
+    `|---|---|---|---|---|---|${scoreHeader ? '---|' : ''}`,
     ...rows.map((r) => {
       const gap = base ? `${(((r.val - base.val) / base.val) * 100).toFixed(2)}%` : '—';
-      return `| ${r.label} | ${r.val.toFixed(4)}${several ? ` ± ${r.sd.toFixed(4)}` : ''} | ${gap} | ${r.train.toFixed(4)} | ${Math.round(r.tps)} | ${r.mib.toFixed(1)} MiB |`;
+      const score = scoreHeader ? ` ${r.score === null ? '—' : `${(r.score * 100).toFixed(1)}%`} |` : '';
+      return `| ${r.label} | ${r.val.toFixed(4)}${several ? ` ± ${r.sd.toFixed(4)}` : ''} | ${gap} | ${r.train.toFixed(4)} | ${Math.round(r.tps)} | ${r.mib.toFixed(1)} MiB |${score}`;
     }),
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -8,13 +8,18 @@ import { acquireNodeGpu } from '../engine/gpu/node';
 import { DispatchProfiler, type DispatchTime, summarizeProfile } from '../engine/gpu/profiler';
 import { snapshotRecord } from '../engine/train/measurements';
 import { checkCheckpointConsistent, checkpointFromRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
-import { type StepMetrics, Trainer } from '../engine/train/trainer';
+import { type DeviceLossEvent, TrainingSession } from '../engine/train/session';
+import type { StepMetrics } from '../engine/train/trainer';
 import { CliError, helpText, parseTrainArgs } from './args';
-import { checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
+import { architectureOf, checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
+import { loadTeacher } from './teacher';
 
 const PROFILE_DAWN_FLAGS = ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'];
 /** Kernels listed by --profile (all of them go to --metrics). */
 const PROFILE_ROWS = 30;
+/** Test-only: destroy the GPU device once after this many steps, to exercise the recovery from a lost
+ *  device end to end (cli.test.ts). Not a flag: nobody should want it in a real run. */
+const LOSE_DEVICE_AT = Number(process.env.PLAYGROUND_TEST_LOSE_DEVICE_AT ?? 0);
 
 class Progress {
   private readonly tty = Boolean(process.stderr.isTTY);
@@ -50,84 +55,117 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText() + '\n');
     return 0;
   }
-  const dataset = await loadDataset(o.dataset);
   let checkpoint: ReturnType<typeof runFromCheckpoint> | null = null;
   if (o.loadPath) {
     if (!existsSync(o.loadPath)) throw new CliError(`checkpoint not found: ${o.loadPath}`);
     checkpoint = checkCheckpointConsistent(runFromCheckpoint(new Uint8Array(readFileSync(o.loadPath)), o.loadPath), o.loadPath);
+  }
+  // The architecture (--arch, or the checkpoint's) decides what kind of dataset the name opens.
+  const dataset = await loadDataset(o.dataset, architectureOf(o, checkpoint?.model ?? null));
+  if (checkpoint) {
     if (checkpoint.tokenizer.chars.join('') !== dataset.tokenizer.toJSON().chars.join('')) {
       throw new CliError(`checkpoint ${o.loadPath} was trained on a different character set than dataset ${o.dataset}; use the dataset it was trained on`);
     }
   }
   const config: RunConfig = validateRunConfig({ model: modelConfig(o, dataset, checkpoint?.model ?? null), train: o.train, dataset: o.dataset });
-  checkDatasetFits(dataset, config.model.contextLength);
+  checkDatasetFits(dataset, config.model.contextLength, config.model.sourceLength);
+  const teacher = loadTeacher(o, config, dataset);
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
   };
   if (o.profileSteps > config.train.steps) throw new CliError(`--profile ${o.profileSteps} is more than the ${config.train.steps} training steps; it times the last N steps of the run`);
   // Dawn rounds timestamps to ~65 µs unless told not to; that toggle sits behind allow_unsafe_apis.
-  const gpu = await acquireNodeGpu(o.profileSteps > 0 ? PROFILE_DAWN_FLAGS : []);
+  const dawnFlags = o.profileSteps > 0 ? PROFILE_DAWN_FLAGS : [];
+  const gpu = await acquireNodeGpu(dawnFlags);
   log(`GPU: ${describeGpu(gpu)}`);
-  const trainer = await Trainer.create(gpu, config, dataset);
+  // A lost device is replaced by a new one with the same toggles, and the run goes on from its last
+  // in-memory checkpoint (--checkpoint-every).
+  const session = await TrainingSession.start(() => acquireNodeGpu(dawnFlags), config, dataset, { initialParameters: checkpoint?.tensors, extras: { teacher } }, gpu);
+  const trainer = session.current;
   const m = config.model;
-  log(`model: ${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}, vocab ${m.vocabSize}; ${trainer.parameterCount.toLocaleString('en')} parameters; ${config.train.precision} (${trainer.kernelPath}); GPU memory ${(trainer.memory.bytes / 2 ** 20).toFixed(1)} MiB`);
+  log(`model: ${m.architecture}, ${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}${m.sourceLength ? `, source ${m.sourceLength}` : ''}${m.numClasses ? `, ${m.numClasses} classes` : ''}, vocab ${m.vocabSize}; ${trainer.parameterCount.toLocaleString('en')} parameters; ${config.train.precision} (${trainer.kernelPath}); GPU memory ${(trainer.memory.bytes / 2 ** 20).toFixed(1)} MiB`);
   log(`data: ${dataset.name}, batch ${config.train.batchSize} × ${m.contextLength} tokens, ${config.train.steps} steps, seed ${config.train.seed}`);
-  if (checkpoint) {
-    trainer.importParameters(checkpoint.tensors);
-    log(`loaded ${o.loadPath}`);
-  }
+  if (checkpoint) log(`loaded ${o.loadPath}`);
+  if (trainer.recipe) log(`recipe: ${trainer.recipe}`);
   if (o.metricsPath) writeFileSync(o.metricsPath, '');
   const writeRecord = (r: object) => {
     if (o.metricsPath) appendFileSync(o.metricsPath, JSON.stringify(r) + '\n');
   };
   const progress = new Progress(config.train.steps, o.quiet);
   let lastTrainLoss = NaN;
-  let diverged: StepMetrics | null = null;
-  trainer.onMetrics((records) => {
+  session.onMetrics((records) => {
     for (const r of records) {
-      const scaling = trainer.usesLossScaling ? { loss_scale: r.lossScale, skipped: r.skipped } : {};
+      const scaling = session.current.usesLossScaling ? { loss_scale: r.lossScale, skipped: r.skipped } : {};
       writeRecord({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, ...scaling, tokens_per_s: r.tokensPerSecond, elapsed_s: r.elapsedSeconds });
       lastTrainLoss = r.loss;
-      if (!Number.isFinite(r.loss)) diverged ??= r;
     }
     progress.update(records[records.length - 1]);
   });
-  trainer.onMeasurements((snapshot) => writeRecord(snapshotRecord(snapshot)));
+  session.onMeasurements((snapshot) => writeRecord(snapshotRecord(snapshot)));
   const start = performance.now();
-  const profiler = o.profileSteps > 0 ? new DispatchProfiler(gpu.device) : null;
-  const profiled: DispatchTime[][] = [];
-  for (let s = 0; s < config.train.steps; s++) {
-    if (profiler && s >= config.train.steps - o.profileSteps) profiled.push(await trainer.profileStep(profiler));
-    else await trainer.step();
-    if (diverged) {
-      // The trainer's numerics guard says where it happened (NonFiniteError); wait for its report.
-      await trainer.flush();
-      const d = diverged as StepMetrics;
-      throw new Error(`training diverged: the loss became ${d.loss} at step ${d.step}; lower --lr or keep --grad-clip on`);
+  let profiler = o.profileSteps > 0 ? new DispatchProfiler(gpu.device) : null;
+  let profiled: { step: number; times: DispatchTime[] }[] = [];
+  let lost: DeviceLossEvent | null = null;
+  session.onDeviceLost((e) => {
+    lost = e;
+  });
+  session.onRewind((e) => {
+    // The steps after the checkpoint run again: their records leave the metrics file, which keeps one
+    // record per step.
+    if (o.metricsPath) truncateMetrics(o.metricsPath, e.step);
+    profiled = profiled.filter((p) => p.step <= e.step);
+    if (profiler) profiler = new DispatchProfiler(session.current.gpu.device);
+    const l = lost as DeviceLossEvent | null;
+    if (e.cause === 'device-lost' && l) {
+      // Always shown, --quiet or not: the run took longer than it should have, and this is why.
+      process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}notice: the GPU device was lost at step ${l.lostAtStep} (${l.reason}${l.detail ? `: ${l.detail}` : ''}); resumed on a new device from ${e.step > 0 ? `the checkpoint at step ${e.step}` : 'the start (no checkpoint yet)'}\n`);
     }
-    if (o.evalEvery > 0 && trainer.stepsDone % o.evalEvery === 0 && trainer.stepsDone < config.train.steps) {
-      const valLoss = await trainer.evaluate();
-      writeRecord({ step: trainer.stepsDone, val_loss: valLoss });
+  });
+  const steps = config.train.steps;
+  let deviceDestroyed = false;
+  let valLoss: number | null = null;
+  // Train to the end, then evaluate; a recovery (during a step, the flush or the evaluation) puts the
+  // run back at its checkpoint, and the loop trains on from there.
+  for (;;) {
+    while (session.stepsDone < steps) {
+      const s = session.stepsDone;
+      if (profiler && s >= steps - o.profileSteps) {
+        const p = profiler;
+        const times = await session.guard((t) => t.profileStep(p));
+        if (times) profiled.push({ step: s + 1, times });
+      } else await session.step();
+      if (LOSE_DEVICE_AT > 0 && !deviceDestroyed && session.stepsDone === LOSE_DEVICE_AT) {
+        deviceDestroyed = true;
+        session.current.gpu.device.destroy();
+      }
+      const done = session.stepsDone;
+      if (o.evalEvery > 0 && done % o.evalEvery === 0 && done < steps) {
+        const v = await session.guard((t) => t.evaluate());
+        if (v !== null) writeRecord({ step: done, val_loss: v });
+      }
     }
+    await session.flush();
+    if (session.stepsDone < steps) continue;
+    valLoss = await session.guard((t) => t.evaluate());
+    if (valLoss !== null) break;
   }
-  await trainer.flush();
   progress.done();
+  const ended = session.current;
   const trainSeconds = (performance.now() - start) / 1000;
-  const valLoss = await trainer.evaluate();
-  const tokensPerSecond = config.train.steps > 0 ? (config.train.steps * trainer.tokensPerStep) / trainSeconds : 0;
+  const tokensPerSecond = config.train.steps > 0 ? (config.train.steps * ended.tokensPerStep) / trainSeconds : 0;
   const final = {
     final: true,
-    step: trainer.stepsDone,
+    step: ended.stepsDone,
     val_loss: valLoss,
     train_loss: lastTrainLoss,
     tokens_per_s: tokensPerSecond,
     elapsed_s: trainSeconds,
-    parameters: trainer.parameterCount,
+    parameters: ended.parameterCount,
     precision: config.train.precision,
   };
   writeRecord(final);
   if (profiled.length) {
-    const { groups, stepSeconds } = summarizeProfile(profiled);
+    const { groups, stepSeconds } = summarizeProfile(profiled.map((p) => p.times));
     writeRecord({ type: 'profile', steps: profiled.length, step_gpu_s: stepSeconds, kernels: groups.map((g) => ({ kernel: g.group, dispatches: g.count, seconds: g.seconds })) });
     const rows = groups.slice(0, PROFILE_ROWS).map((g) => `  ${(g.seconds * 1e3).toFixed(3).padStart(9)} ms  ${((g.seconds / stepSeconds) * 100).toFixed(1).padStart(5)}%  ×${String(g.count).padEnd(4)} ${g.group}`);
     const dispatches = groups.reduce((a, g) => a + g.count, 0);
@@ -136,20 +174,44 @@ async function main(argv: string[]): Promise<number> {
   const trained = config.train.steps > 0 ? `  train_loss ${lastTrainLoss.toFixed(4)}  ${Math.round(tokensPerSecond)} tok/s  ${trainSeconds.toFixed(1)} s` : '';
   process.stdout.write(`val_loss ${valLoss.toFixed(4)}${trained}\n`);
   if (o.savePath) {
-    writeFileSync(o.savePath, checkpointFromRun(config, dataset, await trainer.exportParameters(), trainer.stepsDone));
+    writeFileSync(o.savePath, checkpointFromRun(config, dataset, await ended.exportParameters(), ended.stepsDone));
     log(`saved ${o.savePath}`);
   }
-  if (o.samples > 0 && dataset.task) {
+  if (config.model.architecture === 'encoder') {
+    // The classifier: accuracy on the fixed validation examples against always answering the majority class.
+    const r = await ended.classify();
+    writeRecord({ type: 'classification', accuracy: r.accuracy, correct: r.correct, total: r.total, majority_baseline: r.baseline.accuracy, majority_class: r.classes[r.baseline.label] });
+    process.stdout.write(`accuracy ${(r.accuracy * 100).toFixed(1)}% (${r.correct}/${r.total} validation examples); majority-class baseline ${(r.baseline.accuracy * 100).toFixed(1)}% (always "${r.classes[r.baseline.label]}")\n`);
+    if (o.samples > 0) process.stdout.write(r.results.slice(0, o.samples).map((x) => `  ${JSON.stringify(x.text)} → ${r.classes[x.predicted]}${x.correct ? '' : ` (expected ${r.classes[x.label]})`}`).join('\n') + '\n');
+  } else if (config.model.architecture === 'encoder-decoder') {
+    // The encoder-decoder: greedy decoding of validation pairs, exact match.
+    const r = await ended.translationAccuracy(config.train.valBatches * config.train.batchSize, new Rng(config.train.seed).fork('exact-match'));
+    writeRecord({ type: 'translation', exact_match: r.exactMatch, correct: r.correct, total: r.total });
+    process.stdout.write(`exact match ${(r.exactMatch * 100).toFixed(1)}% (${r.correct}/${r.total} greedy translations)\n`);
+    if (o.samples > 0) process.stdout.write(r.results.slice(0, o.samples).map((x) => `  ${JSON.stringify(x.source)} → ${JSON.stringify(x.output)}${x.correct ? '' : ` (expected ${JSON.stringify(x.target)})`}`).join('\n') + '\n');
+  } else if (o.samples > 0 && dataset.task) {
     // A task: answer problems of its validation distribution greedily and score them.
-    const { accuracy, results } = await trainer.solveTasks(o.samples, new Rng(config.train.seed).fork('sample'));
+    const { accuracy, results } = await ended.solveTasks(o.samples, new Rng(config.train.seed).fork('sample'));
     process.stdout.write(`task accuracy ${(accuracy * 100).toFixed(1)}% (${results.filter((r) => r.correct).length}/${results.length}, exact match)\n`);
     process.stdout.write(results.map((r) => `  ${JSON.stringify(r.prompt)} → ${JSON.stringify(r.output)}${r.correct ? '' : ` (expected ${JSON.stringify(r.answer)})`}`).join('\n') + '\n');
   } else if (o.samples > 0) {
-    const samples = await trainer.sample(o.samples, new Rng(config.train.seed).fork('sample'));
+    const samples = await ended.sample(o.samples, new Rng(config.train.seed).fork('sample'));
     process.stdout.write(samples.map((s) => `  ${JSON.stringify(s)}`).join('\n') + '\n');
   }
-  trainer.destroy();
+  session.destroy();
   return 0;
+}
+
+/** Drops the records of steps after `step` from a JSON Lines metrics file (every record has a step). */
+function truncateMetrics(path: string, step: number): void {
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (line.trim() === '') return false;
+      const r = JSON.parse(line) as { step?: unknown };
+      return !(typeof r.step === 'number' && r.step > step);
+    });
+  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
 }
 
 runMain(() => main(process.argv.slice(2)));

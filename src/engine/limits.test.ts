@@ -69,6 +69,15 @@ describe('checkMemoryLimits', () => {
     expect(Math.abs(three.totalBytes - 2 * two.totalBytes + one.totalBytes)).toBeLessThan(4096);
   });
 
+  it('counts the training checkpoints\' staging copies (two, of parameters and both AdamW moments) only when they are on', () => {
+    const off = estimateRunMemory(config({ checkpointEvery: 0 }));
+    const on = estimateRunMemory(config({ checkpointEvery: 10 }));
+    const P = off.parameterFloats;
+    expect(on.totalBytes - off.totalBytes).toBe(2 * Math.ceil(((3 * P + 4) * 4) / 16) * 16);
+    expect(on.buffers.find((b) => b.label === 'checkpoint.staging')).toMatchObject({ count: 2, storage: false });
+    expect(estimateRunMemory(config({})).totalBytes).toBe(off.totalBytes);
+  });
+
   it('refuses an invalid config with its ConfigError, not an estimate', () => {
     expect(() => estimateRunMemory(config({ batchSize: 0 }))).toThrow(/batch must be a positive integer/);
   });

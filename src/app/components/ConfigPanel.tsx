@@ -6,6 +6,7 @@ import {
   configProblems,
   DATASET_CHOICES,
   type DatasetChoice,
+  DEFAULT_CHECKPOINT_EVERY,
   describePrecision,
   FORWARD_LABELS,
   FORWARD_QUANTIZERS,
@@ -96,6 +97,7 @@ export function ConfigPanel() {
           <NumberField label="Batch size" value={config.batchSize} placeholder={String(defaults.batchSize)} optional min={1} max={MAX_BATCH} integer disabled={busy} testId="batch" hint={`Sequences per step; empty = ${defaults.batchSize}`} onChange={(batchSize) => setConfig({ batchSize })} onValidity={validity('batch')} />
           <NumberField label="Validate every (steps)" value={config.evalEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="eval-every" hint="0 = only at the end" onChange={(v) => v !== undefined && setConfig({ evalEvery: v })} onValidity={validity('validate every')} />
           <NumberField label="Measure layers every (steps)" value={config.measureEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="measure-every" hint="Per-layer snapshots for the measurement charts; 0 = off" onChange={(v) => v !== undefined && setConfig({ measureEvery: v })} onValidity={validity('measure every')} />
+          <NumberField label="Checkpoint every (steps)" value={config.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY} min={0} max={MAX_STEPS} integer disabled={busy} testId="checkpoint-every" hint="Weights and optimizer state copied on the GPU without stalling: a lost GPU or a NaN resumes from the last one, and it is saved with the run. 0 = off" onChange={(v) => v !== undefined && setConfig({ checkpointEvery: v })} onValidity={validity('checkpoint every')} />
           <NumberField label="Samples at the end" value={config.samples} min={0} max={32} integer disabled={busy} testId="samples" onChange={(v) => v !== undefined && setConfig({ samples: v })} onValidity={validity('samples')} />
           <NumberField label="Sample every (steps)" value={config.sampleEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="sample-every" hint="0 = only at the end (sampling reads back every token: slow)" onChange={(v) => v !== undefined && setConfig({ sampleEvery: v })} onValidity={validity('sample every')} />
         </details>

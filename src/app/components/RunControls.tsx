@@ -1,7 +1,10 @@
+import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { configProblems } from '../config';
+import type { NumericsHalt } from '../messages';
 import { etaSeconds, isFinished, recentTokensPerSecond, type RunRecord, type RunStatus } from '../runs';
 import { currentRun, detailRun, useAppStore } from '../store';
+import { NumberField } from './NumberField';
 
 const STATUS_TEXT: Record<RunStatus, string> = {
   queued: 'Queued',
@@ -10,6 +13,7 @@ const STATUS_TEXT: Record<RunStatus, string> = {
   paused: 'Paused',
   evaluating: 'Evaluating on the validation set…',
   sampling: 'Generating samples…',
+  recovering: 'Recovering: the GPU device was lost; resuming from the last checkpoint on a new one…',
   done: 'Done',
   stopped: 'Stopped',
   error: 'Error',
@@ -34,6 +38,7 @@ export function RunControls() {
   );
   const run = useAppStore((s) => currentRun(s) ?? detailRun(s));
   const canStart = gpuReady && !busy && !invalid && configProblems(config).length === 0;
+  const halt = run && !isFinished(run.status) ? (run.halt ?? null) : null;
   return (
     <section className="panel run-controls" aria-labelledby="controls-heading">
       <h2 id="controls-heading" className="visually-hidden">
@@ -44,11 +49,11 @@ export function RunControls() {
           Start
         </button>
         {pauseRequested ? (
-          <button type="button" onClick={resume} disabled={!busy}>
+          <button type="button" onClick={resume} disabled={!busy || halt !== null}>
             Resume
           </button>
         ) : (
-          <button type="button" onClick={pause} disabled={!busy}>
+          <button type="button" onClick={pause} disabled={!busy || halt !== null}>
             Pause
           </button>
         )}
@@ -60,7 +65,52 @@ export function RunControls() {
         </button>
       </div>
       <RunStatusLine run={run} busy={busy} queueLength={queueLength} />
+      {/* Keyed by the recoveries so far: a second NaN at the same step is a new halt with fresh buttons. */}
+      {halt && run && <HaltPanel key={`${run.id}:${halt.step}:${run.events?.length ?? 0}`} halt={halt} />}
     </section>
+  );
+}
+
+/** A run halted by a NaN: where it happened, and the two ways on. */
+function HaltPanel({ halt }: { halt: NumericsHalt }) {
+  const recover = useAppStore((s) => s.recover);
+  // A tenth of the rate that diverged, within what the learning-rate field takes.
+  const [lr, setLr] = useState<number | undefined>(Math.min(1, Number((halt.lr * 0.1).toPrecision(3))));
+  const [valid, setValid] = useState(true);
+  const [sent, setSent] = useState(false);
+  const from = halt.checkpointStep !== null ? `the checkpoint at step ${halt.checkpointStep}` : 'the start of the run (there is no checkpoint before the NaN)';
+  const shown = halt.gradients.slice(0, 4).join(', ') + (halt.gradients.length > 4 ? ` and ${halt.gradients.length - 4} more` : '');
+  const go = (action: 'lower-lr' | 'rollback') => {
+    setSent(true);
+    recover(action, action === 'lower-lr' ? lr : undefined);
+  };
+  return (
+    <div className="error halt" role="alert" data-testid="numerics-halt">
+      <p>
+        <b>
+          Paused: training hit a NaN or infinity at step <span data-testid="halt-step">{halt.step}</span>.
+        </b>{' '}
+        That step was not applied, so the parameters are the last finite ones, and the charts keep the history.
+      </p>
+      <ul>
+        <li>
+          First non-finite activation of the forward (layer): <code data-testid="halt-activation">{halt.activation ?? 'none, the forward was finite'}</code>
+        </li>
+        <li>
+          Gradients holding NaN or ±∞ ({halt.gradients.length} tensors): <code data-testid="halt-gradients">{shown || 'none'}</code>
+        </li>
+      </ul>
+      <p className="small">Either way the run goes on from {from}; the steps after it are taken again.</p>
+      <NumberField label="Learning rate to resume with" value={lr} min={1e-9} max={1} testId="halt-lr" hint={`The run had ${halt.lr.toExponential(2)}.`} onChange={setLr} onValidity={setValid} />
+      <div className="buttons">
+        <button type="button" className="primary" onClick={() => go('lower-lr')} disabled={sent || !valid || lr === undefined}>
+          Resume with lower learning rate
+        </button>
+        <button type="button" onClick={() => go('rollback')} disabled={sent}>
+          Roll back to last checkpoint
+        </button>
+      </div>
+    </div>
   );
 }
 

@@ -10,14 +10,47 @@ import { useShown } from './hooks';
 export function RunsPanel() {
   const shownRuns = useShown('runs');
   const shownExport = useShown('export');
-  const { runs, hiddenRuns, toggle, select, remove, exportCsv, exportJson, exportCheckpoint, checkpoints } = useAppStore(
+  const shownImport = useShown('import');
+  const { runs, hiddenRuns, toggle, select, remove, exportCsv, exportJson, exportCheckpoint, checkpoints, exportRun, importRun, importError } = useAppStore(
     useShallow((s) => ({
       runs: s.runs, hiddenRuns: s.hiddenRuns, toggle: s.toggleRunVisible, select: s.selectRun, remove: s.deleteRun,
       exportCsv: s.exportCsv, exportJson: s.exportJson, exportCheckpoint: s.exportCheckpoint, checkpoints: s.checkpoints,
+      exportRun: s.exportRun, importRun: s.importRun, importError: s.importError,
     })),
   );
   const detail = useAppStore((s) => detailRun(s));
-  if (!shownRuns || runs.length === 0) return null;
+  const importId = useId();
+  // With nothing to list, the panel still offers the import (a run file from another browser).
+  if (!shownRuns || (runs.length === 0 && !shownImport)) return null;
+  const importField = shownImport && (
+    <div className="field">
+      <label htmlFor={importId}>Import a run file (.run.safetensors, from the Run button of a runs list)</label>
+      <input
+        id={importId}
+        type="file"
+        accept=".safetensors,application/octet-stream"
+        data-testid="run-file"
+        onChange={(e) => {
+          const file = e.target.files?.[0];
+          if (file) void importRun(file);
+          e.target.value = '';
+        }}
+      />
+      {importError && (
+        <div className="error" role="alert" data-testid="run-file-error">
+          {importError}
+        </div>
+      )}
+    </div>
+  );
+  if (runs.length === 0) {
+    return (
+      <section className="panel" aria-labelledby="runs-heading" data-testid="runs">
+        <h2 id="runs-heading">Runs</h2>
+        {importField}
+      </section>
+    );
+  }
   return (
     <section className="panel" aria-labelledby="runs-heading" data-testid="runs">
       <div className="panel-head">
@@ -61,6 +94,11 @@ export function RunsPanel() {
                       {r.label}
                     </button>
                     {r.error && <div className="error small">{r.error.message}</div>}
+                    {(r.events ?? []).map((e, k) => (
+                      <div key={k} className="muted small" data-testid="run-event">
+                        {e.text}
+                      </div>
+                    ))}
                   </td>
                   <td>{r.status}</td>
                   <td>{last?.step ?? 0}</td>
@@ -73,6 +111,9 @@ export function RunsPanel() {
                         </button>
                         <button type="button" onClick={() => exportJson([r.id])} aria-label={`Export ${r.label} as JSON`} data-testid="export-json">
                           JSON
+                        </button>
+                        <button type="button" onClick={() => void exportRun(r.id)} disabled={!finished} aria-label={`Export ${r.label} as a run file (config, metrics and latest checkpoint)`} data-testid="export-run">
+                          Run
                         </button>
                         <button type="button" onClick={() => void exportCheckpoint(r.id)} disabled={!finished || r.status === 'error' || (!checkpoints[r.id] && r.points.length === 0)} aria-label={`Download the weights of ${r.label} as safetensors`} data-testid="export-weights">
                           Weights
@@ -89,7 +130,11 @@ export function RunsPanel() {
           </tbody>
         </table>
       </div>
-      <p className="muted small">Finished runs are kept in this browser (IndexedDB) and come back after a reload; Reset clears them.</p>
+      <p className="muted small">
+        Finished runs are kept in this browser (IndexedDB) and come back after a reload; Reset clears them. When the browser's storage is full, the
+        saved weights of the oldest runs go first; metrics and configs stay. Run exports a run with its latest checkpoint as one file.
+      </p>
+      {importField}
     </section>
   );
 }

@@ -131,7 +131,7 @@ export const sparseForwardProducts: ForwardProducts = {
       [intMatmul(k, s)],
       [
         compress24(k, { label: `${s.label}.compress24`, input: s.b, values, meta, violations: registry.violations, rows: s.N, K: s.K, format }),
-        sparseIntMatmul(k, { label: `${s.label}.sparse24`, a: s.a, values, meta, stepA: s.stepA, stepB: s.stepB, c: s.c, M: s.M, N: s.N, K: s.K, format, bias: s.bias, alpha: s.alpha, accumulate: s.accumulate }),
+        sparseIntMatmul(k, { label: `${s.label}.sparse24`, a: s.a, values, meta, stepA: s.stepA, stepB: s.stepB, stepAAt: s.stepAAt, stepBAt: s.stepBAt, rowScale: s.rowScale, c: s.c, M: s.M, N: s.N, K: s.K, format, bias: s.bias, alpha: s.alpha, accumulate: s.accumulate }),
       ],
     ]);
     registry.products.push(sw);

@@ -145,7 +145,7 @@ export function sparseMatmul(k: Kernels, s: SparseMatmulSpec): Dispatch {
   return k.dispatch({
     shader: 'sparse24', entry: 'main_f32', label: s.label,
     constants: { ROUND_F16: Boolean(s.roundF16) },
-    uniforms: [s.M, s.N, G, 0, 0, shape.meta[1], f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0],
+    uniforms: [s.M, s.N, G, 0, 0, shape.meta[1], f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0, 0, 0, 0],
     bindings: [s.x, s.values, s.meta, s.y, s.bias ?? k.placeholder],
     workgroups: [gridDim(s.label, Math.ceil(s.N / 64), 'N'), gridDim(s.label, Math.ceil(s.M / 64), 'M'), 1],
   });
@@ -160,6 +160,11 @@ export interface SparseIntMatmulSpec {
   meta: Tensor;
   stepA: Tensor;
   stepB: Tensor;
+  /** Elements of stepA / stepB to use (default 0), as intMatmul. */
+  stepAAt?: number;
+  stepBAt?: number;
+  /** [M], optional: multiplies row m (before bias and accumulation), as intMatmul. */
+  rowScale?: Tensor | null;
   c: Tensor;
   M: number;
   N: number;
@@ -182,14 +187,15 @@ export function sparseIntMatmul(k: Kernels, s: SparseIntMatmulSpec): Dispatch {
   need(s.label, s.values, s.N * shape.values[1], 'values');
   need(s.label, s.meta, s.N * shape.meta[1], 'meta');
   need(s.label, s.c, s.M * s.N, 'C');
-  need(s.label, s.stepA, 1, 'stepA');
-  need(s.label, s.stepB, 1, 'stepB');
+  need(s.label, s.stepA, (s.stepAAt ?? 0) + 1, 'stepA');
+  need(s.label, s.stepB, (s.stepBAt ?? 0) + 1, 'stepB');
   if (s.bias) need(s.label, s.bias, s.N, 'bias');
+  if (s.rowScale) need(s.label, s.rowScale, s.M, 'rowScale');
   return k.dispatch({
     shader: 'sparse24', entry: 'main_int', label: s.label,
     constants: { INT4_CODES: s.format === 'int4' },
-    uniforms: [s.M, s.N, G, aWords, shape.values[1], shape.meta[1], f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0],
-    bindings: [s.a, s.values, s.meta, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder],
+    uniforms: [s.M, s.N, G, aWords, shape.values[1], shape.meta[1], f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0, s.stepAAt ?? 0, s.stepBAt ?? 0, s.rowScale ? 1 : 0],
+    bindings: [s.a, s.values, s.meta, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder, s.rowScale ?? k.placeholder],
     workgroups: [gridDim(s.label, Math.ceil(s.N / 64), 'N'), gridDim(s.label, Math.ceil(s.M / 64), 'M'), 1],
   });
 }

@@ -9,7 +9,7 @@
 //   - the compression counts groups that are not 2:4.
 // Shapes are odd on purpose (rows not multiples of 64, groups per row not multiples of 8).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type GpuHarness, expectClose, expectExact, gpuHarness } from '../gpu/test-utils';
+import { type GpuHarness, expectClose, expectExact, gpuHarness, roundF32 } from '../gpu/test-utils';
 import { matmul } from '../ops/matmul';
 import { intMatmul, intMatmulPaths, packedWordsPerRow, type CodeFormat, type IntMatmulPath } from '../ops/quant';
 import { compress24Ref, decompress24Ref, groupViolations, pruneMaskRef, sparse24ProductRef } from '../reference/sparsity';
@@ -246,6 +246,16 @@ describe('compressed 2:4 product on integer codes', () => {
         expectExact(`compressed ${format} integer sums vs the reference`, await h.read(sumsGpu), ref.y);
         expectExact('the reference sums vs the dense sums', ref.y, denseProduct(xCodes, wCodes, M, N, K));
         expect(got.some((v) => v !== 0)).toBe(true);
+        // intMatmul's step indices and row scales carry over too.
+        const steps2 = h.upload([2], [9, -0.0456], 'steps2');
+        const rowScale = h.upload([M], roundF32(rng.normalArray(M)), 'row_scale');
+        const yr = h.empty([M, N], 'y_rows');
+        const yrDense = h.empty([M, N], 'y_rows_dense');
+        await h.run([
+          sparseIntMatmul(h.kernels, { label: 'sparse rows', a: ta, values, meta, stepA, stepB: steps2, stepBAt: 1, rowScale, c: yr, M, N, K, format, bias: tbias, alpha: 0.5 }),
+          intMatmul(h.kernels, { label: 'dense rows', a: ta, b: tb, stepA, stepB: steps2, stepBAt: 1, rowScale, c: yrDense, M, N, K, format, bias: tbias, alpha: 0.5, path: paths[paths.length - 1] }),
+        ]);
+        expectExact(`compressed ${format} with step index and row scales vs intMatmul`, await h.read(yr), await h.read(yrDense));
       });
     }
   }
