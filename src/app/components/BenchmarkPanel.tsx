@@ -134,8 +134,8 @@ function Explanation() {
     <div className="bench-explain" data-testid="bench-explain">
       <h3>Reading the bars</h3>
       <p>
-        <b>TFLOP/s and TOP/s</b> are trillions (10¹²) of operations per second. Multiplying two n×n matrices takes n³ multiply-adds, counted as
-        2n³ operations; floating-point ones are FLOPs, multiply-adds of integer codes are OPs. Each kernel runs for about 50 ms per pass, the
+        <b>TFLOP/s and TOP/s</b> are trillions (10¹²) of operations per second (G is 10⁹, M 10⁶: the chart picks the prefix that fits).
+        Multiplying two n×n matrices takes n³ multiply-adds, counted as 2n³ operations; floating-point ones are FLOPs, multiply-adds of integer codes are OPs. Each kernel runs for about 50 ms per pass, the
         median of 5 passes counts, timed by the GPU&apos;s own timestamps where the browser offers them.
       </p>
       <p>
