@@ -110,7 +110,7 @@ interface CheckResult {
 }
 
 /** Builds dispatches with WebGPU validation and out-of-memory errors turned into exceptions. */
-async function buildChecked<T>(device: GPUDevice, build: () => T): Promise<T> {
+export async function buildChecked<T>(device: GPUDevice, build: () => T): Promise<T> {
   device.pushErrorScope('validation');
   device.pushErrorScope('out-of-memory');
   let out: T;
@@ -126,7 +126,7 @@ async function buildChecked<T>(device: GPUDevice, build: () => T): Promise<T> {
 }
 
 /** Runs dispatches once (for the check), failing on a validation error. */
-async function runOnce(device: GPUDevice, work: readonly Dispatch[]): Promise<void> {
+export async function runOnce(device: GPUDevice, work: readonly Dispatch[]): Promise<void> {
   device.pushErrorScope('validation');
   const encoder = device.createCommandEncoder({ label: 'bench.check' });
   const pass = encoder.beginComputePass();

@@ -13,6 +13,7 @@ import { matmul } from '../engine/ops/matmul';
 import { type CodeFormat, intMatmul, intMatmulPathName, intMatmulPaths, packedWordsPerRow } from '../engine/ops/quant';
 import { compress24, compressedShape, sparseIntMatmul, sparseMatmul } from '../engine/sparsity/ops';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
+import { buildChecked, runOnce } from './kernels';
 import { PassTimer, type TimingOptions } from './timing';
 
 export interface SparseBenchOptions {
@@ -63,37 +64,6 @@ function entries(n: number, samples: number, rng: FastRandom): [number, number][
   const out: [number, number][] = [[0, 0], [0, n - 1], [n - 1, 0], [n - 1, n - 1]];
   while (out.length < samples) out.push([rng.nextU32() % n, rng.nextU32() % n]);
   return out;
-}
-
-async function buildChecked<T>(device: GPUDevice, build: () => T): Promise<T> {
-  device.pushErrorScope('validation');
-  device.pushErrorScope('out-of-memory');
-  let out: T;
-  try {
-    out = build();
-  } finally {
-    const oom = await device.popErrorScope();
-    const invalid = await device.popErrorScope();
-    if (oom) throw new Error(`out of GPU memory: ${oom.message.split('\n')[0]}`);
-    if (invalid) throw new Error(`WebGPU validation error: ${invalid.message.split('\n')[0]}`);
-  }
-  return out;
-}
-
-async function runOnce(device: GPUDevice, work: readonly Dispatch[]): Promise<void> {
-  device.pushErrorScope('validation');
-  const encoder = device.createCommandEncoder({ label: 'bench.sparse.check' });
-  const pass = encoder.beginComputePass();
-  for (const d of work) {
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, d.bindGroup);
-    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
-  }
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  const error = await device.popErrorScope();
-  if (error) throw new Error(`WebGPU validation error: ${error.message.split('\n')[0]}`);
 }
 
 interface Case {

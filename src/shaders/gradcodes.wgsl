@@ -28,6 +28,18 @@ fn pack_lane(word: u32, code: i32, lane: u32) -> u32 {
   return word | ((bitcast<u32>(code) & 0xffu) << (8u * lane));
 }
 
+// The packing walk both entries share: word i of the output holds code row r = i / words, lanes
+// j = 4·(i mod words) + 0…3 of it; source_of gives the element of the [rows, cols] source behind a lane,
+// or NO_SOURCE past the row (padding: zero codes).
+const NO_SOURCE = 0xffffffffu;
+fn code_words() -> u32 { return select(p.rows, p.cols, TRANSPOSED) * p.words; }
+fn source_of(i: u32, lane: u32) -> u32 {
+  let r = i / p.words;
+  let j = (i % p.words) * 4u + lane;
+  if (j >= select(p.cols, p.rows, TRANSPOSED)) { return NO_SOURCE; }
+  return select(r * p.cols + j, j * p.cols + r, TRANSPOSED);
+}
+
 @group(0) @binding(1) var<storage, read> s_hi: array<f32>;
 @group(0) @binding(2) var<storage, read> s_lo: array<f32>;
 @group(0) @binding(3) var<storage, read_write> s_codes: array<u32>;
@@ -35,16 +47,11 @@ fn pack_lane(word: u32, code: i32, lane: u32) -> u32 {
 @compute @workgroup_size(WG)
 fn pack_split(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
-  let code_rows = select(p.rows, p.cols, TRANSPOSED);
-  let row_length = select(p.cols, p.rows, TRANSPOSED);
-  if (i >= code_rows * p.words) { return; }
-  let r = i / p.words;
-  let w = i % p.words;
+  if (i >= code_words()) { return; }
   var word = 0u;
   for (var lane = 0u; lane < 4u; lane++) {
-    let j = w * 4u + lane;
-    if (j >= row_length) { break; }
-    let src = select(r * p.cols + j, j * p.cols + r, TRANSPOSED);
+    let src = source_of(i, lane);
+    if (src == NO_SOURCE) { break; }
     var code = 0.0;
     if (p.mode == 0u) { code = 14.0 * s_hi[src] + s_lo[src]; }
     else if (p.mode == 1u) { code = s_hi[src]; }
@@ -66,17 +73,12 @@ fn round_half_away(v: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn pack_lsq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
-  let code_rows = select(p.rows, p.cols, TRANSPOSED);
-  let row_length = select(p.cols, p.rows, TRANSPOSED);
-  if (i >= code_rows * p.words) { return; }
-  let r = i / p.words;
-  let w = i % p.words;
+  if (i >= code_words()) { return; }
   var word = 0u;
   for (var lane = 0u; lane < 4u; lane++) {
-    let j = w * 4u + lane;
-    if (j >= row_length) { break; }
-    let v = l_v[select(r * p.cols + j, j * p.cols + r, TRANSPOSED)];
-    word = pack_lane(word, i32(clamp(round_half_away(v), -p.qn, p.qp)), lane);
+    let src = source_of(i, lane);
+    if (src == NO_SOURCE) { break; }
+    word = pack_lane(word, i32(clamp(round_half_away(l_v[src]), -p.qn, p.qp)), lane);
   }
   l_codes[i] = word;
 }

@@ -264,11 +264,7 @@ export function lssCombine(k: Kernels, s: LssCombineSpec): Dispatch[] {
       workgroups: gridRows(s.rows),
     }),
   ];
-  if (s.keptCount) {
-    dispatches.push(
-      k.dispatch({ shader: 'lss', entry: 'kept_count', label: `${s.label}.kept`, uniforms, bindings: [s.probs, s.stepState, s.keptCount], workgroups: [1, 1, 1] }),
-    );
-  }
+  if (s.keptCount) dispatches.push(lssKeptCount(k, `${s.label}.kept`, s.probs, s.stepState, s.stream, s.gradient, s.keptCount, s.rows));
   return dispatches;
 }
 
