@@ -77,6 +77,7 @@ const FLAG_VALUES: Record<FlagName, { kind: Kind; valid?: fc.Arbitrary<string>; 
   load: { kind: 'free', valid: path },
   profile: { kind: 'uint', valid: uint },
   sample: { kind: 'uint', valid: uint },
+  memory: { kind: 'flag' },
   quiet: { kind: 'flag' },
   help: { kind: 'flag' },
 };
@@ -145,6 +146,7 @@ describe('parseTrainArgs (fuzz)', () => {
           if (f.name === 'dataset') expect(r.options.dataset).toBe(f.raw);
           if (f.name === 'd-model') expect(r.options.modelOverrides.dModel).toBe(Number(f.raw));
           if (kind === 'flag' && f.name === 'quiet') expect(r.options.quiet).toBe(true);
+          if (kind === 'flag' && f.name === 'memory') expect(r.options.memoryOnly).toBe(true);
         }
       }),
       RUNS,

@@ -72,6 +72,7 @@ const FLAGS = {
   load: { kind: 'path', help: 'start from this .safetensors checkpoint (its model config is used)' },
   profile: { kind: 'uint', help: 'time every kernel of the last N training steps on the GPU (timestamp queries) and print the kernels by total time', default: '0' },
   sample: { kind: 'uint', help: 'print this many generated samples at the end (synthetic tasks: answers to that many problems, with the accuracy)', default: '0' },
+  memory: { kind: 'flag', help: 'print the GPU memory the run would allocate (total, largest buffer, by group, against the usual adapter limits) and exit without touching the GPU' },
   quiet: { kind: 'flag', help: 'no progress output' },
   help: { kind: 'flag', help: 'show this help' },
 } satisfies Record<string, Flag>;
@@ -97,6 +98,8 @@ export interface CliOptions {
   distillFlagsWithoutTeacher: string[];
   samples: number;
   profileSteps: number;
+  /** --memory: print the run's memory estimate and exit. */
+  memoryOnly: boolean;
   quiet: boolean;
   help: boolean;
 }
@@ -254,6 +257,7 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     distillFlagsWithoutTeacher: values.teacher === undefined ? DISTILL_FLAGS.filter((f) => values[f] !== undefined).map((f) => `--${f}`) : [],
     samples: get<number>('sample')!,
     profileSteps: get<number>('profile')!,
+    memoryOnly: Boolean(values.memory),
     quiet: Boolean(values.quiet),
     help: Boolean(values.help),
   };

@@ -140,3 +140,24 @@ describe('train CLI: a lost GPU device', () => {
     expect(lost.stdout.split('\n')[0].split('  ')[0]).toBe(plain.stdout.split('\n')[0].split('  ')[0]); // "val_loss X"
   });
 });
+
+describe('train CLI: --memory', () => {
+  it('prints what the run would allocate and exits without acquiring a GPU; INT4 adds its quantizer buffers to FP32\'s', () => {
+    const args = ['--preset', 'tiny', '--checkpoint-every', '0', '--memory'];
+    const fp32 = train([...args, '--precision', 'fp32']);
+    const int4 = train([...args, '--precision', 'int4']);
+    for (const r of [fp32, int4]) {
+      expect(r.code).toBe(0);
+      // "GPU: …" is the first thing a run logs after acquiring the adapter.
+      expect(r.stderr).not.toMatch(/GPU:/);
+      expect(r.stdout).toMatch(/^total [\d.]+ (KiB|MiB|GiB) in \d+ buffers/m);
+    }
+    const total = (out: string) => {
+      const [, v, unit] = /^total ([\d.]+) (KiB|MiB|GiB)/m.exec(out)!;
+      return Number(v) * { KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 }[unit as 'KiB' | 'MiB' | 'GiB'];
+    };
+    expect(total(int4.stdout)).toBeGreaterThan(total(fp32.stdout));
+    expect(int4.stdout).toMatch(/shared quantized\./);
+    expect(fp32.stdout).not.toMatch(/quantized/);
+  });
+});

@@ -2,6 +2,7 @@
 // Exit codes: 0 done, 2 bad input (one-line message), 1 anything else (e.g. no GPU adapter).
 import { existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { type RunConfig, validateRunConfig } from '../engine/config';
+import { estimateRunMemory, formatBytes } from '../engine/limits';
 import { Rng } from '../engine/data';
 import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
@@ -49,6 +50,39 @@ function formatSeconds(s: number): string {
   return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 }
 
+/** WebGPU's default per-buffer limits: what every adapter offers (a page that asks for nothing more
+ *  gets these). */
+const DEFAULT_BUFFER_LIMITS = { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 };
+
+/** --memory: what Trainer.create would allocate for this config (engine/limits.ts, tested against real
+ *  builds), by buffer group, without a GPU. */
+function memoryReport(config: RunConfig): string {
+  const e = estimateRunMemory(config);
+  const groups = new Map<string, number>();
+  for (const b of e.buffers) {
+    // Per-layer buffers ("transformer.h.3.attn.c_attn.partials") are summed over the layers.
+    const key = b.label.replace(/\.h\.\d+\./, '.h.*.');
+    groups.set(key, (groups.get(key) ?? 0) + b.bytes * b.count);
+  }
+  const rows = [...groups].sort((a, b) => b[1] - a[1]);
+  const shown = rows.slice(0, 20);
+  const rest = rows.slice(20).reduce((a, [, v]) => a + v, 0);
+  const m = config.model;
+  const t = config.train;
+  const largestBinding = Math.max(0, ...e.buffers.filter((b) => b.storage).map((b) => b.bytes));
+  const fitsDefaults = e.largest.bytes <= DEFAULT_BUFFER_LIMITS.maxBufferSize && largestBinding <= DEFAULT_BUFFER_LIMITS.maxStorageBufferBindingSize;
+  return [
+    `GPU memory of ${t.precision} ${m.architecture}: ${m.nLayer} layers, d_model ${m.dModel}, d_ff ${m.dFF}, context ${m.contextLength}, batch ${t.batchSize}`,
+    `total ${formatBytes(e.totalBytes)} in ${e.buffers.reduce((a, b) => a + b.count, 0)} buffers; largest ${formatBytes(e.largest.bytes)} (${e.largest.label})`,
+    fitsDefaults
+      ? 'every buffer fits WebGPU\'s default limits (256 MiB per buffer, 128 MiB per storage binding): any adapter takes it if it has the memory'
+      : `over WebGPU's default limits (256 MiB per buffer, 128 MiB per storage binding; largest storage binding here ${formatBytes(largestBinding)}): it needs an adapter that offers more, as desktop GPUs usually do (Trainer.create checks the adapter's own limits)`,
+    '',
+    ...shown.map(([label, bytes]) => `  ${formatBytes(bytes).padStart(11)}  ${label}`),
+    ...(rest > 0 ? [`  ${formatBytes(rest).padStart(11)}  (${rows.length - shown.length} smaller groups)`] : []),
+  ].join('\n');
+}
+
 async function main(argv: string[]): Promise<number> {
   const o = parseTrainArgs(argv);
   if (o.help) {
@@ -69,6 +103,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const config: RunConfig = validateRunConfig({ model: modelConfig(o, dataset, checkpoint?.model ?? null), train: o.train, dataset: o.dataset });
   checkDatasetFits(dataset, config.model.contextLength, config.model.sourceLength);
+  if (o.memoryOnly) {
+    process.stdout.write(memoryReport(config) + '\n');
+    return 0;
+  }
   const teacher = loadTeacher(o, config, dataset);
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);

@@ -156,12 +156,13 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   f32('partials', REDUCTION_PARTIALS);
   const baselineScratch = () => f32('baseline_partials', baselinePartials(Math.max(N * D, C * D, N * C)));
   if (lsq) {
+    // X·H, W·H and v are computed again in the backward (linear/quantized.ts): scratch too.
     if (q.forward === 'hq') {
-      f32('xh', N * D);
-      f32('wh', C * D);
-    } else f32('w_copy', C * D);
-    f32('v_x', N * D);
-    f32('v_w', C * D);
+      shared('xh', [N, D]);
+      shared('wh', [C, D]);
+    } else shared('w_copy', [C, D]);
+    shared('v_x', [N, D]);
+    shared('v_w', [C, D]);
     shared('codes_x', codeShape(N));
     shared('codes_w', codeShape(C));
     shared('x_dequantized', [N, D]);

@@ -143,28 +143,37 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       if (uses.lsq(o.forward)) {
         const sX = extra.input_step;
         const sW = extra.weight_step;
+        // X·H, W·H and v = ·/s are not kept from the forward to the backward: the backward computes them
+        // again from X (kept anyway: it is the previous op's output) and W (unchanged until the optimizer
+        // step), into scratch shared by the layers of the same shape. The same dispatches on the same
+        // inputs give the same values, and a Hadamard transform and a quantize pass cost far less than the
+        // products (memory-bound passes over X and W), while keeping four f32 copies of X and W per layer
+        // made an INT4 run larger than the FP32 one (docs/benchmarks.md, GPU memory).
+        const recompute: Dispatch[] = [];
         let xh = l.x;
         let wh = l.w;
         if (o.forward === 'hq') {
           block = o.hadamardSearch ? extra.hadamard_block.value : hadamardBlockFor(D, o.hadamardBlock);
-          xh = t([N, D], 'xh');
-          wh = t([C, D], 'wh');
-          forward.push(
+          xh = scratch([N, D], 'xh');
+          wh = scratch([C, D], 'wh');
+          const transforms = [
             hadamardTransform(k, `${name}.hadamard_x`, l.x, xh, N, D, block),
             hadamardTransform(k, `${name}.hadamard_w`, l.w, wh, C, D, block),
-          );
+          ];
+          forward.push(...transforms);
+          recompute.push(...transforms);
         }
         // Step sizes start at 2·mean|XH|/√Q_P of the first batch (official code `QZ` 604–615, paper A.4).
         // Without the transform W is a slice of the parameter buffer that s_W also lives in, and one
         // dispatch may not read and write the same buffer: the first step reads a copy of W instead.
         let whForInit = wh;
         if (wh === l.w) {
-          whForInit = t([C, D], 'w_copy');
+          whForInit = scratch([C, D], 'w_copy');
           init.push(hadamardTransform(k, `${name}.copy_w`, l.w, whForInit, C, D, 1));
         }
         init.push(lsqInitStep(k, `${name}.init_step_x`, xh, sX.value, N * D, qp), lsqInitStep(k, `${name}.init_step_w`, whForInit, sW.value, C * D, qp));
-        const vX = t([N, D], 'v_x'); // XH / s_X, kept for the backward's masks and step-size gradients
-        const vW = t([C, D], 'v_w');
+        const vX = scratch([N, D], 'v_x'); // XH / s_X: the backward's codes, masks and step-size gradients
+        const vW = scratch([C, D], 'v_w');
         const codesX = scratch(packedCodeShape(N, D, format), 'codes_x');
         const codesW = scratch(packedCodeShape(C, D, format), 'codes_w');
         // Dequantized in the backward from v and s (the min-max path below writes them in the forward
@@ -182,12 +191,17 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
             block,
           }));
         }
-        forward.push(
+        const quantize = [
           lsqQuantize(k, { label: `${name}.quantize_x`, x: xh, step: sX.value, v: vX, codes: codesX, rows: N, K: D, format, qn, qp }),
           lsqQuantize(k, { label: `${name}.quantize_w`, x: wh, step: sW.value, v: vW, codes: codesW, rows: C, K: D, format, qn, qp }),
+        ];
+        forward.push(
+          ...quantize,
           ...intProduct(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format }),
         );
+        recompute.push(...quantize);
         backward.push(
+          ...recompute,
           lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp }),
           lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp }),
         );

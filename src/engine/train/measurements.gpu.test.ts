@@ -176,7 +176,7 @@ describe('measurements through the Trainer', () => {
 
 describe('scratch shared between layers (gpu/scratch.ts)', () => {
   for (const backwardQuantizer of ['bitsplit', 'lss', 'luq'] as const) {
-    it(`changes no number: int4 (${backwardQuantizer}), 3 blocks, losses, parameters and measurements equal a build without sharing`, async () => {
+    it(`changes no number: int4 (${backwardQuantizer}), 3 blocks (the backward recomputes X·H and v into the shared scratch), losses, parameters and measurements equal a build without sharing`, async () => {
       const precision = backwardQuantizer === 'luq' ? 'int4-lsq-luq' : 'int4';
       const runOnce = async (share: boolean) => {
         setScratchSharing(share);
