@@ -85,18 +85,27 @@ export function checkpointStagingFloats(parameterFloats: number): number {
 /** Floats per record of the trainer's metrics ring. */
 const METRICS_RECORD = 4;
 
+/** Label prefix of the shared scratch roles in an estimate (sharedScratchPlan reads them back). */
+const SHARED = 'shared ';
+
 class BufferList {
   readonly buffers: BufferNeed[] = [];
-  private readonly sharedKeys = new Set<string>();
+  private readonly sharedRoles = new Map<string, BufferNeed>();
   f32(label: string, floats: number, count = 1): void {
     this.add(label, floats * 4, count, true);
   }
-  /** Scratch shared by every layer asking for the same role and shape (gpu/scratch.ts): counted once. */
+  /** Scratch shared by every layer asking for the same role (gpu/scratch.ts): one buffer, as large as
+   *  the largest request. */
   shared(role: string, shape: number[]): void {
-    const key = `${role}:${shape.join('x')}`;
-    if (this.sharedKeys.has(key)) return;
-    this.sharedKeys.add(key);
-    this.f32(`shared ${role}`, shape.reduce((a, b) => a * b, 1));
+    const bytes = allocated(shape.reduce((a, b) => a * b, 1) * 4);
+    const known = this.sharedRoles.get(role);
+    if (known) {
+      known.bytes = Math.max(known.bytes, bytes);
+      return;
+    }
+    const need: BufferNeed = { label: `${SHARED}${role}`, bytes, count: 1, storage: true };
+    this.sharedRoles.set(role, need);
+    this.buffers.push(need);
   }
   add(label: string, bytes: number, count: number, storage: boolean): void {
     if (count > 0) this.buffers.push({ label, bytes: allocated(bytes), count, storage });
@@ -128,17 +137,19 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
     const fs = perRow ? 'row' : 'tensor';
     const bs = perRow ? 'column' : 'tensor';
     const words = (shape: [number, number]) => shape[0] * shape[1];
-    f32('partials', Math.max(absmaxPartials(N, D, fs), absmaxPartials(C, D, fs), absmaxPartials(N, C, 'tensor'), absmaxPartials(N, D, bs), absmaxPartials(C, D, bs), 1));
+    // linear/int8.ts: codes and partials are scratch shared by the layers; the scales are per layer.
+    const shared = (what: string, floats: number) => list.shared(`int8.${what}`, [floats]);
+    shared('partials', Math.max(absmaxPartials(N, D, fs), absmaxPartials(C, D, fs), absmaxPartials(N, C, 'tensor'), absmaxPartials(N, D, bs), absmaxPartials(C, D, bs), 1));
     f32('scale_x', scaleCount(N, D, fs));
     f32('scale_w', scaleCount(C, D, fs));
-    f32('codes_x', words(int8CodeShape(N, D)));
-    f32('codes_w', words(int8CodeShape(C, D)));
+    shared('codes_x', words(int8CodeShape(N, D)));
+    shared('codes_w', words(int8CodeShape(C, D)));
     if (perRow) f32('one', 1);
     f32('scale_grad', 1);
-    f32('codes_grad', words(int8CodeShape(N, C)));
-    f32('codes_grad_t', words(int8CodeShape(N, C, true)));
-    f32('codes_w_t', words(int8CodeShape(C, D, true)));
-    f32('codes_x_t', words(int8CodeShape(N, D, true)));
+    shared('codes_grad', words(int8CodeShape(N, C)));
+    shared('codes_grad_t', words(int8CodeShape(N, C, true)));
+    shared('codes_w_t', words(int8CodeShape(C, D, true)));
+    shared('codes_x_t', words(int8CodeShape(N, D, true)));
     if (perRow) {
       f32('scale_w_t', D);
       f32('scale_x_t', D);
@@ -147,7 +158,7 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
     return;
   }
   // The quantized precisions (linear/quantized.ts). Backward-only (and forward-only) temporaries are
-  // shared by the layers of the same shape.
+  // shared by the layers.
   const q = quantizerChoice(t)!;
   const format = q.bits <= 4 ? 'int4' : 'int8';
   const lsq = q.forward === 'hq' || q.forward === 'lsq';
@@ -359,6 +370,14 @@ export function estimateRunMemory(config: RunConfig, limits: Pick<MemoryLimits, 
     if (b.bytes > largest.bytes) largest = b;
   }
   return { totalBytes, largest, buffers: list.buffers, parameterFloats };
+}
+
+/** The shared scratch of a run, role → floats (gpu/scratch.ts planScratch): the estimate's own sizes,
+ *  so the build allocates what was checked against the limits. */
+export function sharedScratchPlan(estimate: MemoryEstimate): Map<string, number> {
+  const plan = new Map<string, number>();
+  for (const b of estimate.buffers) if (b.label.startsWith(SHARED)) plan.set(b.label.slice(SHARED.length), b.bytes / 4);
+  return plan;
 }
 
 /** The first limit the estimate breaks, or null. */

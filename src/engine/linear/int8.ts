@@ -27,6 +27,7 @@ import { absmaxPartials, absmaxScale, dequantizeRowsCols, int8CodeShape, quantiz
 import { biasBackward } from '../ops/matmul';
 import { intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec } from '../ops/quant';
 import type { ForwardProducts } from '../sparsity/forward';
+import { sharedScratch } from '../gpu/scratch';
 import type { Dispatch } from '../gpu/kernels';
 import { STREAM, STREAMS_PER_LAYER } from './quantized';
 import type { LinearLayer, LinearLayerSpec, LinearScheme } from './scheme';
@@ -55,9 +56,13 @@ export function int8Scheme(o: Int8Options): LinearScheme {
       const { rows: N, inFeatures: D, outFeatures: C, name } = l;
       const perRow = o.perRow;
       const t = (shape: number[], what: string) => k.memory.tensor(shape, `${name}.${what}`);
+      // Codes and reduction partials live within one pass of this layer (forward or backward; the
+      // backward quantizes X and W again, transposed): shared by all layers (gpu/scratch.ts). The scales
+      // are the layer's own: the forward's per-tensor scales are the backward's too.
+      const scratch = (shape: number[], what: string) => sharedScratch(k, `int8.${what}`, shape);
       const forwardScaling = perRow ? 'row' : 'tensor';
       const backwardScaling = perRow ? 'column' : 'tensor';
-      const partials = t(
+      const partials = scratch(
         [
           Math.max(
             absmaxPartials(N, D, forwardScaling),
@@ -74,8 +79,8 @@ export function int8Scheme(o: Int8Options): LinearScheme {
       // --- forward
       const scaleX = t([scaleCount(N, D, forwardScaling)], 'scale_x');
       const scaleW = t([scaleCount(C, D, forwardScaling)], 'scale_w');
-      const codesX = t(int8CodeShape(N, D), 'codes_x');
-      const codesW = t(int8CodeShape(C, D), 'codes_w');
+      const codesX = scratch(int8CodeShape(N, D), 'codes_x');
+      const codesW = scratch(int8CodeShape(C, D), 'codes_w');
       // A unit step for intMatmul where the scales are applied per row afterwards.
       const one = perRow ? t([1], 'one') : null;
       if (one) writeTensor(k.device, one, new Float32Array([1]));
@@ -100,10 +105,10 @@ export function int8Scheme(o: Int8Options): LinearScheme {
       // --- backward
       const stream = l.index * INT8_STREAMS_PER_LAYER + INT8_GRADIENT_STREAM_OFFSET;
       const scaleG = t([1], 'scale_grad');
-      const codesG = t(int8CodeShape(N, C), 'codes_grad'); // along C, for ∇X
-      const codesGt = t(int8CodeShape(N, C, true), 'codes_grad_t'); // along N, for ∇W
-      const codesWt = t(int8CodeShape(C, D, true), 'codes_w_t'); // along C
-      const codesXt = t(int8CodeShape(N, D, true), 'codes_x_t'); // along N
+      const codesG = scratch(int8CodeShape(N, C), 'codes_grad'); // along C, for ∇X
+      const codesGt = scratch(int8CodeShape(N, C, true), 'codes_grad_t'); // along N, for ∇W
+      const codesWt = scratch(int8CodeShape(C, D, true), 'codes_w_t'); // along C
+      const codesXt = scratch(int8CodeShape(N, D, true), 'codes_x_t'); // along N
       // Per tensor: the forward's scales (so the forward's codes). Per row: one per column d of W and X.
       const scaleWt = perRow ? t([D], 'scale_w_t') : scaleW;
       const scaleXt = perRow ? t([D], 'scale_x_t') : scaleX;

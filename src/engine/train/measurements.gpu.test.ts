@@ -175,9 +175,16 @@ describe('measurements through the Trainer', () => {
 });
 
 describe('scratch shared between layers (gpu/scratch.ts)', () => {
-  for (const backwardQuantizer of ['bitsplit', 'lss', 'luq'] as const) {
-    it(`changes no number: int4 (${backwardQuantizer}), 3 blocks (the backward recomputes X·H and v into the shared scratch), losses, parameters and measurements equal a build without sharing`, async () => {
-      const precision = backwardQuantizer === 'luq' ? 'int4-lsq-luq' : 'int4';
+  // Three blocks: four layer shapes, each repeated, so one scratch buffer per role serves layers of every
+  // shape and later layers' passes overwrite earlier ones' scratch (the backward recomputes X·H and v).
+  const cases = [
+    { label: 'int4 (bitsplit)', precision: 'int4', backwardQuantizer: 'bitsplit' },
+    { label: 'int4 (lss)', precision: 'int4', backwardQuantizer: 'lss' },
+    { label: 'int4 (luq)', precision: 'int4-lsq-luq', backwardQuantizer: 'luq' },
+    { label: 'int8', precision: 'int8', backwardQuantizer: undefined },
+  ] as const;
+  for (const { label, precision, backwardQuantizer } of cases) {
+    it(`changes no number: ${label}, 3 blocks: losses, parameters and measurements equal a build without sharing`, async () => {
       const runOnce = async (share: boolean) => {
         setScratchSharing(share);
         try {

@@ -11,7 +11,8 @@ import type { GpuContext } from '../gpu/device';
 import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
 import type { DispatchProfiler, DispatchTime } from '../gpu/profiler';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
-import { CHECKPOINT_STAGING, checkpointStagingFloats, checkRunFitsDevice } from '../limits';
+import { CHECKPOINT_STAGING, checkpointStagingFloats, checkRunFitsDevice, estimateRunMemory, sharedScratchPlan } from '../limits';
+import { planScratch } from '../gpu/scratch';
 import { type LinearScheme, linearSchemeFor } from '../linear';
 import { buildModel, type Model } from '../model/build';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
@@ -174,6 +175,8 @@ export class Trainer {
     }
     this.memory = new GpuMemory(this.device);
     this.kernels = new Kernels(this.device, this.memory, gpu.capabilities);
+    // One buffer per scratch role across the layers of every shape, sized as the estimate says.
+    planScratch(this.kernels, sharedScratchPlan(estimateRunMemory(this.config, this.device.limits)));
     const plugin = trainingPlugin(this.config, extras);
     this.plugin = plugin;
     this.scheme = linearSchemeFor(t);
