@@ -323,12 +323,6 @@ fn luq_quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @group(0) @binding(3) var<storage, read> s_step_state: array<u32>;
 @group(0) @binding(4) var<storage, read_write> s_out: array<u32>; // f32 bit patterns
 
-// Round half away from zero, exactly (quantize.wgsl): trunc and the fraction are exact in f32.
-fn round_half_away(v: f32) -> f32 {
-  let t = trunc(v);
-  return t + select(0.0, sign(v), abs(v - t) >= 0.5);
-}
-
 @compute @workgroup_size(WG)
 fn symmetric_quantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);

@@ -31,12 +31,6 @@ const CODE_CLAMP = 6.0;        // 14/2 − 1
 // Large tensors exceed 65535 workgroups in x; the host spreads them over y.
 fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-// Round half away from zero, exactly (see quantize.wgsl): trunc and the fraction are exact in f32.
-fn round_half_away(v: f32) -> f32 {
-  let t = trunc(v);
-  return t + select(0.0, sign(v), abs(v - t) >= 0.5);
-}
-
 // --- max|∇Y|, first pass: each workgroup takes a strided share.
 @group(0) @binding(1) var<storage, read> m_dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m_partials: array<f32>;

@@ -64,12 +64,6 @@ fn pack_split(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 @group(0) @binding(1) var<storage, read> l_v: array<f32>;          // [R, K]: x/s of the forward's LSQ
 @group(0) @binding(2) var<storage, read_write> l_codes: array<u32>;
 
-// Round half away from zero, exactly, as quantize.wgsl does for the forward's codes.
-fn round_half_away(v: f32) -> f32 {
-  let t = trunc(v);
-  return t + select(0.0, sign(v), abs(v - t) >= 0.5);
-}
-
 @compute @workgroup_size(WG)
 fn pack_lsq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);

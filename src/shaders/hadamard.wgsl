@@ -17,6 +17,11 @@ struct Params {
   block: u32,  // b (main)
   scale: f32,  // 1/√b, computed on the host (exact for b = 4^k)
   block_at: u32, // main_dynamic, select_block: element offset of the block value in its binding
+  // The fused entries (*_quantize) only:
+  bits: u32,   // 4 or 8: codes per packed u32 word = 32 / bits
+  qn: f32,     // Q_N: codes ≥ −Q_N
+  qp: f32,     // Q_P: codes ≤ Q_P
+  _pad: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -45,16 +50,73 @@ var<workgroup> shared_block: u32;
 
 @compute @workgroup_size(WG)
 fn main_dynamic(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
-  if (lid3.x == 0u) { shared_block = u32(block_value[p.block_at]); }
-  // Loop bounds depend on the block: it must be uniform across the workgroup for the barriers.
-  let b = workgroupUniformLoad(&shared_block);
+  let b = dynamic_block(lid3.x);
   transform(wg, lid3.x, b, INV_SQRT_POW2[min(countTrailingZeros(b), 10u)]);
 }
 
+fn dynamic_block(lid: u32) -> u32 {
+  if (lid == 0u) { shared_block = u32(block_value[p.block_at]); }
+  // Loop bounds depend on the block: it must be uniform across the workgroup for the barriers.
+  return workgroupUniformLoad(&shared_block);
+}
+
+// Tiles spread over y past the 65,535 limit on x (gridRows on the host).
+fn tile_base(wg: vec3u) -> u32 { return (wg.x + wg.y * 65535u) * TILE; }
+
 fn transform(wg: vec3u, lid: u32, block: u32, scale: f32) {
-  // Tiles spread over y past the 65,535 limit on x (gridRows on the host).
-  let base = (wg.x + wg.y * 65535u) * TILE;
-  if (base >= p.n) { return; } // uniform across the workgroup, so the barriers below stay uniform
+  if (!butterflies(wg, lid, block)) { return; }
+  let base = tile_base(wg);
+  for (var i = 0u; i < TILE / WG; i++) {
+    let t = lid + i * WG;
+    if (base + t < p.n) { y[base + t] = buf[t] * scale; }
+  }
+}
+
+// --- Fused with LSQ quantization (quantize.wgsl, paper §3.1): the transformed tile goes straight from
+// workgroup memory to v = X·H/|s| (y, kept for the backward) and the packed codes, in quantize.wgsl's
+// layout, without writing X·H out and reading it back. The codes of a word must lie in one row: the host
+// uses these entries only where the row length is a multiple of 32/bits, so word w of the flat matrix is
+// values 32/bits·w … and the words of a row are consecutive (words_per_row = K·bits/32).
+@group(0) @binding(4) var<storage, read> step_size: array<f32>;   // [1]: the learned step s
+@group(0) @binding(5) var<storage, read_write> codes: array<u32>;
+
+@compute @workgroup_size(WG)
+fn main_quantize(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  transform_quantize(wg, lid3.x, p.block, p.scale);
+}
+
+@compute @workgroup_size(WG)
+fn main_dynamic_quantize(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let b = dynamic_block(lid3.x);
+  transform_quantize(wg, lid3.x, b, INV_SQRT_POW2[min(countTrailingZeros(b), 10u)]);
+}
+
+fn transform_quantize(wg: vec3u, lid: u32, block: u32, scale: f32) {
+  if (!butterflies(wg, lid, block)) { return; }
+  let base = tile_base(wg);
+  let s = abs(step_size[0]);
+  let per_word = 32u / p.bits;
+  let mask = (1u << p.bits) - 1u;
+  for (var w = lid; w < TILE / per_word; w += WG) {
+    let first = base + w * per_word;
+    if (first >= p.n) { break; }
+    var word = 0u;
+    for (var j = 0u; j < per_word; j++) {
+      // The same f32 operations as main then quantize.wgsl: X·H rounded to f32, then divided by |s|.
+      let xh = buf[w * per_word + j] * scale;
+      let v = xh / s;
+      y[first + j] = v;
+      word |= (bitcast<u32>(i32(clamp(round_half_away(v), -p.qn, p.qp))) & mask) << (p.bits * j);
+    }
+    codes[first / per_word] = word;
+  }
+}
+
+// Loads the workgroup's tile of 1024 values into `buf` and applies the butterflies of H_b (unscaled).
+// False (for the whole workgroup) when the tile starts past the end.
+fn butterflies(wg: vec3u, lid: u32, block: u32) -> bool {
+  let base = tile_base(wg);
+  if (base >= p.n) { return false; } // uniform across the workgroup, so the barriers below stay uniform
   // n is a multiple of b, so a partial last tile still holds whole blocks; its tail is zeros, never stored.
   var h = 1u;
   if (block >= 4u) {
@@ -109,10 +171,7 @@ fn transform(wg: vec3u, lid: u32, block: u32, scale: f32) {
     }
   }
   workgroupBarrier();
-  for (var i = 0u; i < TILE / WG; i++) {
-    let t = lid + i * WG;
-    if (base + t < p.n) { y[base + t] = buf[t] * scale; }
-  }
+  return true;
 }
 
 // --- Block-size search (official `dynamic` mode, spec §2): on the first batch, candidate k (block 2^k)

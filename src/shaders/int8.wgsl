@@ -34,12 +34,6 @@ const INT8_MAX = 127.0;
 // Large tensors exceed 65535 workgroups in x; the host spreads them over y (grid1d).
 fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-// Round half away from zero, exactly: trunc(v) and v − trunc(v) are exact in f32 (see quantize.wgsl).
-fn round_half_away(v: f32) -> f32 {
-  let t = trunc(v);
-  return t + select(0.0, sign(v), abs(v - t) >= 0.5);
-}
-
 // Round to nearest, the forward's codes. The clamp is done in f32, before the conversion to i32.
 fn nearest_code(x: f32, scale: f32) -> i32 {
   if (!(scale > 0.0)) { return 0; }

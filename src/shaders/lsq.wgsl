@@ -22,12 +22,6 @@ const WG = REDUCE_WG;
 
 fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-// Round half away from zero, exactly (see quantize.wgsl).
-fn round_half_away(v: f32) -> f32 {
-  let t = trunc(v);
-  return t + select(0.0, sign(v), abs(v - t) >= 0.5);
-}
-
 // The forward's code as an f32 integer (the clamp in f32 also tames ±inf).
 fn lsq_code(v: f32) -> f32 { return clamp(round_half_away(v), -p.qn, p.qp); }
 

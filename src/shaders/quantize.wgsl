@@ -23,13 +23,6 @@ struct Params {
 // Large tensors exceed 65535 workgroups in x; the host spreads them over y.
 fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-// Round half away from zero, exactly: trunc(v) and v − trunc(v) are exact in f32, so the tie test is exact.
-// (sign(v)·floor(|v| + 0.5) is not: 0.49999997 + 0.5 rounds to 1.0 in f32.)
-fn round_half_away(v: f32) -> f32 {
-  let t = trunc(v);
-  return t + select(0.0, sign(v), abs(v - t) >= 0.5);
-}
-
 // The clamp is done in f32, before the conversion, so huge |v| (and ±inf) cannot overflow the i32.
 fn lsq_code(v: f32) -> i32 {
   return i32(clamp(round_half_away(v), -p.qn, p.qp));

@@ -21,6 +21,7 @@ import optimizerWgsl from '../../shaders/optimizer.wgsl?raw';
 import quantizeWgsl from '../../shaders/quantize.wgsl?raw';
 import randomWgsl from '../../shaders/random.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
+import roundingWgsl from '../../shaders/rounding.wgsl?raw';
 import statsWgsl from '../../shaders/stats.wgsl?raw';
 import distillWgsl from '../../shaders/distill.wgsl?raw';
 import qatWgsl from '../../shaders/qat.wgsl?raw';
@@ -31,23 +32,25 @@ import { Tensor } from '../tensor';
 import type { Capabilities } from './device';
 import type { GpuMemory } from './memory';
 
-// WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended.
+// WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended, the quantizers
+// rounding.wgsl.
 export const SHADERS = {
   attention: reduceWgsl + attentionWgsl,
   // The baselines' quantizers (min-max, LUQ) and the symmetric b-bit ablation quantizer; own u32-key reductions.
-  baselines: randomWgsl + baselinesWgsl,
+  baselines: randomWgsl + roundingWgsl + baselinesWgsl,
   // The INT4 backward (LSS-MM, spec §3): bit split of ∇Y, leverage-score sampling, LSQ backward.
-  bitsplit: randomWgsl + reduceWgsl + bitsplitWgsl,
+  bitsplit: randomWgsl + reduceWgsl + roundingWgsl + bitsplitWgsl,
   colsum: colsumWgsl,
   // Cross-attention of the encoder-decoder (ops/cross-attention.ts): rectangular layouts and softmax.
   cross_attention: reduceWgsl + crossAttentionWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
   // The INT4 backward's integer operands: bit-split codes and transposed forward codes as int8 lanes.
-  gradcodes: gradcodesWgsl,
-  hadamard: hadamardWgsl,
+  gradcodes: roundingWgsl + gradcodesWgsl,
+  // The block Hadamard transform; its fused entries also LSQ-quantize and pack the result.
+  hadamard: roundingWgsl + hadamardWgsl,
   // The INT8 scheme's quantizers (absmax scales, nearest and stochastic codes, transposed packing).
-  int8: randomWgsl + reduceWgsl + int8Wgsl,
+  int8: randomWgsl + reduceWgsl + roundingWgsl + int8Wgsl,
   // INT4/INT8 code products: the dot4I8Packed path needs the WGSL language feature
   // packed_4x8_integer_dot_product; the plain module replaces its one call, so it compiles without it.
   intmatmul: intmatmulWgsl,
@@ -57,14 +60,14 @@ export const SHADERS = {
   intmatmul_sgmat_int8: subgroupMatrixIntMatmulWgsl({ int8Codes: true, prefetch: true }),
   intmatmul_sgmat_int4: subgroupMatrixIntMatmulWgsl({ int8Codes: false, prefetch: true }),
   layernorm: reduceWgsl + layernormWgsl,
-  lsq: reduceWgsl + lsqWgsl,
+  lsq: reduceWgsl + roundingWgsl + lsqWgsl,
   lss: randomWgsl + reduceWgsl + lssWgsl,
   loss: reduceWgsl + lossWgsl,
   matmul: matmulWgsl,
   // The FP16 scheme's native path: the same kernels with operand tiles held as f16 in workgroup memory.
   matmul_f16: 'enable f16;\n' + matmulWgsl.replace('alias operand_t = f32;', 'alias operand_t = f16;'),
   optimizer: reduceWgsl + optimizerWgsl,
-  quantize: reduceWgsl + quantizeWgsl,
+  quantize: reduceWgsl + roundingWgsl + quantizeWgsl,
   // Measurements for the paper's figures (ops/stats.ts): row-norm histograms, column maxima, errors.
   stats: reduceWgsl + statsWgsl,
   // 2:4 structured sparsity (src/engine/sparsity): masks, compressed storage and its product; Sparse-QAT's

@@ -24,7 +24,7 @@ import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKept
 import { packLsqCodes, packSplitCodes, splitCodeShape } from '../ops/intgrad';
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
-import { hadamardTransform, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
+import { hadamardQuantize, hadamardTransform, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
 import type { ForwardProducts } from '../sparsity/forward';
 import { sharedScratch } from '../gpu/scratch';
 import type { Tensor } from '../tensor';
@@ -127,6 +127,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       // The baseline quantizers' reductions keep their own (larger) scratch.
       const baselineScratch = () => t([baselinePartials(Math.max(N * D, C * D, N * C))], 'baseline_partials');
       const forward: Dispatch[] = [];
+      // The first training step's forward, where it differs (LSQ step sizes initialised from the batch).
+      const firstForward: Dispatch[] = [];
       const init: Dispatch[] = [];
       const backward: Dispatch[] = [];
       const observe: LinearObservables = {};
@@ -149,20 +151,18 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         // inputs give the same values, and a Hadamard transform and a quantize pass cost far less than the
         // products (memory-bound passes over X and W), while keeping four f32 copies of X and W per layer
         // made an INT4 run larger than the FP32 one (docs/benchmarks.md, GPU memory).
-        const recompute: Dispatch[] = [];
         let xh = l.x;
         let wh = l.w;
         if (o.forward === 'hq') {
           block = o.hadamardSearch ? extra.hadamard_block.value : hadamardBlockFor(D, o.hadamardBlock);
           xh = scratch([N, D], 'xh');
           wh = scratch([C, D], 'wh');
-          const transforms = [
-            hadamardTransform(k, `${name}.hadamard_x`, l.x, xh, N, D, block),
-            hadamardTransform(k, `${name}.hadamard_w`, l.w, wh, C, D, block),
-          ];
-          forward.push(...transforms);
-          recompute.push(...transforms);
         }
+        // X·H and W·H, written out only where something reads them: the first step's step-size
+        // initialisation and the measurements. Every other pass quantizes straight from the transform.
+        const transforms = o.forward === 'hq'
+          ? [hadamardTransform(k, `${name}.hadamard_x`, l.x, xh, N, D, block), hadamardTransform(k, `${name}.hadamard_w`, l.w, wh, C, D, block)]
+          : [];
         // Step sizes start at 2·mean|XH|/√Q_P of the first batch (official code `QZ` 604–615, paper A.4).
         // Without the transform W is a slice of the parameter buffer that s_W also lives in, and one
         // dispatch may not read and write the same buffer: the first step reads a copy of W instead.
@@ -191,17 +191,23 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
             block,
           }));
         }
-        const quantize = [
-          lsqQuantize(k, { label: `${name}.quantize_x`, x: xh, step: sX.value, v: vX, codes: codesX, rows: N, K: D, format, qn, qp }),
-          lsqQuantize(k, { label: `${name}.quantize_w`, x: wh, step: sW.value, v: vW, codes: codesW, rows: C, K: D, format, qn, qp }),
-        ];
-        forward.push(
-          ...quantize,
-          ...intProduct(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format }),
-        );
-        recompute.push(...quantize);
+        const operands = [
+          { which: 'x', source: l.x, transformed: xh, step: sX.value, v: vX, codes: codesX, rows: N },
+          { which: 'w', source: l.w, transformed: wh, step: sW.value, v: vW, codes: codesW, rows: C },
+        ] as const;
+        // From X·H and W·H as written out (the first step), and fused with the transform (ops/quant.ts
+        // hadamardQuantize: one pass over X instead of three; LSQ alone has no transform to fuse).
+        const quantizeTransformed = operands.map((q) => lsqQuantize(k, { label: `${name}.quantize_${q.which}`, x: q.transformed, step: q.step, v: q.v, codes: q.codes, rows: q.rows, K: D, format, qn, qp }));
+        const quantize = o.forward === 'hq'
+          ? operands.flatMap((q) => hadamardQuantize(k, { label: `${name}.hadamard_quantize_${q.which}`, source: q.source, block, transformed: q.transformed, step: q.step, v: q.v, codes: q.codes, rows: q.rows, K: D, format, qn, qp }))
+          : quantizeTransformed;
+        const product = intProduct(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format });
+        forward.push(...quantize, ...product);
+        firstForward.push(...search, ...transforms, ...init, ...quantizeTransformed, ...product);
+        // The backward computes v and the codes again rather than keeping them from the forward (X is
+        // kept anyway, W is unchanged until the optimizer step): the same dispatches, the same values.
         backward.push(
-          ...recompute,
+          ...quantize,
           lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp }),
           lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp }),
         );
@@ -210,7 +216,10 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         observe.errorW = { exact: wh, quantized: wq };
         observe.stepX = sX.value;
         observe.stepW = sW.value;
-        if (o.forward === 'hq') observe.xh = { tensor: xh, block };
+        if (o.forward === 'hq') {
+          observe.xh = { tensor: xh, block };
+          observe.recompute = transforms;
+        }
       } else if (o.forward === 'minmax') {
         // Fake quantization: stochastic min-max codes, dequantized, multiplied in f32 (straight-through).
         xq = t([N, D], 'x_dequantized');
@@ -339,8 +348,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       }
       // The bias gradient stays exact f32 (not quantized), as in the official code.
       if (l.db) backward.push(...biasBackward(k, `${name}.db`, l.dy, l.db, N, C));
-      const transforms = transformed ? 2 : 0;
-      return { forward, firstForward: init.length ? [...search, ...forward.slice(0, transforms), ...init, ...forward.slice(transforms)] : undefined, backward, observe };
+      return { forward, firstForward: firstForward.length ? firstForward : undefined, backward, observe };
     },
   };
 }

@@ -55,6 +55,9 @@ export interface LinearObservables {
   /** X·H as the scheme quantized it, and the block it was taken with (a number, or a [1] f32 tensor
    *  where the block is chosen on the GPU from the first batch). */
   xh?: { tensor: Tensor; block: number | Tensor };
+  /** Dispatches the measurements run first: they write the tensors named here that the layer's own
+   *  passes do not leave behind (HQ's fused quantizer never writes X·H and W·H out). */
+  recompute?: Dispatch[];
   /** Forward quantization of X (X·H under HQ) and of W (W·H). */
   errorX?: QuantizedPair;
   errorW?: QuantizedPair;

@@ -78,7 +78,7 @@ export class LayerMeasurements {
     if (base + layout.size > out.size) throw new RangeError(`${name}: more layers measured than the buffer was sized for`);
     const at = (field: keyof LinearStatsLayout) => base + layout[field];
     const o = layer.observe ?? {};
-    const ds: Dispatch[] = [];
+    const ds: Dispatch[] = [...(o.recompute ?? [])];
     ds.push(...rowNormHistogram(k, {
       label: `${name}.stats.grad_rows`, dy: spec.dy, rows: N, cols: C, ...GRAD_HISTOGRAM, norms: this.norms,
       unscale: this.lossScale ?? undefined, out, outOffset: at('gradHistogram'),

@@ -9,7 +9,7 @@
 import { type Dispatch, type Kernels } from '../gpu/kernels';
 import { HADAMARD_MAX_SIZE } from '../reference/quant/constants';
 import type { Tensor } from '../tensor';
-import { type CodeFormat, dequantize, hadamardTransform, lsqInitStep, lsqQuantize } from './quant';
+import { type CodeFormat, dequantize, hadamardTransform, hadamardUniforms, lsqInitStep, lsqQuantize } from './quant';
 import { relativeError, relativeErrorPartials } from './stats';
 
 /** The candidate blocks for a reduction dimension d: 1, 2, 4, … while they divide d, up to 1024. */
@@ -75,7 +75,7 @@ export function hadamardBlockSearch(k: Kernels, s: HadamardBlockSearchSpec): Dis
     shader: 'hadamard',
     entry: 'select_block',
     label: `${s.label}.select`,
-    uniforms: [candidates.length, 0, 0, 0],
+    uniforms: hadamardUniforms(candidates.length, 0, 0),
     bindings: [s.errors, s.block],
     workgroups: [1, 1, 1],
   }));

@@ -14,6 +14,7 @@ import {
   type CodeFormat,
   type IntMatmulPath,
   dequantize,
+  hadamardQuantize,
   hadamardTransform,
   intMatmul,
   lsqInitStep,
@@ -248,6 +249,59 @@ describe('lsqQuantize (spec §1): codes exactly equal to the reference, packed',
     expect(() => lsqQuantize(h.kernels, { ...spec, qp: 8 })).toThrow(/do not fit int4/);
     expect(() => lsqQuantize(h.kernels, { ...spec, format: 'int8', qp: 128 })).toThrow(/do not fit int8/);
   });
+});
+
+describe('hadamardQuantize: the transform fused with LSQ quantization (HQ, §3.3 + §3.1)', () => {
+  // [format, block, rows, K]: whole code words per row (fused: one dispatch, X·H never written) in several
+  // tiles with a partial last one, the largest block, a block chosen on the GPU, and rows of K = 6 / 18
+  // (not whole words: the two-dispatch fallback).
+  const cases: [CodeFormat, number | 'gpu', number, number][] = [
+    ['int4', 32, 37, 160],
+    ['int4', 1024, 3, 2048],
+    ['int4', 'gpu', 9, 64],
+    ['int4', 2, 7, 6],
+    ['int8', 4, 9, 36],
+    ['int8', 'gpu', 5, 128],
+    ['int8', 2, 5, 18],
+  ];
+  for (const [format, blockChoice, rows, K] of cases) {
+    const block = blockChoice === 'gpu' ? 16 : blockChoice;
+    const perWord = format === 'int4' ? 8 : 4;
+    const fused = K % perWord === 0;
+    it(`${format}, block ${blockChoice}${blockChoice === 'gpu' ? ' (16)' : ''}, [${rows}, ${K}]: ${fused ? 'one dispatch' : 'fallback'}, v and codes bit-identical to transform + lsqQuantize, codes as the reference`, async () => {
+      const [qn, qp] = format === 'int4' ? [ref.Q_N, ref.Q_P] : [ref.INT8_MAX, ref.INT8_MAX];
+      const step = Math.fround(format === 'int4' ? 0.2113 : 0.0317);
+      const rng = new SeededRandom(900 + rows * 31 + K + block);
+      const n = rows * K;
+      const x = normals(rng, n, format === 'int4' ? 1 : 3);
+      const words = rows * packedWordsPerRow(K, format);
+      const tx = h.upload([n], x, 'x');
+      const ts = h.upload([1], [step], 'step');
+      const blockTensor = blockChoice === 'gpu' ? h.upload([1], [block], 'block') : block;
+      const SENTINEL = 12345;
+      const outputs = (what: string) => ({ transformed: h.empty([n], `${what}.xh`, SENTINEL), v: h.empty([n + TAIL], `${what}.v`), codes: h.empty([words + TAIL], `${what}.codes`) });
+      const one = outputs('fused');
+      const two = outputs('separate');
+      const fusedDs = await buildChecked(h.device, () => hadamardQuantize(h.kernels, { label: 'hq', source: tx, block: blockTensor, ...one, step: ts, rows, K, format }));
+      const separateDs = await buildChecked(h.device, () => [
+        hadamardTransform(h.kernels, 'h', tx, two.transformed, rows, K, blockTensor),
+        lsqQuantize(h.kernels, { label: 'q', x: two.transformed, step: ts, v: two.v, codes: two.codes, rows, K, format }),
+      ]);
+      expect(fusedDs.length).toBe(fused ? 1 : 2);
+      await h.run([...fusedDs, ...separateDs]);
+      const xhWritten = await h.read(one.transformed);
+      if (fused) expect(count(xhWritten, (v) => v === SENTINEL), 'the fused pass does not write X·H').toBe(n);
+      expectExact('v', withoutTail('v', await h.read(one.v), n), withoutTail('v', await h.read(two.v), n));
+      expectExact('codes', withoutTail('codes', await h.readU32(one.codes), words), withoutTail('codes', await h.readU32(two.codes), words));
+      // Against float64: codes equal wherever v is not within f32 rounding of a tie.
+      const refV = ref.blockHadamard(x, rows, K, block).map((v) => v / step);
+      const { codes } = unpackCodes(withoutTail('codes', await h.readU32(one.codes), words), rows, K, format);
+      const { codes: refCodes } = ref.lsqQuantize(refV.map((v) => v * step), step, qn, qp);
+      const clear = (i: number) => Math.abs((Math.abs(refV[i]) % 1) - 0.5) > 1e-4;
+      expect(count(codes, (c, i) => clear(i) && c !== refCodes[i]), 'codes away from ties').toBe(0);
+      expect(count(refCodes, (c) => c === -qn || c === qp), 'the data reaches the clamp').toBeGreaterThan(0);
+    });
+  }
 });
 
 describe('dequantize', () => {

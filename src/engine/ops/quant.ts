@@ -5,7 +5,7 @@
 //   Y = X·Wᵀ ≈ s_X s_W · int(XH) · int(WH)ᵀ
 //     hadamardTransform(X → XH), hadamardTransform(W → WH), lsqQuantize each, intMatmul.
 import type { Capabilities } from '../gpu/device';
-import { type Dispatch, f32, grid1d, gridRows, type Kernels } from '../gpu/kernels';
+import { type Dispatch, f32, grid1d, gridRows, type Kernels, type UniformValue } from '../gpu/kernels';
 import { HADAMARD_MAX_SIZE, INT8_MAX, Q_N, Q_P } from '../reference/quant/constants';
 import type { Tensor } from '../tensor';
 import { SGMAT_TILE } from './intmatmul-sgmat';
@@ -57,15 +57,67 @@ export function hadamardTransform(k: Kernels, label: string, x: Tensor, y: Tenso
   if (typeof block !== 'number') {
     // Chosen on the GPU (hadamardBlockSearch): a power of two dividing cols by construction.
     need(label, block, 1, 'block');
-    return k.dispatch({ shader: 'hadamard', entry: 'main_dynamic', label, uniforms: [n, 0, f32(0), 0], bindings: [x, y, block], workgroups });
+    return k.dispatch({ shader: 'hadamard', entry: 'main_dynamic', label, uniforms: hadamardUniforms(n, 0, 0), bindings: [x, y, block], workgroups });
   }
+  checkHadamardBlock(label, cols, block);
+  return k.dispatch({ shader: 'hadamard', entry: 'main', label, uniforms: hadamardUniforms(n, block, 1 / Math.sqrt(block)), bindings: [x, y], workgroups });
+}
+
+/** hadamard.wgsl's Params: the transform's fields, then the fused quantizer's (bits, Q_N, Q_P). */
+export function hadamardUniforms(n: number, block: number, scale: number, quantizer?: { bits: number; qn: number; qp: number }): UniformValue[] {
+  return [n, block, f32(scale), 0, quantizer?.bits ?? 0, f32(quantizer?.qn ?? 0), f32(quantizer?.qp ?? 0), 0];
+}
+
+function checkHadamardBlock(label: string, cols: number, block: number): void {
   if (!Number.isInteger(block) || block < 1 || block > HADAMARD_MAX_SIZE || (block & (block - 1)) !== 0) {
     throw new RangeError(`${label}: the Hadamard block must be a power of two from 1 to ${HADAMARD_MAX_SIZE}, got ${block}`);
   }
   if (cols % block !== 0) {
     throw new RangeError(`${label}: the Hadamard block ${block} does not divide the ${cols} columns (the reduction dimension)`);
   }
-  return k.dispatch({ shader: 'hadamard', entry: 'main', label, uniforms: [n, block, f32(1 / Math.sqrt(block)), 0], bindings: [x, y], workgroups });
+}
+
+export interface HadamardQuantizeSpec extends Omit<LsqQuantizeSpec, 'x'> {
+  /** [rows, K] input; its block Hadamard transform is what gets quantized. */
+  source: Tensor;
+  block: number | Tensor;
+  /** Where X·H goes when the two steps run as separate dispatches (the fallback below). */
+  transformed: Tensor;
+}
+
+/**
+ * HQ's forward quantizer, X → v = X·H/|s| and its packed LSQ codes (paper §3.3 then §3.1), in one
+ * dispatch where the rows hold whole code words (K a multiple of 8 for INT4, 4 for INT8): the transformed
+ * tile goes from workgroup memory straight to the codes, and X·H is never written out. Otherwise the
+ * transform into `transformed`, then lsqQuantize. Either way the same values (the same f32 operations).
+ */
+export function hadamardQuantize(k: Kernels, s: HadamardQuantizeSpec): Dispatch[] {
+  const format = s.format ?? 'int4';
+  const perWord = CODES_PER_WORD[format];
+  if (s.K % perWord !== 0) {
+    return [
+      hadamardTransform(k, `${s.label}.hadamard`, s.source, s.transformed, s.rows, s.K, s.block),
+      lsqQuantize(k, { ...s, x: s.transformed }),
+    ];
+  }
+  const qn = s.qn ?? (format === 'int4' ? Q_N : INT8_MAX);
+  const qp = s.qp ?? (format === 'int4' ? Q_P : INT8_MAX);
+  positiveInteger(s.label, s.rows, 'rows');
+  positiveInteger(s.label, s.K, 'K');
+  codeRange(s.label, format, qn, qp);
+  const n = s.rows * s.K;
+  need(s.label, s.source, n, 'source');
+  need(s.label, s.v, n, 'v');
+  need(s.label, s.codes, n / perWord, 'codes');
+  need(s.label, s.step, 1, 'step');
+  const quantizer = { bits: 32 / perWord, qn, qp };
+  const workgroups = gridRows(Math.ceil(n / HADAMARD_MAX_SIZE));
+  if (typeof s.block !== 'number') {
+    need(s.label, s.block, 1, 'block');
+    return [k.dispatch({ shader: 'hadamard', entry: 'main_dynamic_quantize', label: s.label, uniforms: hadamardUniforms(n, 0, 0, quantizer), bindings: [s.source, s.v, s.block, s.step, s.codes], workgroups })];
+  }
+  checkHadamardBlock(s.label, s.K, s.block);
+  return [k.dispatch({ shader: 'hadamard', entry: 'main_quantize', label: s.label, uniforms: hadamardUniforms(n, s.block, 1 / Math.sqrt(s.block), quantizer), bindings: [s.source, s.v, null, s.step, s.codes], workgroups })];
 }
 
 function codeRange(label: string, format: CodeFormat, qn: number, qp: number): void {
