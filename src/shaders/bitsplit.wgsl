@@ -94,12 +94,15 @@ fn round_div14(t: f32) -> f32 {
 fn split_codes(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.n) { return; }
+  let codes = split_element(i);
+  c_hi[i] = codes.x;
+  c_lo[i] = codes.y;
+}
+
+// (hi, lo) of element i; both 0 where ∇Y is all zero.
+fn split_element(i: u32) -> vec2f {
   let largest = c_state[0];
-  if (!(largest > 0.0)) {
-    c_hi[i] = 0.0;
-    c_lo[i] = 0.0;
-    return;
-  }
+  if (!(largest > 0.0)) { return vec2f(0.0); }
   let scale1 = SCALE_NUMERATOR / largest;
   let t = c_dy[i] * scale1;
   let hi = clamp(round_div14(t), -CODE_CLAMP, CODE_CLAMP);
@@ -107,8 +110,35 @@ fn split_codes(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let u = uniform_draw(c_step_state[0], p.stream, c_step_state[1], i);
   // u − 0.5 is exact (u is a multiple of 2^−25 in (0, 1)): one rounding, in the sum.
   let lo = clamp(round_half_away(residual + (u - 0.5)), -CODE_CLAMP, CODE_CLAMP);
-  c_hi[i] = hi;
-  c_lo[i] = lo;
+  return vec2f(hi, lo);
+}
+
+// --- The codes and the norms of the stacked rows (split_row_norms below) in one pass, one workgroup
+// per row of ∇Y: the codes are written once and never read back for the norms. The sums of squared
+// integer codes are exact in f32, so the scores equal split_row_norms' bit for bit.
+@group(0) @binding(6) var<storage, read_write> c_scores: array<f32>;
+
+@compute @workgroup_size(WG)
+fn split_codes_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.rows) { return; } // uniform: the barriers below stay uniform
+  let lid = lid3.x;
+  var sum_hi = 0.0;
+  var sum_lo = 0.0;
+  for (var c = lid; c < p.cols; c += WG) {
+    let i = row * p.cols + c;
+    let codes = split_element(i);
+    c_hi[i] = codes.x;
+    c_lo[i] = codes.y;
+    sum_hi += codes.x * codes.x;
+    sum_lo += codes.y * codes.y;
+  }
+  let total_hi = workgroup_sum(lid, sum_hi);
+  let total_lo = workgroup_sum(lid, sum_lo);
+  if (lid == 0u) {
+    c_scores[row] = sqrt(total_hi) * c_state[1];
+    c_scores[p.rows + row] = sqrt(total_lo) * c_state[2];
+  }
 }
 
 // --- Norms of the stacked rows ∇↕Y = [s↑·hi ; s↓·lo] (2N rows of C), one workgroup per stacked row:

@@ -20,7 +20,7 @@
 import { type ForwardQuantizer, hadamardBlockFor, type Precision, type QuantizerChoice } from '../config';
 import type { Dispatch, Kernels } from '../gpu/kernels';
 import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '../ops/baselines';
-import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKeptCount, lssProbabilities, lssRowWeights, REDUCTION_PARTIALS, splitRowNorms } from '../ops/lss';
+import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKeptCount, lssProbabilities, lssRowWeights, REDUCTION_PARTIALS } from '../ops/lss';
 import { packLsqCodes, packSplitCodes, splitCodeShape } from '../ops/intgrad';
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
@@ -262,8 +262,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           : null;
         if (!xNormSource) throw new Error(`${name}: LSS needs the LSQ codes of X (forward 'lsq' or 'hq')`);
         backward.push(
-          ...bitSplit(k, { label: `${name}.bit_split`, dy: l.dy, hi, lo, splitState, stepState: l.stepState, stream: stream + STREAM.bitSplit, partials, rows: N, cols: C }),
-          splitRowNorms(k, { label: `${name}.split_norms`, hi, lo, splitState, scores: splitNorms, rows: N, cols: C }),
+          // The codes and the stacked rows' norms in one pass (ops/lss.ts).
+          ...bitSplit(k, { label: `${name}.bit_split`, dy: l.dy, hi, lo, splitState, stepState: l.stepState, stream: stream + STREAM.bitSplit, partials, scores: splitNorms, rows: N, cols: C }),
           xNormSource,
           // Leverage scores: ‖∇↕Y_i‖·‖X̂↕_i‖ for ∇W, ‖∇↕Y_i‖ for ∇X; a budget of N of the 2N rows each.
           lssProbabilities(k, { label: `${name}.probs_w`, scores: splitNorms, factor: xNorms, probs: probsW, rows: N, variant: o.backward }),

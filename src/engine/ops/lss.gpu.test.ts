@@ -284,6 +284,35 @@ describe('row norms', () => {
     }
   });
 
+  for (const [rows, cols] of [[37, 70], [3, 700]] as const) {
+    it(`bitSplit with scores (one pass, a workgroup per row) = bitSplit then splitRowNorms, bit for bit, [${rows}, ${cols}]`, async () => {
+      const [seed, stream, step] = [5, 8, 3];
+      const n = rows * cols;
+      const u = ref.uniformDraws(seed, stream, step, n);
+      const g = gradient(new SeededRandom(9 + cols), { rows, cols, zeroRows: [1], bigRows: [0] }, u);
+      const run = async (fused: boolean) => {
+        const hi = h.empty([n], 'hi');
+        const lo = h.empty([n], 'lo');
+        const state = h.empty([4], 'state');
+        const scores = h.empty([2 * rows + TAIL], 'scores');
+        const spec = { label: 'split', dy: h.upload([n], g, 'dy'), hi, lo, splitState: state, stepState: stepStateTensor(seed, step), stream, partials: h.empty([REDUCTION_PARTIALS], 'p'), rows, cols };
+        const ds = await buildChecked(h.device, () => fused
+          ? bitSplit(h.kernels, { ...spec, scores })
+          : [...bitSplit(h.kernels, spec), splitRowNorms(h.kernels, { label: 'norms', hi, lo, splitState: state, scores, rows, cols })]);
+        await h.run(ds);
+        return { hi: await h.read(hi), lo: await h.read(lo), scores: withoutTail('scores', await h.read(scores), 2 * rows) };
+      };
+      const one = await run(true);
+      const two = await run(false);
+      expectExact('hi', one.hi, two.hi);
+      expectExact('lo', one.lo, two.lo);
+      expectExact('scores', one.scores, two.scores);
+      const split = ref.bitSplit(g, u);
+      expectRelative('scores vs the reference', one.scores, ref.rowNorms(ref.stackedSplitRows(split, rows, cols), 2 * rows, cols));
+      expect(one.scores[1]).toBe(0);
+    });
+  }
+
   for (const [rows, cols] of [[37, 45], [5, 700]] as const) {
     it(`codeRowNorms: ‖clamp(round(v), −8, 7)‖·|s| vs rowNorms of the dequantized rows, [${rows}, ${cols}]`, async () => {
       const rng = new SeededRandom(50 + cols);

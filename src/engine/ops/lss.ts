@@ -75,6 +75,9 @@ export interface BitSplitSpec {
   stream: number;
   /** f32 scratch for the max reduction: at least reductionPartials(rows·cols) values. */
   partials: Tensor;
+  /** [2·rows] f32 out, optional: the norms of the stacked rows as splitRowNorms writes them, computed in
+   *  the same pass as the codes (one workgroup per row instead of one thread per element). */
+  scores?: Tensor;
   rows: number;
   cols: number;
 }
@@ -98,17 +101,27 @@ export function bitSplit(k: Kernels, s: BitSplitSpec): Dispatch[] {
   need(s.label, s.stepState, 2, 'stepState');
   need(s.label, s.partials, partials, 'partials');
   const uniforms = [n, s.stream + LSS_STREAM_OFFSET.bitSplit, partials, s.rows, s.cols];
+  if (s.scores) need(s.label, s.scores, 2 * s.rows, 'scores');
   return [
     k.dispatch({ shader: 'bitsplit', entry: 'max_abs_partial', label: `${s.label}.max_partial`, uniforms, bindings: [s.dy, s.partials], workgroups: [partials, 1, 1] }),
     k.dispatch({ shader: 'bitsplit', entry: 'max_abs_final', label: `${s.label}.max`, uniforms, bindings: [s.partials, s.splitState], workgroups: [1, 1, 1] }),
-    k.dispatch({
-      shader: 'bitsplit',
-      entry: 'split_codes',
-      label: `${s.label}.codes`,
-      uniforms,
-      bindings: [s.dy, s.splitState, s.stepState, s.hi, s.lo],
-      workgroups: grid1d(n),
-    }),
+    s.scores
+      ? k.dispatch({
+          shader: 'bitsplit',
+          entry: 'split_codes_norms',
+          label: `${s.label}.codes_norms`,
+          uniforms,
+          bindings: [s.dy, s.splitState, s.stepState, s.hi, s.lo, s.scores],
+          workgroups: gridRows(s.rows),
+        })
+      : k.dispatch({
+          shader: 'bitsplit',
+          entry: 'split_codes',
+          label: `${s.label}.codes`,
+          uniforms,
+          bindings: [s.dy, s.splitState, s.stepState, s.hi, s.lo],
+          workgroups: grid1d(n),
+        }),
   ];
 }
 
