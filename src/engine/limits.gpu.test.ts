@@ -44,15 +44,15 @@ beforeAll(async () => {
 
 describe('estimateRunMemory against real builds', () => {
   for (const [name, c] of CASES) {
-    it(`${name}: within 15% of GpuMemory.bytes`, async () => {
+    it(`${name}: within 2% of GpuMemory.bytes`, async () => {
       const estimate = estimateRunMemory(c, gpu.device.limits);
       const trainer = await Trainer.create(gpu, c, dataset);
       try {
         const real = trainer.memory.bytes;
         const ratio = estimate.totalBytes / real;
         if (process.env.GPU_TEST_REPORT) console.log(`[memory] ${name}: estimate ${estimate.totalBytes}, real ${real}, ratio ${ratio.toFixed(3)}`);
-        expect(ratio).toBeGreaterThan(0.85);
-        expect(ratio).toBeLessThan(1.15);
+        expect(ratio).toBeGreaterThan(0.98);
+        expect(ratio).toBeLessThan(1.02);
         // The parameter buffer is exact: the same layout the model builds.
         expect(estimate.parameterFloats).toBe(trainer.model.layout.totalFloats);
       } finally {
