@@ -78,6 +78,15 @@ describe('checkMemoryLimits', () => {
     expect(estimateRunMemory(config({})).totalBytes).toBe(off.totalBytes);
   });
 
+  it('a checkpoint staging copy over maxBufferSize: says to turn training checkpoints off (no batch helps)', () => {
+    const c = config({ batchSize: 4, checkpointEvery: 10 }, { nLayer: 8, dModel: 256, dFF: 1024 });
+    // Parameters ~6.4 M floats (25 MiB a buffer); the staging copy holds them and both moments (~76 MiB).
+    expect(() => checkMemoryLimits(c, { maxBufferSize: 64 * 2 ** 20, maxStorageBufferBindingSize: 64 * 2 ** 20 })).toThrow(
+      /for the checkpoint\.staging, .*\(maxBufferSize\).*even batch size 1 does not fit: use a smaller model, or no training checkpoints/,
+    );
+    expect(() => checkMemoryLimits({ ...c, train: { ...c.train, checkpointEvery: 0 } }, { maxBufferSize: 64 * 2 ** 20, maxStorageBufferBindingSize: 64 * 2 ** 20 })).not.toThrow();
+  });
+
   it('refuses an invalid config with its ConfigError, not an estimate', () => {
     expect(() => estimateRunMemory(config({ batchSize: 0 }))).toThrow(/batch must be a positive integer/);
   });

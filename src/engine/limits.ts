@@ -400,6 +400,8 @@ function shrinkHint(label: string): string {
   if (/attention score/.test(label)) return 'a shorter context or fewer heads';
   if (/logit/.test(label)) return 'a shorter context or a smaller vocabulary';
   if (['parameters', 'gradients', 'AdamW moments'].includes(label)) return 'a smaller model (fewer layers, a smaller d_model or d_ff)';
+  // The copy of weights and AdamW moments that training checkpoints are read back through.
+  if (/^checkpoint\.staging/.test(label)) return 'a smaller model, or no training checkpoints (checkpoint every 0 steps)';
   return 'a shorter context or a smaller model';
 }
 
