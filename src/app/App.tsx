@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { LossChart } from './charts/LossChart';
 import { MeasurementCharts } from './charts/MeasurementCharts';
 import { SeriesChart } from './charts/SeriesChart';
+import { AttentionView } from './components/AttentionView';
 import { BenchmarkPanel } from './components/BenchmarkPanel';
 import { ComparisonPanel } from './components/ComparisonPanel';
 import { ConfigPanel } from './components/ConfigPanel';
@@ -15,6 +16,8 @@ import { PositionalEncodingView } from './components/PositionalEncodingView';
 import { RunControls } from './components/RunControls';
 import { ImportPanel, RunsPanel } from './components/RunsPanel';
 import { SamplesPanel } from './components/SamplesPanel';
+import { ScalingSweepPanel } from './components/ScalingSweepPanel';
+import { SparsityLab } from './components/SparsityLab';
 import { connectWorker, useAppStore } from './store';
 
 /** The teaching views that need no GPU, each collapsed to its title until opened. */
@@ -74,8 +77,11 @@ export function App() {
               </Explain>
             </section>
             <MeasurementCharts />
+            <AttentionView />
             <SamplesPanel />
             <ComparisonPanel />
+            <SparsityLab />
+            <ScalingSweepPanel />
             <BenchmarkPanel />
             <RunsPanel />
             <HadamardDemo />

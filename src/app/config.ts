@@ -1,6 +1,8 @@
 // The page's description of one run: what the config panel edits, what the URL carries and what the
 // worker turns into the engine's RunConfig. Pure data and functions, no DOM, so it is unit-tested in Node.
 import {
+  type Architecture,
+  ARCHITECTURES,
   BACKWARD_QUANTIZERS,
   type BackwardQuantizer,
   ConfigError,
@@ -15,12 +17,59 @@ import {
   quantizerChoice,
   type RunConfig,
   type TrainConfig,
+  type ModelConfig,
   validateRunConfig,
 } from '../engine/config';
+import { CLASSIFICATION_TASKS, isClassificationDataset } from '../engine/data/classify';
+import { type Dataset, DatasetError } from '../engine/data/dataset';
+import { Rng } from '../engine/data/rng';
+import { SYNTHETIC_TASKS } from '../engine/data/synthetic';
+import { isTranslationDataset, TRANSLATION_TASKS } from '../engine/data/translate';
 
-/** Datasets the page offers: the bundled names corpus and the synthetic tasks. */
-export const DATASET_CHOICES = ['names', 'reverse', 'sort', 'addmod'] as const;
-export type DatasetChoice = (typeof DATASET_CHOICES)[number];
+export { ARCHITECTURES };
+export type { Architecture };
+
+/** A dataset name the page offers. The engine's tables (below) are the lists; a name is checked against
+ *  the list of the config's architecture (configProblems, parseUrl), so it is a plain string here. */
+export type DatasetChoice = string;
+
+/** The datasets each architecture trains on, from the engine's own tables: the bundled names corpus and
+ *  the synthetic tasks for the GPT, the classification tasks for the encoder, the translation tasks for
+ *  the encoder-decoder (the engine's datasetNamesFor, without the user's text file the page cannot
+ *  read). `reverse` and `sort` exist for both the GPT (prompt>answer in one sequence) and the
+ *  encoder-decoder (source → target). */
+export const DATASETS_BY_ARCHITECTURE: Record<Architecture, readonly DatasetChoice[]> = {
+  decoder: ['names', ...Object.keys(SYNTHETIC_TASKS)],
+  encoder: Object.keys(CLASSIFICATION_TASKS),
+  'encoder-decoder': Object.keys(TRANSLATION_TASKS),
+};
+
+/** Every dataset name of any architecture (what a URL's dataset= may hold before the architecture
+ *  check). */
+export const DATASET_CHOICES: readonly DatasetChoice[] = [...new Set(ARCHITECTURES.flatMap((a) => DATASETS_BY_ARCHITECTURE[a]))];
+
+/** The dataset an architecture starts on when it is chosen. */
+export const DEFAULT_DATASET: Record<Architecture, DatasetChoice> = { decoder: 'names', encoder: 'majority', 'encoder-decoder': 'reverse' };
+
+export const ARCHITECTURE_LABELS: Record<Architecture, string> = {
+  decoder: 'decoder: GPT (next-token prediction)',
+  encoder: 'encoder: classifier (BERT-like, [CLS])',
+  'encoder-decoder': 'encoder-decoder: translation',
+};
+
+/** A config's architecture; runs saved before the page offered architectures have none: the GPT. */
+export function architectureOf(c: Pick<PageConfig, 'architecture'>): Architecture {
+  return c.architecture ?? 'decoder';
+}
+
+/** How the page describes a dataset of an architecture: the engine's own one-line description. */
+export function datasetDescription(architecture: Architecture, name: DatasetChoice): string {
+  const own = <T extends { description: string }>(table: Record<string, T>) => (Object.hasOwn(table, name) ? table[name].description : undefined);
+  if (architecture === 'encoder') return own(CLASSIFICATION_TASKS) ?? name;
+  if (architecture === 'encoder-decoder') return own(TRANSLATION_TASKS) ?? name;
+  if (name === 'names') return 'invent first names';
+  return own(SYNTHETIC_TASKS) ?? name;
+}
 
 /** Model sizes the page offers (kept to those that train in reasonable time in a browser). */
 export const PRESET_CHOICES = ['tiny', 'small'] as const;
@@ -32,13 +81,27 @@ export type { BackwardQuantizer, ForwardQuantizer, Precision };
 export const MAX_STEPS = 20_000;
 export const MAX_BATCH = 256;
 export const HADAMARD_BLOCKS = [1, 2, 4, 8, 16, 32, 64, 128] as const;
+/** Longest decoder context and encoder source the page builds (the presets have 16 and 32). */
+export const MAX_CONTEXT = 256;
+export const MAX_SOURCE_LENGTH = 256;
+/** Steps between attention-map snapshots unless the config says otherwise. */
+export const DEFAULT_ATTENTION_EVERY = 25;
 /** Steps between training checkpoints unless the config says otherwise: on a slow adapter a few
  *  minutes of training at most is taken again after a lost device. */
 export const DEFAULT_CHECKPOINT_EVERY = 100;
 
 export interface PageConfig {
+  /** The block arrangement (engine ModelConfig.architecture). Absent in runs saved before the page
+   *  offered it: the decoder. */
+  architecture?: Architecture;
+  /** One of DATASETS_BY_ARCHITECTURE[architecture]. */
   dataset: DatasetChoice;
   preset: PresetChoice;
+  /** The decoder's context (the encoder's for the classifier); undefined = the preset's. */
+  contextLength?: number;
+  /** Encoder-decoder only: positions the encoder reads; undefined = what the task needs (its longest
+   *  source). */
+  sourceLength?: number;
   precision: Precision;
   /** Overrides of a quantized precision's parts (the paper's Fig. 3 ablations); undefined = the
    *  precision's own choice. */
@@ -61,11 +124,16 @@ export interface PageConfig {
   checkpointEvery?: number;
   /** Samples generated at the end of the run (0 = none). */
   samples: number;
-  /** Steps between sample generations during training (0 = only at the end). */
+  /** Steps between sample generations during training (0 = only at the end). For the classifier and
+   *  the encoder-decoder: their accuracy on validation examples, of which `samples` are listed. */
   sampleEvery: number;
+  /** Steps between attention-map snapshots of the shown example (0 = only at the end); absent in runs
+   *  saved before it existed: the default. */
+  attentionEvery?: number;
 }
 
 export const DEFAULT_CONFIG: PageConfig = {
+  architecture: 'decoder',
   dataset: 'names',
   preset: 'tiny',
   precision: 'int4',
@@ -77,6 +145,7 @@ export const DEFAULT_CONFIG: PageConfig = {
   checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
   samples: 5,
   sampleEvery: 0,
+  attentionEvery: DEFAULT_ATTENTION_EVERY,
 };
 
 export const PRECISION_LABELS: Record<Precision, string> = {
@@ -138,8 +207,46 @@ export function trainConfigFor(c: PageConfig): TrainConfig {
   return train;
 }
 
+const generatedDatasets = new Map<string, Dataset>();
+
+/** The dataset of a config when it is generated in code (every task of every architecture), else null
+ *  (the names corpus, which only the worker fetches, and names no list has). Cached: the config panel
+ *  asks on every render. */
+export function generatedDataset(c: Pick<PageConfig, 'architecture' | 'dataset'>): Dataset | null {
+  const architecture = architectureOf(c);
+  const key = `${architecture}:${c.dataset}`;
+  const cached = generatedDatasets.get(key);
+  if (cached) return cached;
+  const table: Record<string, { create(): Dataset }> = architecture === 'encoder' ? CLASSIFICATION_TASKS : architecture === 'encoder-decoder' ? TRANSLATION_TASKS : SYNTHETIC_TASKS;
+  if (!Object.hasOwn(table, c.dataset)) return null;
+  const d = table[c.dataset].create();
+  generatedDatasets.set(key, d);
+  return d;
+}
+
+/** The engine's model config of a page config: the preset's shape with the page's context, and what
+ *  the architecture needs from its dataset (the classifier's classes, the encoder's source length). */
+export function modelConfigFor(c: PageConfig, vocabSize: number): ModelConfig {
+  const architecture = architectureOf(c);
+  const m: ModelConfig = { ...modelConfigFromPreset(c.preset, vocabSize), architecture };
+  if (c.contextLength !== undefined) m.contextLength = c.contextLength;
+  const d = architecture === 'decoder' ? null : generatedDataset(c);
+  // A dataset of another architecture leaves these at 0, which the engine's validation names.
+  if (architecture === 'encoder') m.numClasses = d && isClassificationDataset(d) ? d.classes.length : 0;
+  if (architecture === 'encoder-decoder') m.sourceLength = c.sourceLength ?? (d && isTranslationDataset(d) ? d.minSourceLength : 0);
+  return m;
+}
+
 export function runConfigFor(c: PageConfig, vocabSize: number): RunConfig {
-  return { model: modelConfigFromPreset(c.preset, vocabSize), train: trainConfigFor(c), dataset: c.dataset };
+  return { model: modelConfigFor(c, vocabSize), train: trainConfigFor(c), dataset: c.dataset };
+}
+
+/** The engine's dataset messages name the command line's flags; on the page the same fix is a field. */
+export function pageWording(message: string): string {
+  return message
+    .replace(/use --context (\d+) or more/g, 'set Context to $1 or more (or choose a model with a longer context)')
+    .replace(/use a longer --context/g, 'set a longer Context')
+    .replace(/use --source-length (\d+) or more/g, 'set Source length to $1 or more');
 }
 
 /** Every problem the page can see before a run starts, as messages a user can act on: the engine's own
@@ -150,16 +257,49 @@ export function configProblems(c: PageConfig): string[] {
   if (c.batchSize !== undefined && !(Number.isInteger(c.batchSize) && c.batchSize >= 1 && c.batchSize <= MAX_BATCH)) {
     problems.push(`batch must be a whole number from 1 to ${MAX_BATCH} (got ${c.batchSize})`);
   }
-  for (const [name, v] of [['evaluate every', c.evalEvery], ['measure every', c.measureEvery], ['checkpoint every', c.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY], ['sample every', c.sampleEvery], ['samples', c.samples]] as const) {
+  for (const [name, v] of [['evaluate every', c.evalEvery], ['measure every', c.measureEvery], ['checkpoint every', c.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY], ['sample every', c.sampleEvery], ['samples', c.samples], ['attention every', c.attentionEvery ?? DEFAULT_ATTENTION_EVERY]] as const) {
     if (!(Number.isInteger(v) && v >= 0)) problems.push(`${name} must be a whole number ≥ 0 (got ${v})`);
   }
   if (c.samples > 32) problems.push(`samples must be at most 32 (got ${c.samples})`);
+  const architecture = architectureOf(c);
+  if (!ARCHITECTURES.includes(architecture)) {
+    // Nothing else can be checked without knowing what the model is.
+    problems.push(`architecture must be one of ${ARCHITECTURES.join(', ')} (got ${String(architecture)})`);
+    return problems;
+  }
+  const datasets = DATASETS_BY_ARCHITECTURE[architecture];
+  if (!datasets.includes(c.dataset)) {
+    const fits = ARCHITECTURES.filter((a) => DATASETS_BY_ARCHITECTURE[a].includes(c.dataset));
+    problems.push(`dataset ${c.dataset} is not one the ${ARCHITECTURE_LABELS[architecture].split(':')[0]} trains on (${datasets.join(', ')})${fits.length ? `; it is a dataset of the ${fits.join(' and the ')}` : ''}`);
+    return problems;
+  }
+  if (c.contextLength !== undefined && !(Number.isInteger(c.contextLength) && c.contextLength >= 2 && c.contextLength <= MAX_CONTEXT)) {
+    problems.push(`context must be a whole number from 2 to ${MAX_CONTEXT} (got ${c.contextLength})`);
+  }
+  if (c.sourceLength !== undefined) {
+    if (architecture !== 'encoder-decoder') problems.push('source length applies to the encoder-decoder only; clear it');
+    else if (!(Number.isInteger(c.sourceLength) && c.sourceLength >= 1 && c.sourceLength <= MAX_SOURCE_LENGTH)) problems.push(`source length must be a whole number from 1 to ${MAX_SOURCE_LENGTH} (got ${c.sourceLength})`);
+  }
+  if (problems.length) return problems;
+  let run: RunConfig;
   try {
     // The vocabulary size does not affect validity; any positive value stands in for the dataset's.
-    validateRunConfig(runConfigFor(c, 64));
+    run = validateRunConfig(runConfigFor(c, 64));
   } catch (e) {
     if (e instanceof ConfigError) problems.push(...e.message.split('; '));
     else throw e;
+    return problems;
+  }
+  // The dataset's own shape checks (a context too short for the task's outputs, a source length below
+  // the task's longest source), the same the worker makes before any GPU work, in the page's words.
+  const d = generatedDataset(c);
+  if (d) {
+    try {
+      d.trainBatch(new Rng(0), 1, run.model.contextLength, run.model.sourceLength);
+    } catch (e) {
+      if (e instanceof DatasetError) problems.push(pageWording(e.message));
+      else throw e;
+    }
   }
   return problems;
 }
@@ -180,12 +320,20 @@ export function runLabel(c: PageConfig): string {
   if (q && preset && (q.forward !== preset.forward || q.backward !== preset.backward || q.bits !== preset.bits)) {
     name += ` [${q.forward}/${q.backward}/${q.bits}b]`;
   }
-  return `${name} · ${c.dataset} · ${c.preset} · seed ${c.seed}`;
+  const architecture = architectureOf(c);
+  const data = architecture === 'decoder' ? c.dataset : `${c.dataset} (${ARCHITECTURE_SHORT[architecture]})`;
+  const shape = [c.preset, c.contextLength !== undefined ? `context ${c.contextLength}` : '', c.sourceLength !== undefined ? `source ${c.sourceLength}` : ''].filter(Boolean).join(', ');
+  return `${name} · ${data} · ${shape} · seed ${c.seed}`;
 }
 
+export const ARCHITECTURE_SHORT: Record<Architecture, string> = { decoder: 'GPT', encoder: 'encoder', 'encoder-decoder': 'enc-dec' };
+
 const DIFF_FIELDS: { key: keyof PageConfig; label: string }[] = [
+  { key: 'architecture', label: 'architecture' },
   { key: 'dataset', label: 'dataset' },
   { key: 'preset', label: 'model' },
+  { key: 'contextLength', label: 'context' },
+  { key: 'sourceLength', label: 'source length' },
   { key: 'precision', label: 'precision' },
   { key: 'forwardQuantizer', label: 'forward quantizer' },
   { key: 'backwardQuantizer', label: 'backward quantizer' },
@@ -205,6 +353,9 @@ export function configDifferences(a: PageConfig, b: PageConfig): string[] {
     const d = presetDefaults(c.preset);
     return {
       ...c,
+      architecture: architectureOf(c),
+      contextLength: c.contextLength ?? PRESETS[c.preset].contextLength,
+      sourceLength: architectureOf(c) === 'encoder-decoder' ? modelConfigFor(c, 1).sourceLength : '—',
       forwardQuantizer: q?.forward ?? '—',
       backwardQuantizer: q?.backward ?? '—',
       bits: q?.bits ?? '—',

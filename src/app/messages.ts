@@ -3,6 +3,8 @@
 // message about a run carries its runId, so a queue of runs (a comparison) reports unambiguously.
 import type { MeasurementSnapshot } from '../engine/train/measurements';
 import type { StepMetrics } from '../engine/train/trainer';
+import type { ArchEvaluation } from './arch-results';
+import type { AttentionExample, AttentionSnapshot } from './attention';
 import type { PageConfig } from './config';
 
 export { DATASET_CHOICES, type DatasetChoice, PRESET_CHOICES, type PresetChoice } from './config';
@@ -27,6 +29,10 @@ export type ToWorker =
   /** The answer to a run halted by a NaN (run-halted): go on from the last checkpoint before it (or the
    *  start) with learning rate `lr` ('lower-lr'), or at the same rate ('rollback'). */
   | { type: 'recover'; action: RecoverAction; lr?: number }
+  /** Show attention maps of this example (null: the run's default example) for run `runId`: the run in
+   *  progress (at its next step), or the last run trained, whose model the worker keeps until the next
+   *  start (at once). */
+  | { type: 'attention-example'; runId: string; example: AttentionExample | null }
   /** Test-only (the page sends it with ?testHooks=1): destroy the worker's GPU device, as a driver
    *  reset would lose it, to show that the run survives. */
   | { type: 'test-lose-device' };
@@ -100,6 +106,13 @@ export type FromWorker =
   | { type: 'validation'; runId: string; step: number; valLoss: number }
   | { type: 'samples'; runId: string; step: number; samples: string[] }
   | { type: 'measurements'; runId: string; snapshot: MeasurementSnapshot }
+  /** Attention maps of the run's example (every attentionEvery steps, at the end, and when the example
+   *  changes). */
+  | { type: 'attention'; runId: string; snapshot: AttentionSnapshot }
+  /** The example asked for could not be shown (the run goes on; the maps stay of the last example). */
+  | { type: 'attention-error'; runId: string; message: string }
+  /** The classifier's accuracy or the encoder-decoder's exact match (at sampleEvery steps and the end). */
+  | { type: 'evaluation'; runId: string; evaluation: ArchEvaluation }
   | { type: 'run-done'; runId: string; valLoss: number; steps: number; seconds: number }
   | { type: 'run-stopped'; runId: string; steps: number }
   /** The run's final weights as a safetensors file (sent after run-done / run-stopped). */

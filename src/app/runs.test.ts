@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StepMetrics } from '../engine/train/trainer';
+import type { ArchEvaluation } from './arch-results';
 import { DEFAULT_CONFIG } from './config';
 import type { FromWorker, RunInfo } from './messages';
 import { comparisonRows, etaSeconds, newRun, reduceRuns, type RunRecord, thin } from './runs';
@@ -72,6 +73,25 @@ describe('reduceRuns', () => {
     expect(runs[0].events).toEqual([{ kind: 'device-lost', step: 5, text: 'lost' }]);
     runs = play(runs, [{ type: 'metrics', runId: 'a', records: [record(6, 4), record(7, 3)] }]);
     expect(runs[0].points.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("keeps the classifier's and the encoder-decoder's measurements in step order, one per step, and drops those after a rewind", () => {
+    const enc = newRun('e', { ...DEFAULT_CONFIG, architecture: 'encoder', dataset: 'majority' }, null, 3);
+    const evaluation = (step: number, accuracy: number): ArchEvaluation => ({
+      kind: 'classification', step, accuracy, correct: accuracy * 10, total: 10, baselineAccuracy: 0.4, baselineClass: 'b', classes: ['a', 'b', 'c'], examples: [],
+    });
+    let runs = play([enc], [
+      { type: 'evaluation', runId: 'e', evaluation: evaluation(5, 0.5) },
+      { type: 'evaluation', runId: 'e', evaluation: evaluation(10, 0.7) },
+      // Measured again at the same step (after a recovery): the newer one stands.
+      { type: 'evaluation', runId: 'e', evaluation: evaluation(10, 0.8) },
+    ]);
+    expect(runs[0].evaluations?.map((e) => [e.step, (e as { accuracy: number }).accuracy])).toEqual([[5, 0.5], [10, 0.8]]);
+    runs = play(runs, [{ type: 'run-rewind', runId: 'e', step: 7 }]);
+    expect(runs[0].evaluations?.map((e) => e.step)).toEqual([5]);
+    // A run saved before evaluations existed has none, and takes one.
+    const old = { ...enc, evaluations: undefined };
+    expect(play([old], [{ type: 'evaluation', runId: 'e', evaluation: evaluation(1, 0.1) }])[0].evaluations).toHaveLength(1);
   });
 
   it('a NaN halts the run with where it happened; a recovery with a lower rate clears it and records the new rate', () => {

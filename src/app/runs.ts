@@ -1,6 +1,7 @@
 // Runs as the page keeps them, and the pure reducer that folds the worker's messages into them. The
 // zustand store (store.ts) holds the list; this file has no React, DOM or GPU so it is unit-tested.
 import type { StepMetrics } from '../engine/train/trainer';
+import type { ArchEvaluation } from './arch-results';
 import { type PageConfig, runLabel } from './config';
 import type { ErrorKind, FromWorker, NumericsHalt, RunEvent, RunInfo, RunPhase } from './messages';
 
@@ -55,6 +56,9 @@ export interface RunRecord {
   events?: RunEvent[];
   /** The step of the latest training checkpoint the page holds for the run. */
   checkpointStep?: number;
+  /** The classifier's accuracy or the encoder-decoder's exact match, in step order (their runs have
+   *  these instead of samples). */
+  evaluations?: ArchEvaluation[];
 }
 
 export function isFinished(status: RunStatus): boolean {
@@ -105,6 +109,11 @@ export function reduceRuns(runs: RunRecord[], message: FromWorker): RunRecord[] 
       }));
     case 'samples':
       return update(runs, message.runId, (r) => ({ ...r, samples: r.samples.concat({ step: message.step, samples: message.samples }) }));
+    case 'evaluation':
+      return update(runs, message.runId, (r) => ({
+        ...r,
+        evaluations: (r.evaluations ?? []).filter((e) => e.step !== message.evaluation.step).concat(message.evaluation),
+      }));
     case 'run-rewind':
       // Records of the steps after the rewind point are void: those steps run again.
       return update(runs, message.runId, (r) => ({
@@ -112,6 +121,7 @@ export function reduceRuns(runs: RunRecord[], message: FromWorker): RunRecord[] 
         points: r.points.filter((p) => p.step <= message.step),
         validation: r.validation.filter((v) => v.step <= message.step),
         samples: r.samples.filter((s) => s.step <= message.step),
+        evaluations: (r.evaluations ?? []).filter((e) => e.step <= message.step),
       }));
     case 'run-halted':
       return update(runs, message.runId, (r) => (isFinished(r.status) ? r : { ...r, status: 'paused', halt: message.halt }));

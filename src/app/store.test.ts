@@ -90,4 +90,23 @@ describe('store', () => {
     expect(useAppStore.getState().runs[0].halt).toBeNull();
     expect(useAppStore.getState().notice).toEqual({ kind: 'info', text: 'rolled back to step 20' });
   });
+  it('keeps the latest attention maps of known runs, and the error of an example until maps of a chosen one arrive', () => {
+    const snapshot = (step: number, isDefault: boolean) => ({
+      step, architecture: 'decoder' as const, example: { text: 'ab' }, targetFromModel: false, isDefault,
+      maps: [{ layer: 0, kind: 'self' as const, name: 'transformer.h.0.attn', causal: true, queries: ['\n', 'a', 'b'], keys: ['\n', 'a', 'b'], padKeys: 0, heads: [new Float32Array(9)] }],
+    });
+    handleWorkerMessage({ type: 'attention', runId: 'a', snapshot: snapshot(1, true) });
+    expect(useAppStore.getState().attention.a).toBeUndefined();
+    useAppStore.setState({ runs: [newRun('a', DEFAULT_CONFIG, null, 1)] });
+    handleWorkerMessage({ type: 'attention', runId: 'a', snapshot: snapshot(1, true) });
+    handleWorkerMessage({ type: 'attention', runId: 'a', snapshot: snapshot(25, true) });
+    expect(useAppStore.getState().attention.a.step).toBe(25);
+    handleWorkerMessage({ type: 'attention-error', runId: 'a', message: 'the text has "Z", not in the vocabulary' });
+    // The periodic maps of the default example leave the error standing…
+    handleWorkerMessage({ type: 'attention', runId: 'a', snapshot: snapshot(50, true) });
+    expect(useAppStore.getState().attentionErrors.a).toMatch(/"Z"/);
+    // …the maps of an example the user chose answer it.
+    handleWorkerMessage({ type: 'attention', runId: 'a', snapshot: snapshot(51, false) });
+    expect(useAppStore.getState().attentionErrors.a).toBeUndefined();
+  });
 });

@@ -4,6 +4,8 @@
 import { create } from 'zustand';
 import { CheckpointError } from '../engine/train/checkpoint';
 import type { MeasurementSnapshot } from '../engine/train/measurements';
+import { runFromCheckpoint } from '../engine/train/run-checkpoint';
+import type { AttentionExample, AttentionSnapshot } from './attention';
 import { type CheckpointSummary, checkCheckpointSize, inspectCheckpoint } from './checkpoint-file';
 import { type ComparisonChoice, comparisonConfig, configProblems, DEFAULT_COMPARISON, DEFAULT_CONFIG, type PageConfig } from './config';
 import { download, fileNameFor, runsToCsv, runsToJson } from './export';
@@ -47,6 +49,10 @@ export interface AppState {
   /** The comparison whose table is shown. */
   comparisonGroupId: string | null;
   measurements: Record<string, MeasurementSnapshot[]>;
+  /** The latest attention maps of each run (not saved: they are of the model in the worker). */
+  attention: Record<string, AttentionSnapshot>;
+  /** Why the last example asked for could not be shown, per run. */
+  attentionErrors: Record<string, string>;
   checkpoints: Record<string, Uint8Array>;
   upload: CheckpointSummary | null;
   uploadError: string | null;
@@ -79,6 +85,9 @@ export interface AppState {
   exportCheckpoint(id: string): Promise<void>;
   /** The answer to a run halted by a NaN: go on with learning rate `lr`, or roll back at the same rate. */
   recover(action: RecoverAction, lr?: number): void;
+  /** Asks for the attention maps of `example` (null: the run's default) of a run whose model the worker
+   *  holds (the one in progress or the last trained). */
+  showAttentionExample(runId: string, example: AttentionExample | null): void;
   /** Downloads the run (config, metrics, samples, events) and its latest checkpoint as one file. */
   exportRun(id: string): Promise<void>;
   importRun(file: File): Promise<void>;
@@ -122,6 +131,8 @@ export const useAppStore = create<AppState>()((set, get) => ({
   hiddenRuns: [],
   comparisonGroupId: null,
   measurements: {},
+  attention: {},
+  attentionErrors: {},
   checkpoints: {},
   upload: null,
   uploadError: null,
@@ -189,7 +200,7 @@ export const useAppStore = create<AppState>()((set, get) => ({
   },
   reset: () => {
     if (get().busy) send({ type: 'stop' });
-    set({ runs: [], measurements: {}, checkpoints: {}, selectedRunId: null, hiddenRuns: [], comparisonGroupId: null, notice: null, pauseRequested: false });
+    set({ runs: [], measurements: {}, attention: {}, attentionErrors: {}, checkpoints: {}, selectedRunId: null, hiddenRuns: [], comparisonGroupId: null, notice: null, pauseRequested: false });
     void persist.clearAll();
   },
   selectRun: (id) => set({ selectedRunId: id }),
@@ -200,9 +211,11 @@ export const useAppStore = create<AppState>()((set, get) => ({
     set((s) => {
       const measurements = { ...s.measurements };
       const checkpoints = { ...s.checkpoints };
+      const attention = { ...s.attention };
       delete measurements[id];
       delete checkpoints[id];
-      return { runs: s.runs.filter((r) => r.id !== id), measurements, checkpoints, selectedRunId: s.selectedRunId === id ? null : s.selectedRunId };
+      delete attention[id];
+      return { runs: s.runs.filter((r) => r.id !== id), measurements, checkpoints, attention, selectedRunId: s.selectedRunId === id ? null : s.selectedRunId };
     });
     void persist.deleteRun(id);
   },
@@ -223,8 +236,12 @@ export const useAppStore = create<AppState>()((set, get) => ({
   startFromUpload: (mode) => {
     const { upload, busy, config, gpu } = get();
     if (!upload || !worker || busy || gpu.status !== 'ready') return;
-    // The checkpoint fixes the model and the dataset; the page's config gives precision and schedule.
-    const runConfig: PageConfig = { ...config, dataset: upload.dataset, steps: mode === 'evaluate' ? 0 : config.steps };
+    // The checkpoint fixes the model (its architecture, context and source length) and the dataset; the
+    // page's config gives precision and schedule.
+    const model = runFromCheckpoint(upload.bytes, upload.name).model;
+    const runConfig: PageConfig = { ...config, architecture: model.architecture, dataset: upload.dataset, contextLength: model.contextLength, steps: mode === 'evaluate' ? 0 : config.steps };
+    if (model.sourceLength !== undefined) runConfig.sourceLength = model.sourceLength;
+    else delete runConfig.sourceLength;
     const problems = configProblems({ ...runConfig, steps: Math.max(1, runConfig.steps) });
     if (problems.length) {
       set({ notice: { kind: 'error', text: `The configuration cannot run: ${problems.join('; ')}` } });
@@ -250,6 +267,14 @@ export const useAppStore = create<AppState>()((set, get) => ({
       return;
     }
     download(bytes as BlobPart, fileNameFor(run.label, 'safetensors'), 'application/octet-stream');
+  },
+  showAttentionExample: (runId, example) => {
+    set((s) => {
+      const attentionErrors = { ...s.attentionErrors };
+      delete attentionErrors[runId];
+      return { attentionErrors };
+    });
+    send({ type: 'attention-example', runId, example });
   },
   recover: (action, lr) => {
     if (!get().busy) return;
@@ -407,6 +432,19 @@ export function handleWorkerMessage(message: FromWorker): void {
         const list = (s.measurements[message.runId] ?? []).concat(message.snapshot);
         return { measurements: { ...s.measurements, [message.runId]: list.slice(-MAX_SNAPSHOTS) } };
       });
+      return;
+    case 'attention':
+      if (!knownRun(message.runId)) return;
+      set((s) => {
+        const attentionErrors = { ...s.attentionErrors };
+        // Maps of the example asked for answer its error; the periodic ones of the default do not.
+        if (!message.snapshot.isDefault) delete attentionErrors[message.runId];
+        return { attention: { ...s.attention, [message.runId]: message.snapshot }, attentionErrors };
+      });
+      return;
+    case 'attention-error':
+      if (!knownRun(message.runId)) return;
+      set((s) => ({ attentionErrors: { ...s.attentionErrors, [message.runId]: message.message } }));
       return;
     case 'checkpoint':
       if (!knownRun(message.runId)) return;

@@ -19,5 +19,8 @@ describe('scoring generated task samples', () => {
   it('counts a set of samples', () => {
     expect(scoreTaskSamples('sort', ['21>12', '21>21', 'x'])).toEqual({ correct: 1, wrong: 1, malformed: 1 });
     expect(scoreTaskSamples('names', ['anna'])).toBeNull();
+    // The classifier's and the encoder-decoder's datasets are not scored as generated text.
+    expect(scoreTaskSamples('majority', ['abc'])).toBeNull();
+    expect(scoreTaskSamples('numbers', ['1'])).toBeNull();
   });
 });

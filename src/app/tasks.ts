@@ -37,8 +37,12 @@ export interface TaskScore {
   malformed: number;
 }
 
+/** The GPT's tasks, whose samples are scored here (the other architectures' results are measured by the
+ *  worker: arch-results.ts). */
+const SCORED_TASKS: readonly DatasetChoice[] = ['reverse', 'sort', 'addmod'];
+
 export function scoreTaskSamples(dataset: DatasetChoice, samples: readonly string[]): TaskScore | null {
-  if (dataset === 'names') return null;
+  if (!SCORED_TASKS.includes(dataset)) return null;
   const score: TaskScore = { correct: 0, wrong: 0, malformed: 0 };
   for (const s of samples) {
     const v = scoreTaskSample(dataset, s);

@@ -4,14 +4,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  architectureOf,
+  ARCHITECTURES,
   BACKWARD_QUANTIZERS,
   COMPARISON_CHOICES,
   configProblems,
   DATASET_CHOICES,
+  DATASETS_BY_ARCHITECTURE,
   DEFAULT_CONFIG,
   FORWARD_QUANTIZERS,
   HADAMARD_BLOCKS,
   MAX_BATCH,
+  MAX_CONTEXT,
+  MAX_SOURCE_LENGTH,
   MAX_STEPS,
   type PageConfig,
   PRECISIONS,
@@ -25,7 +30,15 @@ const isIntIn = (v: unknown, min: number, max: number) => Number.isInteger(v) &&
 
 /** Every field holds a value its control can show. */
 function expectInDomain(c: PageConfig): void {
-  expect(DATASET_CHOICES).toContain(c.dataset);
+  expect(ARCHITECTURES).toContain(architectureOf(c));
+  // The dataset is always one the architecture trains on.
+  expect(DATASETS_BY_ARCHITECTURE[architectureOf(c)]).toContain(c.dataset);
+  if (c.contextLength !== undefined) expect(isIntIn(c.contextLength, 2, MAX_CONTEXT)).toBe(true);
+  if (c.sourceLength !== undefined) {
+    expect(architectureOf(c)).toBe('encoder-decoder');
+    expect(isIntIn(c.sourceLength, 1, MAX_SOURCE_LENGTH)).toBe(true);
+  }
+  if (c.attentionEvery !== undefined) expect(isIntIn(c.attentionEvery, 0, MAX_STEPS)).toBe(true);
   expect(PRESET_CHOICES).toContain(c.preset);
   expect(PRECISIONS).toContain(c.precision);
   if (c.forwardQuantizer !== undefined) expect(FORWARD_QUANTIZERS).toContain(c.forwardQuantizer);
@@ -57,7 +70,7 @@ function parseSafely(search: string): UrlState {
   return s;
 }
 
-const KEYS = ['dataset', 'preset', 'precision', 'forward', 'backward', 'bits', 'hadamard', 'lr', 'batch', 'steps', 'seed', 'eval', 'measure', 'checkpoint', 'samples', 'sampleEvery'];
+const KEYS = ['arch', 'context', 'sourceLength', 'attention', 'dataset', 'preset', 'precision', 'forward', 'backward', 'bits', 'hadamard', 'lr', 'batch', 'steps', 'seed', 'eval', 'measure', 'checkpoint', 'samples', 'sampleEvery'];
 
 /** Text as it may appear in a query: any code units (lone surrogates included), '%' escapes that do not
  *  decode, '+', '&', '=', '#'. */
@@ -69,6 +82,10 @@ const queryText = fc.oneof(
 
 /** Values each key must refuse. */
 const BAD_VALUES: Record<string, fc.Arbitrary<string>> = {
+  arch: fc.constantFrom('gpt', 'Decoder', 'encoder_decoder', 'enc-dec', '', 'bert'),
+  context: fc.oneof(fc.integer({ min: MAX_CONTEXT + 1, max: 1e9 }).map(String), fc.constantFrom('0', '1', '-4', '16.5', 'long', '')),
+  sourceLength: fc.oneof(fc.integer({ min: MAX_SOURCE_LENGTH + 1, max: 1e9 }).map(String), fc.constantFrom('0', '-1', '8.0', 'eight', '')),
+  attention: fc.constantFrom('-1', 'often', String(MAX_STEPS + 1), '2.5'),
   dataset: fc.string({ maxLength: 10 }).filter((s) => !(DATASET_CHOICES as readonly string[]).includes(s.trim())),
   preset: fc.constantFrom('medium', 'huge', 'TINY', ''),
   precision: fc.constantFrom('int3', 'fp64', 'FP32', 'int4:bitsplit', '', '%00'),
@@ -129,10 +146,22 @@ describe('parseUrl (fuzz)', () => {
   });
 
   it('reads back every state it writes', () => {
-    const config: fc.Arbitrary<PageConfig> = fc.record(
+    // The architecture first: its dataset and (encoder-decoder) source length follow from it.
+    const shape = fc.constantFrom(...ARCHITECTURES).chain((architecture) =>
+      fc.record(
+        {
+          architecture: fc.constant(architecture),
+          dataset: fc.constantFrom(...DATASETS_BY_ARCHITECTURE[architecture]),
+          ...(architecture === 'encoder-decoder' ? { sourceLength: fc.integer({ min: 1, max: MAX_SOURCE_LENGTH }) } : {}),
+        },
+        { requiredKeys: ['architecture', 'dataset'] },
+      ),
+    );
+    const rest = fc.record(
       {
-        dataset: fc.constantFrom(...DATASET_CHOICES),
         preset: fc.constantFrom(...PRESET_CHOICES),
+        contextLength: fc.integer({ min: 2, max: MAX_CONTEXT }),
+        attentionEvery: fc.integer({ min: 0, max: MAX_STEPS }),
         precision: fc.constantFrom(...PRECISIONS),
         forwardQuantizer: fc.constantFrom(...FORWARD_QUANTIZERS),
         backwardQuantizer: fc.constantFrom(...BACKWARD_QUANTIZERS),
@@ -148,8 +177,9 @@ describe('parseUrl (fuzz)', () => {
         samples: fc.integer({ min: 0, max: 32 }),
         sampleEvery: fc.integer({ min: 0, max: MAX_STEPS }),
       },
-      { requiredKeys: ['dataset', 'preset', 'precision', 'hadamardBlock', 'steps', 'seed', 'evalEvery', 'measureEvery', 'samples', 'sampleEvery'] },
+      { requiredKeys: ['preset', 'precision', 'hadamardBlock', 'steps', 'seed', 'evalEvery', 'measureEvery', 'samples', 'sampleEvery'] },
     );
+    const config: fc.Arbitrary<PageConfig> = fc.tuple(shape, rest).map(([a, b]) => ({ ...b, ...a }) as PageConfig);
     const state = fc.record({
       config,
       hidden: fc.uniqueArray(fc.constantFrom(...HIDEABLE_CONTROLS)),

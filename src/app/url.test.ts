@@ -59,3 +59,50 @@ describe('toSearch', () => {
     expect(back.compare).toEqual(state.compare);
   });
 });
+
+describe('architectures in the URL', () => {
+  const write = (config: typeof DEFAULT_CONFIG) => toSearch({ config, hidden: [], compare: [...DEFAULT_COMPARISON] });
+
+  it('reads arch=, context=, sourceLength= and attention=, and writes them back', () => {
+    const s = parseUrl('?arch=encoder-decoder&dataset=numbers&preset=tiny&precision=fp32&context=20&sourceLength=4&attention=5');
+    expect(s.problems).toEqual([]);
+    expect(s.config).toEqual({ ...DEFAULT_CONFIG, architecture: 'encoder-decoder', dataset: 'numbers', precision: 'fp32', contextLength: 20, sourceLength: 4, attentionEvery: 5 });
+    const search = write(s.config);
+    expect(search).toBe('?arch=encoder-decoder&dataset=numbers&preset=tiny&context=20&sourceLength=4&precision=fp32&attention=5');
+    expect(parseUrl(search).config).toEqual(s.config);
+    // The command line's name of the encoder-decoder reads too.
+    expect(parseUrl('?arch=encdec&dataset=sort').config).toMatchObject({ architecture: 'encoder-decoder', dataset: 'sort' });
+    expect(parseUrl('?arch=encoder&dataset=sentiment').config).toMatchObject({ architecture: 'encoder', dataset: 'sentiment' });
+  });
+
+  it('reads links from before architectures as the GPT, and writes the GPT without arch=', () => {
+    const old = parseUrl('?dataset=reverse&preset=tiny&precision=int4&steps=200');
+    expect(old.problems).toEqual([]);
+    expect(old.config.architecture).toBe('decoder');
+    expect(old.config.dataset).toBe('reverse');
+    expect(write(old.config)).toBe('?dataset=reverse&preset=tiny&precision=int4&steps=200');
+  });
+
+  it("uses the architecture's default dataset without dataset=, and reports a dataset of another architecture", () => {
+    const enc = parseUrl('?arch=encoder');
+    expect(enc.problems).toEqual([]);
+    expect(enc.config.dataset).toBe('majority');
+    expect(parseUrl('?arch=encoder-decoder').config.dataset).toBe('reverse');
+    const wrong = parseUrl('?dataset=majority');
+    expect(wrong.config).toEqual(DEFAULT_CONFIG);
+    expect(wrong.problems).toEqual(['dataset=majority is not a dataset of arch=decoder (names, reverse, sort, addmod), so names was used; for majority add arch=encoder']);
+    const names = parseUrl('?arch=encoder-decoder&dataset=names');
+    expect(names.config.dataset).toBe('reverse');
+    expect(names.problems[0]).toMatch(/dataset=names is not a dataset of arch=encoder-decoder .*; for names add arch=decoder/);
+  });
+
+  it('refuses a bad arch and a source length without the encoder-decoder', () => {
+    const bad = parseUrl('?arch=gpt&dataset=sort');
+    expect(bad.config).toMatchObject({ architecture: 'decoder', dataset: 'sort' });
+    expect(bad.problems).toEqual(['arch=gpt was ignored: expected choose one of decoder, encoder, encoder-decoder (or encdec)']);
+    const source = parseUrl('?sourceLength=10');
+    expect(source.config.sourceLength).toBeUndefined();
+    expect(source.problems).toEqual(['sourceLength=10 was ignored: it applies to arch=encoder-decoder only']);
+    expect(parseUrl('?context=1').problems[0]).toMatch(/context=1 was ignored: expected a whole number from 2 to 256/);
+  });
+});

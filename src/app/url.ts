@@ -1,17 +1,25 @@
 // The run config in the page's URL, with readable keys, so a link reproduces a run:
 //   ?dataset=names&preset=tiny&precision=int4&steps=200&seed=1
+//   ?arch=encoder-decoder&dataset=reverse&preset=tiny&precision=int4&sourceLength=10
+// `arch=` is written only when it is not the GPT, so links from before it read as the GPT they were.
 // Only values that differ from the defaults are written. `hide=` names controls a teacher wants out of
 // the way (?hide=precision,advanced), `compare=` the precisions of a comparison.
 import {
+  type Architecture,
+  ARCHITECTURES,
   BACKWARD_QUANTIZERS,
   COMPARISON_CHOICES,
   type ComparisonChoice,
   DATASET_CHOICES,
+  DATASETS_BY_ARCHITECTURE,
   DEFAULT_COMPARISON,
   DEFAULT_CONFIG,
+  DEFAULT_DATASET,
   FORWARD_QUANTIZERS,
   HADAMARD_BLOCKS,
   MAX_BATCH,
+  MAX_CONTEXT,
+  MAX_SOURCE_LENGTH,
   MAX_STEPS,
   type PageConfig,
   PRECISIONS,
@@ -20,6 +28,7 @@ import {
 
 /** Controls that `?hide=` can name. */
 export const HIDEABLE_CONTROLS = [
+  'architecture',
   'dataset',
   'preset',
   'precision',
@@ -32,6 +41,8 @@ export const HIDEABLE_CONTROLS = [
   'export',
   'runs',
   'measurements',
+  // The attention-map view.
+  'attention',
   'teaching',
   // The teaching views (also hidden by 'teaching'): positional encodings, matmuls as einsums, the mesh.
   'positions',
@@ -74,10 +85,22 @@ function positiveNumber(max: number): Parser {
   };
 }
 
+/** The command line's short name of the encoder-decoder (--arch encdec) reads too. */
+const ARCHITECTURE_ALIASES: Record<string, Architecture> = { encdec: 'encoder-decoder' };
+
+function architecture(raw: string): Architecture {
+  const a = ARCHITECTURE_ALIASES[raw] ?? raw;
+  if (!(ARCHITECTURES as readonly string[]).includes(a)) throw new Error(`choose one of ${ARCHITECTURES.join(', ')} (or encdec)`);
+  return a as Architecture;
+}
+
 /** URL key → config field and how to read it. The keys are what a person would type. */
 const FIELDS: { key: string; field: keyof PageConfig; parse: Parser }[] = [
+  { key: 'arch', field: 'architecture', parse: architecture },
   { key: 'dataset', field: 'dataset', parse: oneOf(DATASET_CHOICES) },
   { key: 'preset', field: 'preset', parse: oneOf(PRESET_CHOICES) },
+  { key: 'context', field: 'contextLength', parse: integer(2, MAX_CONTEXT) },
+  { key: 'sourceLength', field: 'sourceLength', parse: integer(1, MAX_SOURCE_LENGTH) },
   { key: 'precision', field: 'precision', parse: oneOf(PRECISIONS) },
   { key: 'forward', field: 'forwardQuantizer', parse: oneOf(FORWARD_QUANTIZERS) },
   { key: 'backward', field: 'backwardQuantizer', parse: oneOf(BACKWARD_QUANTIZERS) },
@@ -92,6 +115,7 @@ const FIELDS: { key: string; field: keyof PageConfig; parse: Parser }[] = [
   { key: 'checkpoint', field: 'checkpointEvery', parse: integer(0, MAX_STEPS) },
   { key: 'samples', field: 'samples', parse: integer(0, 32) },
   { key: 'sampleEvery', field: 'sampleEvery', parse: integer(0, MAX_STEPS) },
+  { key: 'attention', field: 'attentionEvery', parse: integer(0, MAX_STEPS) },
 ];
 
 /** A value as a problem quotes it: a pasted link may carry kilobytes in one parameter, and the message
@@ -128,6 +152,23 @@ export function parseUrl(search: string): UrlState {
     }
   }
   for (const key of params.keys()) if (!known.has(key)) problems.push(`unknown URL parameter "${quoted(key)}" was ignored`);
+  // The dataset must be one the architecture trains on (reverse and sort are both the GPT's and the
+  // encoder-decoder's); otherwise the architecture's own default dataset.
+  const arch = config.architecture ?? 'decoder';
+  const datasets = DATASETS_BY_ARCHITECTURE[arch];
+  if (!datasets.includes(config.dataset) && (params.get('dataset') === null || problems.some((p) => p.startsWith('dataset=')))) {
+    // No usable dataset= at all: the architecture's default, without a further message.
+    config.dataset = DEFAULT_DATASET[arch];
+  } else if (!datasets.includes(config.dataset)) {
+    const fits = ARCHITECTURES.filter((a) => DATASETS_BY_ARCHITECTURE[a].includes(config.dataset));
+    const hint = fits.length ? `; for ${config.dataset} add arch=${fits[0]}` : '';
+    problems.push(`dataset=${quoted(config.dataset)} is not a dataset of arch=${arch} (${datasets.join(', ')}), so ${DEFAULT_DATASET[arch]} was used${hint}`);
+    config.dataset = DEFAULT_DATASET[arch];
+  }
+  if (config.sourceLength !== undefined && arch !== 'encoder-decoder') {
+    problems.push(`sourceLength=${config.sourceLength} was ignored: it applies to arch=encoder-decoder only`);
+    delete config.sourceLength;
+  }
   const hideRaw = params.get('hide');
   const hidden = hideRaw ? parseList(hideRaw, HIDEABLE_CONTROLS, 'hide', problems) : [];
   const compareRaw = params.get('compare');

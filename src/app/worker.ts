@@ -5,10 +5,13 @@
 // checkpoint on a new one) and posts metrics, validation losses, samples, measurement snapshots,
 // checkpoints and the final weights back. Pause means: stop calling step() until resumed. A NaN halts
 // the run until the page says how to go on ('recover': a lower learning rate, or back to the checkpoint).
-import { ConfigError, modelConfigFromPreset, type RunConfig, validateRunConfig } from '../engine/config';
+// It trains every architecture: the GPT (samples), the encoder classifier (accuracy against the
+// majority baseline) and the encoder-decoder (exact match of greedy translations), and takes attention
+// maps of one example every few steps. The last run's model is kept after it ends, so its attention
+// maps can be shown for other examples, until the next start.
+import { type Architecture, ConfigError, type RunConfig, validateRunConfig } from '../engine/config';
 import { DatasetError, Rng } from '../engine/data';
 import type { Dataset } from '../engine/data/dataset';
-import { BUNDLED_TEXT_FILES, openDataset } from '../engine/data/open';
 import { acquireGpu, describeGpu, type GpuContext, GpuUnavailableError } from '../engine/gpu/device';
 import { CheckpointError } from '../engine/train/checkpoint';
 import type { MeasurementSnapshot } from '../engine/train/measurements';
@@ -16,8 +19,11 @@ import { checkCheckpointConsistent, checkpointFromRun, type LoadedRun, runFromCh
 import { type DeviceLossEvent, TrainingSession } from '../engine/train/session';
 import { NonFiniteError, type Trainer } from '../engine/train/trainer';
 import { encodeTrainingCheckpoint } from '../engine/train/training-state';
-import { type PageConfig, trainConfigFor } from './config';
+import { type ArchEvaluation, classificationEvaluation, exactMatchPairs, translationEvaluation } from './arch-results';
+import { type AttentionExample, attentionExampleProblem, defaultAttentionExample, shownAttentionMap } from './attention';
+import { architectureOf, DEFAULT_ATTENTION_EVERY, type PageConfig, pageWording, runConfigFor } from './config';
 import type { AdapterSummary, ErrorKind, FromWorker, RecoverAction, RunSpec, ToWorker } from './messages';
+import { loadBundledDataset, yieldToEvents } from './worker-common';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -40,6 +46,29 @@ let stopRequested = false;
 let paused = false;
 /** Resolves the wait of a paused loop (on resume or stop). */
 let wake: (() => void) | null = null;
+/** The run's loop is parked in a pause (its GPU work flushed): work on its model can run now. */
+let parked = false;
+
+/** What a run shows attention maps of. */
+interface AttentionState {
+  runId: string;
+  architecture: Architecture;
+  dataset: Dataset;
+  model: RunConfig['model'];
+  defaultExample: AttentionExample;
+  /** The user's example; null: the default. */
+  example: AttentionExample | null;
+  /** The user asked for a new example: take maps at the next step. */
+  pending: boolean;
+}
+/** The run in progress and its attention state. */
+let activeAttention: { session: TrainingSession; state: AttentionState } | null = null;
+/** The last run trained, kept with its model on the GPU for attention maps of other examples after it
+ *  ended; released when the next run starts. */
+let retained: { session: TrainingSession; state: AttentionState } | null = null;
+/** Attention maps asked for outside the step loop (a paused run, the retained run): the loop waits for
+ *  them before its next step, so no step overwrites the activations they read. */
+let attentionWork: Promise<void> = Promise.resolve();
 
 /** Acquires the GPU once per worker; later runs reuse the device, until it is lost. */
 function getGpu(): Promise<GpuContext> {
@@ -96,31 +125,65 @@ function postFailure(runId: string | null, e: unknown): void {
   else post({ type: 'run-error', runId, kind: errorKind(e), message: e instanceof Error ? e.message : String(e) });
 }
 
-async function loadDataset(name: string, baseUrl: string): Promise<Dataset> {
-  return openDataset(name, async (source) => {
-    const path = BUNDLED_TEXT_FILES[source.name];
-    if (!source.bundled || !path) throw new DatasetError(`dataset "${source.name}" is not bundled with this site`);
-    // Relative to the page, never '/datasets/…': the site may be served from a sub-path.
-    const url = new URL(path, baseUrl);
-    const response = await fetch(url);
-    if (!response.ok) throw new DatasetError(`could not fetch ${url} (HTTP ${response.status})`);
-    return response.text();
-  });
-}
-
 /** The engine config of a page config; a checkpoint fixes the model's shape. Throws ConfigError. */
 function buildRunConfig(config: PageConfig, dataset: Dataset, loaded: LoadedRun | null): RunConfig {
-  return validateRunConfig({
-    model: loaded?.model ?? modelConfigFromPreset(config.preset, dataset.tokenizer.vocabSize),
-    train: trainConfigFor(config),
-    dataset: config.dataset,
-  });
+  const run = runConfigFor(config, dataset.tokenizer.vocabSize);
+  return validateRunConfig({ ...run, model: loaded?.model ?? run.model });
 }
 
-/** Surfaces dataset problems (a task that does not fit the context) before the model is built. */
-function checkDatasetFits(dataset: Dataset, contextLength: number): void {
-  dataset.trainBatch(new Rng(0), 1, contextLength);
-  dataset.valBatches(1, 1, contextLength);
+/** Surfaces dataset problems (a task that does not fit the context, a source longer than the source
+ *  length) before the model is built, in the page's words. */
+function checkDatasetFits(dataset: Dataset, contextLength: number, sourceLength: number | undefined): void {
+  try {
+    dataset.trainBatch(new Rng(0), 1, contextLength, sourceLength);
+    dataset.valBatches(1, 1, contextLength, sourceLength);
+  } catch (e) {
+    if (e instanceof DatasetError) throw new DatasetError(pageWording(e.message));
+    throw e;
+  }
+}
+
+/** Takes the attention maps of the state's example and posts them. A lost device (guard → null) skips
+ *  them: the run went back to its checkpoint and takes them again later. */
+async function postAttention(s: TrainingSession, a: AttentionState): Promise<void> {
+  const example = a.example ?? a.defaultExample;
+  let maps: Awaited<ReturnType<Trainer['attentionMaps']>> | null;
+  try {
+    maps = await s.guard((t) => t.attentionMaps(example));
+  } catch (e) {
+    // A model that cannot show the example (checked before, so unexpected): the run goes on.
+    if (e instanceof NonFiniteError) throw e;
+    post({ type: 'attention-error', runId: a.runId, message: e instanceof Error ? e.message : String(e) });
+    a.example = null;
+    return;
+  }
+  if (maps === null) return;
+  let shown = example;
+  let targetFromModel = false;
+  if ('source' in example && !example.target) {
+    // The decoder read the model's own greedy translation: its self-attention queries after START.
+    const self = maps.find((m) => m.kind === 'self');
+    shown = { source: example.source, target: self ? self.queryTokens.slice(1).join('') : '' };
+    targetFromModel = true;
+  }
+  const shownMaps = maps.map((m) => shownAttentionMap(m, a.architecture));
+  post(
+    { type: 'attention', runId: a.runId, snapshot: { step: s.stepsDone, architecture: a.architecture, example: shown, targetFromModel, isDefault: a.example === null, maps: shownMaps } },
+    shownMaps.flatMap((m) => m.heads.map((h) => h.buffer)),
+  );
+}
+
+/** The classifier's accuracy against the majority baseline, or the encoder-decoder's exact match on a
+ *  fixed set of validation pairs (the same at every step, so the numbers are comparable). */
+async function archEvaluation(t: Trainer, config: PageConfig): Promise<ArchEvaluation> {
+  if (architectureOf(config) === 'encoder') return classificationEvaluation(await t.classify(), t.stepsDone, config.samples);
+  const report = await t.translationAccuracy(exactMatchPairs(t.config.train.batchSize), new Rng(config.seed).fork('exact-match'));
+  return translationEvaluation(report, t.stepsDone, config.samples);
+}
+
+function releaseRetained(): void {
+  retained?.session.destroy();
+  retained = null;
 }
 
 async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8Array; name: string } | undefined): Promise<void> {
@@ -129,16 +192,20 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
   try {
     post({ type: 'run-phase', runId, phase: 'starting' });
     const gpu = await getGpu();
-    const dataset = await loadDataset(config.dataset, baseUrl);
+    const architecture = architectureOf(config);
+    const dataset = await loadBundledDataset(config.dataset, baseUrl, architecture);
     let loaded: LoadedRun | null = null;
     if (checkpoint) {
       loaded = checkCheckpointConsistent(runFromCheckpoint(checkpoint.bytes, checkpoint.name), checkpoint.name);
+      if (loaded.model.architecture !== architecture) {
+        throw new CheckpointError(`${checkpoint.name} holds an ${loaded.model.architecture} model, but the page's architecture is ${architecture}; choose architecture ${loaded.model.architecture}`);
+      }
       if (loaded.tokenizer.chars.join('') !== dataset.tokenizer.toJSON().chars.join('')) {
         throw new CheckpointError(`${checkpoint.name} was trained on a different character set than dataset ${config.dataset}; choose the dataset it was trained on`);
       }
     }
     const runConfig = buildRunConfig(config, dataset, loaded);
-    checkDatasetFits(dataset, runConfig.model.contextLength);
+    checkDatasetFits(dataset, runConfig.model.contextLength, runConfig.model.sourceLength);
     try {
       session = await TrainingSession.start(getGpu, runConfig, dataset, { initialParameters: loaded?.tensors }, gpu);
     } catch (e) {
@@ -153,7 +220,7 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
       type: 'run-started',
       runId,
       info: {
-        model: `${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}, vocab ${m.vocabSize}`,
+        model: `${m.architecture === 'decoder' ? '' : `${m.architecture}, `}${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}${m.sourceLength ? `, source ${m.sourceLength}` : ''}${m.numClasses ? `, ${m.numClasses} classes` : ''}, vocab ${m.vocabSize}`,
         datasetName: dataset.name,
         datasetDescription: dataset.description,
         parameterCount: trainer.parameterCount,
@@ -190,6 +257,11 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
       post({ type: 'run-phase', runId, phase: 'training' });
     });
     post({ type: 'run-phase', runId, phase: 'training' });
+    const attention: AttentionState = {
+      runId, architecture, dataset, model: runConfig.model, defaultExample: defaultAttentionExample(dataset, runConfig.model), example: null, pending: false,
+    };
+    activeAttention = { session: s, state: attention };
+    const attentionEvery = config.attentionEvery ?? DEFAULT_ATTENTION_EVERY;
 
     const steps = runConfig.train.steps;
     const start = performance.now();
@@ -204,17 +276,31 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
           await s.flush();
           post({ type: 'run-phase', runId, phase: 'paused' });
           const pausedAt = performance.now();
+          // An example chosen while the pause took effect; later ones are taken at once (parked).
+          if (attention.pending) {
+            attention.pending = false;
+            await postAttention(s, attention);
+          }
+          parked = true;
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
+          parked = false;
           pausedMs += performance.now() - pausedAt;
           s.current.resetThroughputWindow(); // tokens/s of the next readback must not count the pause
           if (!stopRequested) post({ type: 'run-phase', runId, phase: 'training' });
         }
         if (stopRequested) return true;
         if (gpuFailure) throw new Error(gpuFailure);
+        await attentionWork;
         await s.step();
         const done = s.stepsDone;
+        // Maps at the first step (attention still near uniform), every attentionEvery steps and when the
+        // user chose another example; the last ones come after the end of training.
+        if (done < steps && (attention.pending || (attentionEvery > 0 && (done === 1 || done % attentionEvery === 0)))) {
+          attention.pending = false;
+          await postAttention(s, attention);
+        }
         // A null from guard(): the device was lost meanwhile and the run went back to its checkpoint.
         if (config.evalEvery > 0 && done % config.evalEvery === 0 && done < steps) {
           post({ type: 'run-phase', runId, phase: 'evaluating' });
@@ -225,7 +311,12 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
           if (v !== null) post({ type: 'validation', runId, step: done, valLoss: v });
           post({ type: 'run-phase', runId, phase: 'training' });
         }
-        if (config.sampleEvery > 0 && config.samples > 0 && done % config.sampleEvery === 0 && done < steps) {
+        if (architecture !== 'decoder' && config.sampleEvery > 0 && done % config.sampleEvery === 0 && done < steps) {
+          post({ type: 'run-phase', runId, phase: 'evaluating' });
+          const evaluation = await s.guard((t) => archEvaluation(t, config));
+          if (evaluation !== null) post({ type: 'evaluation', runId, evaluation });
+          post({ type: 'run-phase', runId, phase: 'training' });
+        } else if (config.sampleEvery > 0 && config.samples > 0 && done % config.sampleEvery === 0 && done < steps) {
           post({ type: 'run-phase', runId, phase: 'sampling' });
           const samples = await s.guard((t) => drawSamples(t, config.samples, new Rng(config.seed).fork(`sample:${done}`)));
           if (samples !== null) post({ type: 'samples', runId, step: done, samples });
@@ -253,12 +344,21 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
         valLoss = await s.guard((t) => t.evaluate());
         if (valLoss === null) continue;
         post({ type: 'validation', runId, step: s.stepsDone, valLoss });
-        if (config.samples > 0) {
+        if (architecture !== 'decoder') {
+          // The classifier's and the encoder-decoder's result, whatever `samples` says (it only sets how
+          // many examples are listed).
+          const evaluation = await s.guard((t) => archEvaluation(t, config));
+          if (evaluation === null) continue;
+          post({ type: 'evaluation', runId, evaluation });
+        } else if (config.samples > 0) {
           post({ type: 'run-phase', runId, phase: 'sampling' });
           const samples = await s.guard((t) => drawSamples(t, config.samples, new Rng(config.seed).fork('sample')));
           if (samples === null) continue;
           post({ type: 'samples', runId, step: s.stepsDone, samples });
         }
+        await attentionWork;
+        attention.pending = false;
+        await postAttention(s, attention);
         break;
       } catch (e) {
         if (!(e instanceof NonFiniteError)) throw e;
@@ -293,13 +393,46 @@ async function runOne(spec: RunSpec, baseUrl: string, checkpoint: { bytes: Uint8
     const params = (await s.guard((t) => t.exportParameters())) ?? (await s.current.exportParameters());
     const bytes = checkpointFromRun(s.config, dataset, params, s.current.stepsDone);
     post({ type: 'checkpoint', runId, bytes }, [bytes.buffer]);
+    // Kept for attention maps of other examples until the next run starts.
+    retained = { session: s, state: attention };
+    session = null;
   } catch (e) {
     postFailure(runId, e);
   } finally {
     activeSession = null;
+    activeAttention = null;
+    parked = false;
     haltDecided = null;
     session?.destroy();
   }
+}
+
+/** The page asks for the attention maps of another example (or the default again). */
+function chooseAttentionExample(runId: string, example: AttentionExample | null): void {
+  const target = activeAttention?.state.runId === runId ? activeAttention : retained?.state.runId === runId ? retained : null;
+  if (!target) {
+    post({ type: 'attention-error', runId, message: 'the model of this run is no longer loaded: attention maps of a new example can be taken of the run in progress or of the last run trained (train it again to see them)' });
+    return;
+  }
+  const { session, state } = target;
+  if (example) {
+    const problem = attentionExampleProblem(example, state.dataset, state.model);
+    if (problem) {
+      post({ type: 'attention-error', runId, message: problem });
+      return;
+    }
+  }
+  state.example = example;
+  if (target === activeAttention && !parked) {
+    // The step loop takes them after its next step (or as it parks for a pause), between GPU work of
+    // its own: nothing else writes the model's inputs meanwhile.
+    state.pending = true;
+    return;
+  }
+  // A paused run parked in its loop, or the retained one: now; the loop waits for them before stepping.
+  attentionWork = attentionWork.then(() => postAttention(session, state)).catch((e: unknown) => {
+    post({ type: 'attention-error', runId, message: e instanceof Error ? e.message : String(e) });
+  });
 }
 
 /** Samples to show: for a synthetic task, the model's greedy answers to problems of the task's
@@ -317,8 +450,12 @@ async function runQueue(runs: RunSpec[], baseUrl: string, checkpoint: { bytes: U
   paused = false;
   gpuFailure = null;
   try {
+    // Maps being taken of the retained model finish before it goes.
+    await attentionWork;
     for (const spec of runs) {
       if (stopRequested) break;
+      // A queue keeps one model at a time: the one before goes when the next run starts.
+      releaseRetained();
       await runOne(spec, baseUrl, checkpoint);
       // A lost device fails every later run the same way: stop the queue.
       if (gpuFailure) break;
@@ -328,19 +465,6 @@ async function runQueue(runs: RunSpec[], baseUrl: string, checkpoint: { bytes: U
     paused = false;
     post({ type: 'idle' });
   }
-}
-
-/** Resolves after pending events (messages) have been handled; a MessageChannel is not clamped the way
- *  nested setTimeout(0) is. */
-function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
 }
 
 function wakeLoop(): void {
@@ -377,6 +501,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'recover':
       haltDecided?.({ action: message.action, lr: message.lr });
+      break;
+    case 'attention-example':
+      chooseAttentionExample(message.runId, message.example);
       break;
     case 'test-lose-device':
       // What a driver reset does to a device; the run in progress (if any) must survive it.

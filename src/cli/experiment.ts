@@ -12,11 +12,12 @@ import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { type StepMetrics, Trainer } from '../engine/train/trainer';
 import { CliError, helpText, parseTrainArgs } from './args';
+import { scalingExperiment } from './scaling-experiment';
 import { sparsityExperiment } from './sparsity-experiment';
 import { Rng } from '../engine/data/rng';
 import { architectureOf, checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
 
-const EXPERIMENTS = ['precision-sweep', 'sparsity'] as const;
+const EXPERIMENTS = ['precision-sweep', 'sparsity', 'scaling-sweep'] as const;
 
 interface SweepEntry {
   label: string;
@@ -93,6 +94,10 @@ function usage(): string {
     'npm run experiment -- sparsity [train flags] [--recipes dense,oneshot,progressive,sparse-qat]: 2:4 structured',
     'sparsity recipes on the same budget (see `npm run experiment -- sparsity --help`).',
     '',
+    'npm run experiment -- scaling-sweep [train flags] [--widths 16,24,32,48,96] [--out FILE.json]: a ladder of model',
+    'widths on the same data, final loss against training FLOPs with a fitted power law and loss spikes',
+    '(see `npm run experiment -- scaling-sweep --help`).',
+    '',
     helpText(),
   ].join('\n');
 }
@@ -105,6 +110,8 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // 2:4 structured sparsity: dense vs one-shot vs progressive vs Sparse-QAT (sparsity-experiment.ts).
   if (name === 'sparsity') return sparsityExperiment(rest);
+  // A ladder of model sizes: loss against training FLOPs, a fitted power law, loss spikes (scaling-experiment.ts).
+  if (name === 'scaling-sweep') return scalingExperiment(rest);
   if (!(EXPERIMENTS as readonly string[]).includes(name)) throw new CliError(`unknown experiment "${name}"; choose from ${EXPERIMENTS.join(', ')}`);
   let entries = parseEntries('fp32,fp16,int4');
   let seeds: number[] | null = null;

@@ -9,20 +9,17 @@
 // and a table of final validation losses with the gap to dense, the share of zero weights in the sparse
 // layers and whether every group of 4 holds ≥ 2 zeros at the end.
 import { writeFileSync } from 'node:fs';
-import { type RunConfig, type TrainConfig, validateRunConfig } from '../engine/config';
 import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
-import { groupViolations } from '../engine/reference/sparsity';
 import { DEFAULT_PHASES } from '../engine/sparsity/config';
-import { compressedForwardOn } from '../engine/sparsity/forward';
-import { type NamedTensor, type StepMetrics, Trainer } from '../engine/train/trainer';
+import { orderRecipes, planRecipeRuns, runRecipes, SPARSITY_RECIPES } from '../engine/sparsity/recipes-run';
 import { CliError, helpText, parseTrainArgs } from './args';
 import { architectureOf, checkDatasetFits, loadDataset, modelConfig } from './common';
 
-export const SPARSITY_RECIPES_EXPERIMENT = ['dense', 'oneshot', 'progressive', 'sparse-qat'] as const;
+// The recipes and their runs are the engine's (sparsity/recipes-run.ts, shared with the page's sparsity
+// lab); this file parses the flags and prints the table.
+export const SPARSITY_RECIPES_EXPERIMENT = SPARSITY_RECIPES;
 type Recipe = (typeof SPARSITY_RECIPES_EXPERIMENT)[number];
-
-const SPARSE_WEIGHT = /^transformer\.h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 
 export function sparsityUsage(): string {
   return [
@@ -100,67 +97,38 @@ export async function sparsityExperiment(argv: string[]): Promise<number> {
   // sparse-qat's distillation: the defaults, or --distill-* (parsed as if a teacher were given).
   const distill = parseTrainArgs([...trainArgs, '--teacher', 'dense-run']).train.distill!;
   // sparse-qat needs its teacher first.
-  if (recipes.includes('sparse-qat') && !recipes.includes('dense')) recipes.unshift('dense');
-  recipes.sort((a, b) => SPARSITY_RECIPES_EXPERIMENT.indexOf(a) - SPARSITY_RECIPES_EXPERIMENT.indexOf(b));
+  recipes = orderRecipes(recipes);
   const dataset = await loadDataset(o.dataset, architectureOf(o, null));
   const seedList = seeds ?? [o.train.seed];
   const model = modelConfig(o, dataset, null);
-  const trainFor = (r: Recipe, seed: number): TrainConfig => {
-    const base: TrainConfig = { ...o.train, seed, distill: undefined };
-    switch (r) {
-      case 'dense':
-        return base;
-      case 'oneshot':
-        return { ...base, sparsity: 'oneshot', sparsityPhases: oneshotPhases };
-      case 'progressive':
-        return { ...base, sparsity: 'progressive', sparsityPhases: progressivePhases };
-      case 'sparse-qat':
-        return { ...base, sparsity: 'progressive', sparsityPhases: progressivePhases, sparseQat: true, distill };
-    }
-  };
   // Every config is checked before the GPU is touched.
-  const configs = new Map<string, RunConfig>();
-  for (const seed of seedList) for (const r of recipes) configs.set(`${r}:${seed}`, validateRunConfig({ model, train: trainFor(r, seed), dataset: o.dataset }));
+  const runs = planRecipeRuns(model, o.train, o.dataset, recipes, seedList, { oneshotPhases, progressivePhases, distill });
   checkDatasetFits(dataset, model.contextLength, model.sourceLength);
   const gpu = await acquireNodeGpu();
   process.stderr.write(`GPU: ${describeGpu(gpu)}\n`);
   const results: Result[] = [];
-  for (const seed of seedList) {
-    let teacher: NamedTensor[] | null = null;
-    for (const r of recipes) {
-      const config = configs.get(`${r}:${seed}`)!;
-      const trainer = await Trainer.create(gpu, config, dataset, r === 'sparse-qat' ? { teacher: { model, tensors: teacher! } } : {});
-      const steps: StepMetrics[] = [];
-      trainer.onMetrics((m) => steps.push(...m));
-      const start = performance.now();
-      for (let s = 0; s < config.train.steps; s++) await trainer.step();
-      await trainer.flush();
-      const seconds = (performance.now() - start) / 1000;
-      const valLoss = await trainer.evaluate();
-      const params = await trainer.exportParameters();
-      if (r === 'dense') teacher = params;
-      const sparse = params.filter((p) => SPARSE_WEIGHT.test(p.name));
-      const values = sparse.reduce((a, p) => a + p.data.length, 0);
-      const zeros = sparse.reduce((a, p) => a + p.data.filter((v) => v === 0).length, 0);
-      const result: Result = {
-        recipe: r,
-        seed,
-        val_loss: valLoss,
-        train_loss: steps[steps.length - 1]?.loss ?? NaN,
-        seconds,
-        tokens_per_s: (config.train.steps * trainer.tokensPerStep) / seconds,
-        zero_share: values ? zeros / values : 0,
-        groups_violating: sparse.reduce((a, p) => a + groupViolations(p.data, p.shape[0], p.shape[1], 2), 0),
-        compressed_forward: compressedForwardOn(trainer.kernels),
-        kernel_path: trainer.kernelPath,
-        recipe_description: trainer.recipe,
-        losses: steps.map((m) => m.loss),
-      };
-      results.push(result);
-      process.stderr.write(`${r} seed ${seed}: val_loss ${valLoss.toFixed(4)}, zeros ${(result.zero_share * 100).toFixed(1)}% (${seconds.toFixed(1)} s)\n`);
-      trainer.destroy();
-    }
-  }
+  await runRecipes(gpu, runs, dataset, {
+    hooks: {
+      onResult(r) {
+        const result: Result = {
+          recipe: r.recipe,
+          seed: r.seed,
+          val_loss: r.valLoss,
+          train_loss: r.trainLoss,
+          seconds: r.seconds,
+          tokens_per_s: r.tokensPerSecond,
+          zero_share: r.zeroShare,
+          groups_violating: r.groupsViolating,
+          compressed_forward: r.compressedForward,
+          kernel_path: r.kernelPath,
+          recipe_description: r.recipeDescription,
+          losses: r.losses,
+        };
+        results.push(result);
+        process.stderr.write(`${r.recipe} seed ${r.seed}: val_loss ${r.valLoss.toFixed(4)}, zeros ${(result.zero_share * 100).toFixed(1)}% (${r.seconds.toFixed(1)} s)\n`);
+      },
+    },
+  });
   const rows = recipes.map((r) => {
     const rs = results.filter((x) => x.recipe === r);
     const vals = rs.map((x) => x.val_loss);

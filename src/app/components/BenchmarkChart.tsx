@@ -14,7 +14,7 @@ export function BenchmarkChart({ chart }: { chart: BenchChartData }) {
     `Bar chart of matmul throughput at ${data.map((d) => d.size).join(', ') || 'no size yet'}: ` +
     series.map((s) => `${s.label} ${data.map((d) => (typeof d[s.key] === 'number' ? formatRate(d[s.key] as number, s.metric) : '—')).join(', ')}`).join('; ');
   return (
-    <figure className="bench-chart" data-testid="bench-chart" data-series={series.length} data-bars={values.length}>
+    <figure className="job-chart bench-chart" data-testid="bench-chart" data-series={series.length} data-bars={values.length}>
       <figcaption>
         Matmul throughput in {unit.prefix}FLOP/s (FP32) and {unit.prefix}OP/s (INT8, INT4 codes); higher is better
       </figcaption>

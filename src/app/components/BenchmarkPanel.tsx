@@ -3,7 +3,7 @@
 // as grouped bars (Fig. 4 of Xi et al. 2023, for this hardware), with the kernel path of every bar, the
 // adapter, and the correctness check of every row. The page never touches the GPU: a run is one worker,
 // and Cancel terminates it.
-import { useCallback, useEffect, useId, useMemo, useReducer, useRef, useState } from 'react';
+import { useId, useMemo, useReducer, useState } from 'react';
 import {
   BENCH_SIZES,
   benchChartData,
@@ -24,6 +24,8 @@ import {
 import type { FromBenchWorker, ToBenchWorker } from '../bench-messages';
 import { BenchmarkChart } from './BenchmarkChart';
 import './BenchmarkPanel.css';
+import { DisclosurePanel } from './DisclosurePanel';
+import { useJobWorker } from './useJobWorker';
 
 function ratio(a: number, b: number): string {
   const r = a / b;
@@ -60,7 +62,7 @@ function StatusLine({ state }: { state: BenchState }) {
       break;
   }
   return (
-    <div className="bench-status">
+    <div className="job-status">
       <span data-testid="bench-status" data-phase={state.phase} className={state.phase === 'error' ? 'phase-error' : state.phase === 'done' ? 'phase-done' : undefined}>
         {text}
       </span>
@@ -171,7 +173,7 @@ function Results({ state }: { state: BenchState }) {
           other tabs that use the GPU (a training run in this page included) and run again.
         </div>
       )}
-      <div className="bench-layout">
+      <div className="job-layout">
         <div>
           <BenchmarkChart chart={chart} />
           {ratios.length > 0 && (
@@ -210,49 +212,17 @@ function Results({ state }: { state: BenchState }) {
 function BenchmarkBody() {
   const [state, dispatch] = useReducer(benchReducer, INITIAL_BENCH_STATE);
   const [sizes, setSizes] = useState<number[]>([...DEFAULT_BENCH_SIZES]);
-  const workerRef = useRef<Worker | null>(null);
   const sizesId = useId();
-
-  const stopWorker = useCallback(() => {
-    workerRef.current?.terminate();
-    workerRef.current = null;
-  }, []);
-  // Unmounting (leaving the page) ends a run in progress; closing the panel does not unmount it.
-  useEffect(() => stopWorker, [stopWorker]);
+  const job = useJobWorker<FromBenchWorker, ToBenchWorker>('benchmark', dispatch);
 
   const run = () => {
-    stopWorker();
     const chosen = normalizeSizes(sizes);
     dispatch({ type: 'start', sizes: chosen });
-    let worker: Worker;
-    try {
-      worker = new Worker(new URL('../bench-worker.ts', import.meta.url), { type: 'module', name: 'benchmark' });
-    } catch (e) {
-      dispatch({ type: 'worker-error', message: `could not start the benchmark worker: ${e instanceof Error ? e.message : String(e)}` });
-      return;
-    }
-    workerRef.current = worker;
-    worker.onmessage = (event: MessageEvent<FromBenchWorker>) => {
-      if (workerRef.current !== worker) return;
-      dispatch(event.data);
-      if (event.data.type === 'done' || event.data.type === 'error') stopWorker();
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      if (workerRef.current !== worker) return;
-      dispatch({ type: 'worker-error', message: `the benchmark worker failed: ${event.message || 'it could not be loaded'}` });
-      stopWorker();
-    };
-    worker.onmessageerror = () => {
-      if (workerRef.current !== worker) return;
-      dispatch({ type: 'worker-error', message: 'a message from the benchmark worker could not be read' });
-      stopWorker();
-    };
-    worker.postMessage({ type: 'run', sizes: chosen } satisfies ToBenchWorker);
+    job.start(() => new Worker(new URL('../bench-worker.ts', import.meta.url), { type: 'module', name: 'benchmark' }), { type: 'run', sizes: chosen });
   };
 
   const cancel = () => {
-    stopWorker();
+    job.stop();
     dispatch({ type: 'cancel' });
   };
 
@@ -313,35 +283,12 @@ function BenchmarkBody() {
   );
 }
 
-/** A collapsed panel like the teaching views: nothing runs, and no worker starts, until it is opened and
- *  Run is pressed. Closing it keeps a run going (the body stays mounted once opened). */
+/** Collapsed until opened: nothing runs, and no worker starts, until Run is pressed; closing it keeps a
+ *  run going. */
 export function BenchmarkPanel() {
-  const [open, setOpen] = useState(false);
-  const [opened, setOpened] = useState(false);
-  const bodyId = useId(),
-    headingId = useId();
   return (
-    <section className="panel teaching-view" aria-labelledby={headingId} data-testid="benchmark-panel">
-      <h2 id={headingId} className="disclosure-heading">
-        <button
-          type="button"
-          className="disclosure"
-          aria-expanded={open}
-          aria-controls={bodyId}
-          onClick={() => {
-            setOpen((o) => !o);
-            setOpened(true);
-          }}
-        >
-          <span aria-hidden="true" className="disclosure-mark">
-            {open ? '▾' : '▸'}
-          </span>
-          Benchmark your GPU: FP32 vs INT8 vs INT4 matmuls
-        </button>
-      </h2>
-      <div id={bodyId} hidden={!open}>
-        {opened && <BenchmarkBody />}
-      </div>
-    </section>
+    <DisclosurePanel title="Benchmark your GPU: FP32 vs INT8 vs INT4 matmuls" testId="benchmark-panel" keepMounted>
+      {() => <BenchmarkBody />}
+    </DisclosurePanel>
   );
 }

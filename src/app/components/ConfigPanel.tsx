@@ -1,18 +1,27 @@
 import { useCallback, useId } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import {
+  type Architecture,
+  ARCHITECTURE_LABELS,
+  architectureOf,
+  ARCHITECTURES,
   BACKWARD_LABELS,
   BACKWARD_QUANTIZERS,
   configProblems,
-  DATASET_CHOICES,
+  datasetDescription,
+  DATASETS_BY_ARCHITECTURE,
   type DatasetChoice,
+  DEFAULT_ATTENTION_EVERY,
   DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_DATASET,
   describePrecision,
   FORWARD_LABELS,
   FORWARD_QUANTIZERS,
   HADAMARD_BLOCKS,
   isQuantized,
   MAX_BATCH,
+  MAX_CONTEXT,
+  MAX_SOURCE_LENGTH,
   MAX_STEPS,
   PRECISION_LABELS,
   PRECISIONS,
@@ -21,16 +30,26 @@ import {
   type PresetChoice,
   presetDefaults,
 } from '../config';
+import { PRESETS } from '../../engine/config';
 import { useAppStore } from '../store';
 import { useShown } from './hooks';
 import { NumberField } from './NumberField';
 
-const DATASET_LABELS: Record<DatasetChoice, string> = {
+/** The GPT's datasets by their task; the other architectures' by the engine's descriptions. */
+const DECODER_LABELS: Record<string, string> = {
   names: 'names (invent first names)',
   reverse: 'reverse (reverse a string)',
   sort: 'sort (sort digits)',
   addmod: 'addmod (a + b mod 97)',
 };
+
+function datasetLabels(architecture: Architecture): Record<DatasetChoice, string> {
+  const out: Record<DatasetChoice, string> = {};
+  for (const name of DATASETS_BY_ARCHITECTURE[architecture]) {
+    out[name] = architecture === 'decoder' && DECODER_LABELS[name] ? DECODER_LABELS[name] : `${name} (${datasetDescription(architecture, name)})`;
+  }
+  return out;
+}
 
 const PRESET_LABELS: Record<PresetChoice, string> = {
   tiny: 'tiny (2 layers, width 48)',
@@ -60,6 +79,7 @@ export function ConfigPanel() {
     useShallow((s) => ({ config: s.config, busy: s.busy, setConfig: s.setConfig, clearOverrides: s.clearOverrides, setFieldValid: s.setFieldValid })),
   );
   const show = {
+    architecture: useShown('architecture'),
     dataset: useShown('dataset'),
     preset: useShown('preset'),
     precision: useShown('precision'),
@@ -72,14 +92,59 @@ export function ConfigPanel() {
   const defaults = presetDefaults(config.preset);
   const quantized = isQuantized(config.precision);
   const problems = configProblems(config);
+  const architecture = architectureOf(config);
+  const chooseArchitecture = (a: Architecture) => {
+    // Keep the dataset where the new architecture trains on it too (reverse, sort), else its default;
+    // the source length is the encoder-decoder's only.
+    const dataset = DATASETS_BY_ARCHITECTURE[a].includes(config.dataset) ? config.dataset : DEFAULT_DATASET[a];
+    setConfig({ architecture: a, dataset, ...(a === 'encoder-decoder' ? {} : { sourceLength: undefined }) });
+    // The source-length field goes away with the encoder-decoder: what it held no longer blocks Start.
+    if (a !== 'encoder-decoder') setFieldValid('source length', true);
+  };
+  const trainsOn = architecture === 'decoder' ? 'samples' : architecture === 'encoder' ? 'accuracy' : 'exact match';
   return (
     <section className="panel config" aria-labelledby="config-heading" data-testid="config-panel">
       <h2 id="config-heading">Configuration</h2>
+      {show.architecture && (
+        <Select label="Architecture" value={architecture} choices={ARCHITECTURES} labels={ARCHITECTURE_LABELS} disabled={busy} testId="architecture" onChange={chooseArchitecture} />
+      )}
       {show.dataset && (
-        <Select label="Dataset" value={config.dataset} choices={DATASET_CHOICES} labels={DATASET_LABELS} disabled={busy} testId="dataset" onChange={(dataset) => setConfig({ dataset })} />
+        <Select label="Dataset" value={config.dataset} choices={DATASETS_BY_ARCHITECTURE[architecture]} labels={datasetLabels(architecture)} disabled={busy} testId="dataset" onChange={(dataset) => setConfig({ dataset })} />
       )}
       {show.preset && (
         <Select label="Model" value={config.preset} choices={PRESET_CHOICES} labels={PRESET_LABELS} disabled={busy} testId="preset" onChange={(preset) => setConfig({ preset })} />
+      )}
+      {show.preset && (
+        <NumberField
+          label={architecture === 'encoder-decoder' ? 'Context (decoder positions)' : 'Context (positions)'}
+          value={config.contextLength}
+          placeholder={`${PRESETS[config.preset].contextLength} (the model's)`}
+          optional
+          min={2}
+          max={MAX_CONTEXT}
+          integer
+          disabled={busy}
+          testId="context"
+          hint={architecture === 'decoder' ? "Tokens the model reads at once; empty = the model's" : architecture === 'encoder' ? "The CLS token and the text, padded; empty = the model's" : "The decoder's start token and the target; empty = the model's"}
+          onChange={(contextLength) => setConfig({ contextLength })}
+          onValidity={validity('context')}
+        />
+      )}
+      {show.preset && architecture === 'encoder-decoder' && (
+        <NumberField
+          label="Source length (encoder positions)"
+          value={config.sourceLength}
+          placeholder="the task's longest source"
+          optional
+          min={1}
+          max={MAX_SOURCE_LENGTH}
+          integer
+          disabled={busy}
+          testId="source-length"
+          hint="Characters the encoder reads; shorter sources are padded. Empty = what the task needs"
+          onChange={(sourceLength) => setConfig({ sourceLength })}
+          onValidity={validity('source length')}
+        />
       )}
       {show.precision && (
         <Select label="Precision" value={config.precision} choices={PRECISIONS} labels={PRECISION_LABELS} disabled={busy} testId="precision" onChange={(precision: Precision) => setConfig({ precision })} />
@@ -98,8 +163,9 @@ export function ConfigPanel() {
           <NumberField label="Validate every (steps)" value={config.evalEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="eval-every" hint="0 = only at the end" onChange={(v) => v !== undefined && setConfig({ evalEvery: v })} onValidity={validity('validate every')} />
           <NumberField label="Measure layers every (steps)" value={config.measureEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="measure-every" hint="Per-layer snapshots for the measurement charts; 0 = off" onChange={(v) => v !== undefined && setConfig({ measureEvery: v })} onValidity={validity('measure every')} />
           <NumberField label="Checkpoint every (steps)" value={config.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY} min={0} max={MAX_STEPS} integer disabled={busy} testId="checkpoint-every" hint="Weights and optimizer state copied on the GPU without stalling: a lost GPU or a NaN resumes from the last one, and it is saved with the run. 0 = off" onChange={(v) => v !== undefined && setConfig({ checkpointEvery: v })} onValidity={validity('checkpoint every')} />
-          <NumberField label="Samples at the end" value={config.samples} min={0} max={32} integer disabled={busy} testId="samples" onChange={(v) => v !== undefined && setConfig({ samples: v })} onValidity={validity('samples')} />
-          <NumberField label="Sample every (steps)" value={config.sampleEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="sample-every" hint="0 = only at the end (sampling reads back every token: slow)" onChange={(v) => v !== undefined && setConfig({ sampleEvery: v })} onValidity={validity('sample every')} />
+          <NumberField label={architecture === 'decoder' ? 'Samples at the end' : 'Examples listed'} value={config.samples} min={0} max={32} integer disabled={busy} testId="samples" hint={architecture === 'decoder' ? undefined : `Validation examples shown with the ${trainsOn}, which is measured at the end in any case`} onChange={(v) => v !== undefined && setConfig({ samples: v })} onValidity={validity('samples')} />
+          <NumberField label={architecture === 'decoder' ? 'Sample every (steps)' : `Measure ${trainsOn} every (steps)`} value={config.sampleEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="sample-every" hint={architecture === 'encoder-decoder' ? '0 = only at the end (greedy decoding reads back every position: slow)' : architecture === 'encoder' ? '0 = only at the end' : '0 = only at the end (sampling reads back every token: slow)'} onChange={(v) => v !== undefined && setConfig({ sampleEvery: v })} onValidity={validity('sample every')} />
+          <NumberField label="Attention maps every (steps)" value={config.attentionEvery ?? DEFAULT_ATTENTION_EVERY} min={0} max={MAX_STEPS} integer disabled={busy} testId="attention-every" hint="One forward pass of the shown example, after the first step and every this many; 0 = only at the end" onChange={(v) => v !== undefined && setConfig({ attentionEvery: v })} onValidity={validity('attention every')} />
         </details>
       )}
       {show.advanced && (
