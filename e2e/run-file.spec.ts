@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { collectPageErrors, lossPoints, openReady, QUICK, waitForPhase } from './helpers';
+import { collectPageErrors, lossPoints, openReady, QUICK, SCREENSHOT_DIR, waitForPhase } from './helpers';
 
 test('a run exports as one file and imports back (after Reset, and after a reload); bad files get a clear message', async ({ page }) => {
   test.setTimeout(300_000);
@@ -48,5 +48,34 @@ test('a run exports as one file and imports back (after Reset, and after a reloa
   await input.setInputFiles({ name: 'empty.run.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) });
   await expect(message).toContainText('is empty (0 bytes)');
   await expect(page.getByTestId('run-row')).toHaveCount(1);
+  expect(errors.map((e) => e.message)).toEqual([]);
+});
+
+test('an encoder classifier\'s run file brings back its architecture, context and accuracies', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors = collectPageErrors(page);
+  await openReady(page, '?preset=tiny&batch=4&eval=0&arch=encoder&dataset=majority&context=20&precision=fp32&steps=4&measure=0&checkpoint=2&samples=2&sampleEvery=2&attention=0');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await waitForPhase(page, 'Done', 240_000);
+  const accuracy = await page.getByTestId('classification-accuracy').getAttribute('data-value');
+  await expect(page.getByTestId('evaluation-history')).toContainText('step 2: accuracy');
+  const label = (await page.getByTestId('run-row').getByRole('button', { name: /Show details of/ }).textContent())!;
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-run').click()]);
+  const runFile = readFileSync((await download.path())!);
+
+  // Back on a page set to the GPT: the run comes back as the classifier it was.
+  await openReady(page, '?preset=tiny');
+  await page.getByRole('button', { name: 'Reset' }).click();
+  await expect(page.getByTestId('run-row')).toHaveCount(0);
+  await page.getByTestId('run-file').setInputFiles({ name: 'encoder.run.safetensors', mimeType: 'application/octet-stream', buffer: runFile });
+  await expect(page.getByTestId('run-row')).toHaveCount(1);
+  await expect(page.getByTestId('run-row')).toContainText(`${label} (imported)`);
+  await expect(page.getByTestId('classification-accuracy')).toHaveAttribute('data-value', accuracy!);
+  await expect(page.getByTestId('evaluation-history')).toContainText('step 2: accuracy');
+  // Its config as the JSON export of the imported run has it.
+  const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
+  const config = JSON.parse(readFileSync((await json.path())!, 'utf8')).runs[0].config;
+  expect(config).toMatchObject({ architecture: 'encoder', dataset: 'majority', contextLength: 20, attentionEvery: 0, sampleEvery: 2 });
+  await page.getByTestId('samples-panel').screenshot({ path: `${SCREENSHOT_DIR}/run-file-encoder-imported.png` });
   expect(errors.map((e) => e.message)).toEqual([]);
 });

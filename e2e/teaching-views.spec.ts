@@ -2,7 +2,8 @@
 // training step as an einsum, and one matmul sharded over a 2×4 device mesh. Each opens from its
 // collapsed heading and follows the page's config or its own controls.
 import { expect, type Page, test } from '@playwright/test';
-import { planShardedMatmul, STRATEGIES, stepFlops, stepShapeFor } from '../src/app/teaching-scale';
+import { DEFAULT_CONFIG, type PageConfig } from '../src/app/config';
+import { pageStepShape, planShardedMatmul, STRATEGIES, stepFlops, stepShapeFor } from '../src/app/teaching-scale';
 import { collectPageErrors, openReady, SCREENSHOT_DIR } from './helpers';
 
 async function open(page: Page, name: RegExp, testId: string): Promise<void> {
@@ -115,6 +116,78 @@ test('the einsum table lists every matmul with its FLOPs and follows the preset'
   await expect(table.locator('tbody tr')).toHaveCount(8);
   expect(errors.map((e) => e.message)).toEqual([]);
   expect(violations).toEqual([]);
+});
+
+/** The FLOPs the page's config counts, computed here in Node from the same functions. */
+function pageFlops(c: PageConfig) {
+  const r = pageStepShape(c);
+  if (!('shape' in r)) throw new Error(r.problem);
+  return { shape: r.shape, flops: stepFlops(r.shape) };
+}
+
+test('with the encoder-decoder chosen the einsum table lists its encoder, masked self-attention and cross-attention', async ({ page }) => {
+  const errors = collectPageErrors(page);
+  const violations = cspViolations(page);
+  await openReady(page, '?arch=encoder-decoder&dataset=reverse&preset=tiny');
+  await open(page, /Matmuls as einsums/, 'matmul-view');
+  const table = page.getByTestId('einsum-table');
+  await expect(table).toHaveAttribute('data-architecture', 'encoder-decoder');
+  const { shape, flops } = pageFlops({ ...DEFAULT_CONFIG, architecture: 'encoder-decoder', dataset: 'reverse' });
+  // The reverse task's sources are up to 8 characters: S = 8 with no source length set; T the preset's 16.
+  expect([shape.source, shape.context]).toEqual([8, 16]);
+  await expect(page.getByTestId('matmul-shape')).toContainText('source S 8, target context T 16');
+  // Cross-attention: 5 forward products and 10 backward ones; queries from the decoder, keys and values
+  // from the encoder output, so the scores are B·h·T·S = 32×4×16×8 (head width 12).
+  const cross = table.locator('tr[data-attention="cross"]');
+  await expect(cross).toHaveCount(15);
+  const scores = cross.filter({ hasText: 'cross-attention scores Q·Kᵀ' });
+  await expect(scores).toContainText('bhte,bhse->bhts');
+  await expect(scores).toContainText('32×4×16×12 · 32×4×8×12 → 32×4×16×8');
+  await expect(cross.filter({ hasText: 'cross-attention K,V projection (encoder output)' })).toContainText('32×8×48 · 48×96 → 32×8×96');
+  await expect(table.locator('tr[data-pass="forward"][data-stack="encoder"]')).toHaveCount(6);
+  await expect(table).toContainText('decoder self-attention scores Q·Kᵀ');
+  await expect(page.getByTestId('flops-total')).toHaveAttribute('data-value', String(flops.total));
+  await expect(page.getByTestId('flops-attention')).toHaveAttribute('data-value', String(flops.attention));
+  await table.scrollIntoViewIfNeeded();
+  await page.getByTestId('matmul-view').screenshot({ path: `${SCREENSHOT_DIR}/teaching-einsums-encdec.png` });
+  // The cross-attention rows at the page's size.
+  await scores.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SCREENSHOT_DIR}/teaching-einsums-encdec-cross.png` });
+
+  // The config's source length and context change the counts.
+  await page.getByTestId('source-length').fill('12');
+  await page.getByTestId('context').fill('20');
+  await expect(scores).toContainText('32×4×20×12 · 32×4×12×12 → 32×4×20×12');
+  await expect(page.getByTestId('flops-total')).toHaveAttribute('data-value', String(pageFlops({ ...DEFAULT_CONFIG, architecture: 'encoder-decoder', dataset: 'reverse', sourceLength: 12, contextLength: 20 }).flops.total));
+
+  // The classifier: its encoder's blocks and the classifier head, no cross-attention.
+  await page.getByTestId('architecture').selectOption('encoder');
+  await expect(table).toHaveAttribute('data-architecture', 'encoder');
+  await expect(table.locator('tr[data-attention="cross"]')).toHaveCount(0);
+  await expect(table.locator('tr[data-stack="head"][data-pass="forward"]')).toContainText('btd,dc->btc');
+  await page.getByTestId('matmul-view').screenshot({ path: `${SCREENSHOT_DIR}/teaching-einsums-encoder.png` });
+  expect(errors.map((e) => e.message)).toEqual([]);
+  expect(violations).toEqual([]);
+});
+
+test('the positional-encoding heatmap follows the config\'s context length', async ({ page }) => {
+  const errors = collectPageErrors(page);
+  await openReady(page, '?preset=tiny&context=24');
+  await open(page, /Positional encodings/, 'positional-view');
+  const heatmap = page.getByTestId('pe-heatmap');
+  await expect(heatmap).toHaveAttribute('data-rows', '24');
+  await expect(page.getByTestId('pe-context')).toHaveValue('24');
+  await expect(page.getByTestId('pe-learned-note')).toContainText('table of 24 × 48');
+  // Changing the context in the config follows; clearing it goes back to the preset's 16.
+  await page.getByTestId('context').fill('40');
+  await expect(heatmap).toHaveAttribute('data-rows', '40');
+  await page.getByTestId('context').fill('');
+  await expect(heatmap).toHaveAttribute('data-rows', '16');
+  // The encoder-decoder's encoder has a table of its own, over the task's 8 source positions.
+  await page.getByTestId('architecture').selectOption('encoder-decoder');
+  await expect(page.getByTestId('pe-learned-note')).toContainText("the encoder's own table of 8 × 48");
+  await page.getByTestId('positional-view').screenshot({ path: `${SCREENSHOT_DIR}/teaching-positional-encdec.png` });
+  expect(errors.map((e) => e.message)).toEqual([]);
 });
 
 test('the mesh view shows what each device holds and gathers, and the bytes follow the sharding', async ({ page }) => {

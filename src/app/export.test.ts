@@ -44,6 +44,13 @@ describe('JSON export', () => {
     expect(parsed.runs[0].points[1].loss).toBeNull();
   });
 
+  it('keeps a classifier run\'s evaluations (accuracy, baseline, examples); a run without them has an empty list', () => {
+    const evaluation = { kind: 'classification' as const, step: 4, accuracy: 0.75, correct: 3, total: 4, baselineAccuracy: 0.5, baselineClass: 'a', classes: ['a', 'b', 'c'], examples: [{ text: 'aab', predicted: 'a', expected: 'a', correct: true }] };
+    const parsed = JSON.parse(runsToJson([{ ...run('a', [4], []), evaluations: [evaluation] }, run('b', [4], [])]));
+    expect(parsed.runs[0].evaluations).toEqual([evaluation]);
+    expect(parsed.runs[1].evaluations).toEqual([]);
+  });
+
   it('makes safe file names', () => {
     expect(fileNameFor('int4 · names · tiny · seed 1', 'csv')).toBe('int4-names-tiny-seed-1.csv');
     expect(fileNameFor('···', 'json')).toBe('run.json');

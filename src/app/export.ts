@@ -72,6 +72,8 @@ export function runsToJson(runs: readonly RunRecord[]): string {
       runs: runs.map((r) => ({
         id: r.id, label: r.label, config: r.config, status: r.status, createdAt: r.createdAt, info: r.info,
         result: r.result, error: r.error, points: r.points, validation: r.validation, samples: r.samples,
+        // The classifier's accuracy / the encoder-decoder's exact match, with their examples.
+        evaluations: r.evaluations ?? [],
       })),
     },
     // Non-finite numbers (a diverged loss) become null in JSON anyway; say so explicitly.

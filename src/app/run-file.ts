@@ -8,9 +8,10 @@
 // Reading one back checks everything a hand-edited or foreign file could get wrong and says what, in a
 // RunFileError; nothing from the file reaches the page unchecked.
 import { CheckpointError, decodeSafetensors, encodeSafetensors } from '../engine/train/checkpoint';
-import { checkCheckpointConsistent, runFromCheckpoint } from '../engine/train/run-checkpoint';
+import { checkCheckpointConsistent, type LoadedRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { MAX_CHECKPOINT_BYTES } from './checkpoint-file';
-import { BACKWARD_QUANTIZERS, configProblems, DATASET_CHOICES, DEFAULT_CONFIG, FORWARD_QUANTIZERS, HADAMARD_BLOCKS, MAX_STEPS, type PageConfig, PRECISIONS, PRESET_CHOICES } from './config';
+import type { ArchEvaluation, ClassificationEvaluation, TranslationEvaluation } from './arch-results';
+import { ARCHITECTURES, architectureOf, BACKWARD_QUANTIZERS, configProblems, DATASET_CHOICES, DEFAULT_CONFIG, FORWARD_QUANTIZERS, HADAMARD_BLOCKS, MAX_STEPS, type PageConfig, PRECISIONS, PRESET_CHOICES } from './config';
 import type { RunEvent } from './messages';
 import { isFinished, type RunRecord, type RunStatus, type StepPoint } from './runs';
 
@@ -20,6 +21,10 @@ export const RUN_FILE_KEY = 'playground_run';
 export const MAX_RUN_FILE_BYTES = MAX_CHECKPOINT_BYTES + 16 * 2 ** 20;
 const MAX_SAMPLE_SETS = 1000;
 const MAX_TEXT = 10_000;
+/** Examples kept with one evaluation: the config's samples (at most 32). */
+const MAX_EXAMPLES = 32;
+/** A classifier's classes (the engine's tasks have 2 and 3). */
+const MAX_CLASSES = 1000;
 
 /** A file that is not a usable run file; the message says what is wrong with it. */
 export class RunFileError extends Error {
@@ -80,16 +85,28 @@ export function decodeRunFile(name: string, bytes: Uint8Array, newId: string, no
   }
   if (tensors.length === 0) return { run, checkpoint: null };
   // The weights must be a consistent checkpoint of this tool, of the run's dataset.
+  let loaded: LoadedRun;
   try {
-    checkCheckpointConsistent(runFromCheckpoint(bytes, name), name);
+    loaded = checkCheckpointConsistent(runFromCheckpoint(bytes, name), name);
   } catch (e) {
     if (e instanceof CheckpointError) throw new RunFileError(`${name}: its checkpoint is not usable: ${e.message}`);
     throw e;
   }
   if (metadata.dataset !== run.config.dataset) throw new RunFileError(`${name}: its checkpoint was trained on "${metadata.dataset}" but the run is on "${run.config.dataset}"; the file is inconsistent`);
+  // The weights must be of the run's architecture (reverse and sort are datasets of both the GPT and the
+  // encoder-decoder, so the dataset alone does not tell them apart). Only the architecture: a run trained
+  // on from a loaded checkpoint has that checkpoint's shape, whatever its config's preset and context.
+  const architecture = architectureOf(run.config);
+  if (loaded.model.architecture !== architecture) {
+    throw new RunFileError(`${name}: its checkpoint holds ${withArticle(loaded.model.architecture)} model but the run is of ${withArticle(architecture)}; the file is inconsistent`);
+  }
   const checkpointMeta = { ...metadata };
   delete checkpointMeta[RUN_FILE_KEY];
   return { run, checkpoint: encodeSafetensors({ tensors, metadata: checkpointMeta }) };
+}
+
+function withArticle(architecture: string): string {
+  return `${/^[aeiou]/.test(architecture) ? 'an' : 'a'} ${architecture}`;
 }
 
 /** Throws RunFileError for a size the page will not read (checked before reading the file). */
@@ -154,6 +171,8 @@ function readConfig(v: unknown): PageConfig {
   };
   const config: PageConfig = {
     ...DEFAULT_CONFIG,
+    // Runs saved before the page offered architectures have none: they are GPTs.
+    architecture: c.architecture === undefined ? 'decoder' : oneOf(c.architecture, ARCHITECTURES, 'config.architecture'),
     dataset: oneOf(c.dataset, DATASET_CHOICES, 'config.dataset'),
     preset: oneOf(c.preset, PRESET_CHOICES, 'config.preset'),
     precision: oneOf(c.precision, PRECISIONS, 'config.precision'),
@@ -166,6 +185,11 @@ function readConfig(v: unknown): PageConfig {
     sampleEvery: int('sampleEvery'),
   };
   if (c.checkpointEvery !== undefined) config.checkpointEvery = int('checkpointEvery');
+  if (c.attentionEvery !== undefined) config.attentionEvery = int('attentionEvery');
+  // Ranges and whether the architecture takes them (a source length is the encoder-decoder's only) are
+  // configProblems' checks below.
+  if (c.contextLength !== undefined) config.contextLength = int('contextLength');
+  if (c.sourceLength !== undefined) config.sourceLength = int('sourceLength');
   if (c.forwardQuantizer !== undefined) config.forwardQuantizer = oneOf(c.forwardQuantizer, FORWARD_QUANTIZERS, 'config.forwardQuantizer');
   if (c.backwardQuantizer !== undefined) config.backwardQuantizer = oneOf(c.backwardQuantizer, BACKWARD_QUANTIZERS, 'config.backwardQuantizer');
   if (c.bits !== undefined) config.bits = int('bits');
@@ -189,6 +213,74 @@ function readPoint(v: unknown, i: number): StepPoint {
     tokensPerSecond: num(p.tokensPerSecond, `${at}.tokensPerSecond`), elapsedSeconds: num(p.elapsedSeconds, `${at}.elapsedSeconds`),
     lossScale: num(p.lossScale, `${at}.lossScale`), skipped: p.skipped,
   };
+}
+
+/** A share of the examples, 0 to 1. */
+function fraction(v: unknown, what: string): number {
+  const n = finite(v, what);
+  if (!(n >= 0 && n <= 1)) throw new FieldError(`${what} must be a fraction from 0 to 1 (got ${n})`);
+  return n;
+}
+
+function count(v: unknown, what: string): number {
+  const n = num(v, what);
+  if (!(Number.isInteger(n) && n >= 0)) throw new FieldError(`${what} must be a whole number ≥ 0 (got ${n})`);
+  return n;
+}
+
+function bool(v: unknown, what: string): boolean {
+  if (typeof v !== 'boolean') throw new FieldError(`${what} must be true or false`);
+  return v;
+}
+
+/** correct of total, and the share given for them. */
+function score(o: Record<string, unknown>, share: string, at: string): { value: number; correct: number; total: number } {
+  const value = fraction(o[share], `${at}.${share}`), correct = count(o.correct, `${at}.correct`), total = count(o.total, `${at}.total`);
+  if (correct > total) throw new FieldError(`${at}.correct (${correct}) is more than ${at}.total (${total})`);
+  // The worker writes correct / total; a share that is not it (beyond rounding) is an edited file.
+  if (total > 0 && Math.abs(value - correct / total) > 1e-6) throw new FieldError(`${at}.${share} is ${value} but ${correct}/${total} = ${correct / total}; the file is inconsistent`);
+  return { value, correct, total };
+}
+
+/** One accuracy or exact-match result (arch-results.ts), of the kind the run's architecture reports. */
+function readEvaluation(v: unknown, i: number, architecture: PageConfig['architecture']): ArchEvaluation {
+  const at = `evaluations[${i}]`;
+  const o = record(v, at);
+  const kind = oneOf(o.kind, ['classification', 'translation'] as const, `${at}.kind`);
+  const wanted = architecture === 'encoder' ? 'classification' : architecture === 'encoder-decoder' ? 'translation' : null;
+  if (kind !== wanted) {
+    throw new FieldError(wanted === null
+      ? `${at} is a ${kind} result, but the run is a decoder (GPT), which reports samples, not evaluations`
+      : `${at} is a ${kind} result, but the run's ${architecture} reports ${wanted} results`);
+  }
+  const step = stepOf(o.step, `${at}.step`);
+  if (kind === 'classification') {
+    const { value, correct, total } = score(o, 'accuracy', at);
+    const classes = list(o.classes, `${at}.classes`, MAX_CLASSES).map((x, j) => text(x, `${at}.classes[${j}]`, 200));
+    const aClass = (x: unknown, what: string) => oneOf(text(x, what, 200), classes, what);
+    const e: ClassificationEvaluation = {
+      kind, step, accuracy: value, correct, total,
+      baselineAccuracy: fraction(o.baselineAccuracy, `${at}.baselineAccuracy`),
+      baselineClass: aClass(o.baselineClass, `${at}.baselineClass`),
+      classes,
+      examples: list(o.examples, `${at}.examples`, MAX_EXAMPLES).map((x, j) => {
+        const w = `${at}.examples[${j}]`;
+        const ex = record(x, w);
+        return { text: text(ex.text, `${w}.text`), predicted: aClass(ex.predicted, `${w}.predicted`), expected: aClass(ex.expected, `${w}.expected`), correct: bool(ex.correct, `${w}.correct`) };
+      }),
+    };
+    return e;
+  }
+  const { value, correct, total } = score(o, 'exactMatch', at);
+  const e: TranslationEvaluation = {
+    kind, step, exactMatch: value, correct, total,
+    examples: list(o.examples, `${at}.examples`, MAX_EXAMPLES).map((x, j) => {
+      const w = `${at}.examples[${j}]`;
+      const ex = record(x, w);
+      return { source: text(ex.source, `${w}.source`), output: text(ex.output, `${w}.output`), target: text(ex.target, `${w}.target`), correct: bool(ex.correct, `${w}.correct`) };
+    }),
+  };
+  return e;
 }
 
 const STATUSES: readonly RunStatus[] = ['done', 'stopped', 'error', 'queued', 'starting', 'training', 'paused', 'evaluating', 'sampling', 'recovering'];
@@ -227,6 +319,14 @@ function readRun(v: unknown, id: string, now: number): RunRecord {
       measurements: o.measurements === true, ...(o.checkpoint !== undefined ? { checkpoint: text(o.checkpoint, 'info.checkpoint', 500) } : {}),
     };
   }
+  // Absent in runs saved before the page offered other architectures, and in a GPT's.
+  let evaluations: ArchEvaluation[] | undefined;
+  if (r.evaluations !== undefined) {
+    evaluations = list(r.evaluations, 'evaluations', MAX_SAMPLE_SETS).map((x, i) => readEvaluation(x, i, config.architecture));
+    for (let i = 1; i < evaluations.length; i++) {
+      if (evaluations[i].step <= evaluations[i - 1].step) throw new FieldError(`evaluations must be in step order (step ${evaluations[i].step} follows ${evaluations[i - 1].step})`);
+    }
+  }
   const events: RunEvent[] = r.events === undefined ? [] : list(r.events, 'events', 1000).map((x, i) => {
     const o = record(x, `events[${i}]`);
     return {
@@ -240,5 +340,6 @@ function readRun(v: unknown, id: string, now: number): RunRecord {
     status: isFinished(status) ? status : 'stopped',
     info, points, validation, samples, result, error, halt: null, events,
     ...(r.checkpointStep !== undefined ? { checkpointStep: stepOf(r.checkpointStep, 'checkpointStep') } : {}),
+    ...(evaluations !== undefined ? { evaluations } : {}),
   };
 }

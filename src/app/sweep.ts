@@ -12,6 +12,7 @@ import type { MemoryLimits } from '../engine/limits';
 import { DEFAULT_LADDER_WIDTHS, fitPowerLaw, ladderLimitError, type LadderRung, ladderRunConfig, type PowerLawFit, scalingLadder } from '../engine/train/scaling';
 import { detectLossSpikes, type LossPoint, type LossSpike } from '../engine/train/spikes';
 import { MAX_BATCH } from './config';
+import { NAMES_VOCAB } from './teaching-scale';
 import { thin } from './runs';
 import type { FromSweepWorker, SweepErrorKind, SweepRequest, SweepRungPlan } from './sweep-messages';
 
@@ -19,9 +20,9 @@ import type { FromSweepWorker, SweepErrorKind, SweepRequest, SweepRungPlan } fro
  *  keeps while it changes the width. */
 export const SWEEP_DATASET = 'names';
 export const SWEEP_PRESET = 'tiny';
-/** The names corpus' vocabulary (54 characters with the start/end token): the page's plan uses it before
- *  the worker has the dataset; the worker plans again with the tokenizer's own. */
-export const NAMES_VOCAB = 54;
+/** The names corpus' vocabulary (teaching-scale.ts, tested against the bundled file): the page's plan uses
+ *  it before the worker has the dataset; the worker plans again with the tokenizer's own. */
+export { NAMES_VOCAB };
 
 /** scaling.ts's five widths, about 30× in non-embedding parameters (2 layers, 4 heads, d_ff = 4·d_model):
  *  on a laptop GPU the tiny preset runs a step in milliseconds, so 5 × 400 steps take well under a few

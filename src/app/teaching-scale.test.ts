@@ -1,18 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { modelConfigFromPreset } from '../engine/config';
+import { ARCHITECTURES, type ModelConfig, modelConfigFromPreset, PRESETS } from '../engine/config';
+import { CLASSIFICATION_TASKS } from '../engine/data/classify';
 import { namesDataset } from '../engine/data/corpus';
+import { openDataset } from '../engine/data/open';
 import { SYNTHETIC_TASKS } from '../engine/data/synthetic';
+import { TRANSLATION_TASKS } from '../engine/data/translate';
 import { fp32Scheme } from '../engine/linear/fp32';
-import { gptParamSpecs } from '../engine/model/gpt';
+import { modelParamSpecs } from '../engine/model/build';
 import { sinusoidalPositionalEncoding } from '../engine/reference/embedding';
-import { DEFAULT_CONFIG } from './config';
+import { parameterCounts, tokensPerSequence, trainingFlopsPerToken } from '../engine/train/scaling';
+import { DATASETS_BY_ARCHITECTURE, DEFAULT_CONFIG, modelConfigFor, type PageConfig } from './config';
 import {
   allGatherElements,
   allReduceElements,
   BYTES_F32,
   blockOf,
-  DATASET_VOCAB,
+  datasetVocabSize,
   DEVICE_COUNT,
   deviceCoord,
   einsumDims,
@@ -20,6 +24,8 @@ import {
   formatSi,
   type MatmulSharding,
   MESH,
+  NAMES_VOCAB,
+  pageStepShape,
   parameterCount,
   peDot,
   peDotByOffset,
@@ -34,8 +40,7 @@ import {
   type StepShape,
   stepFlops,
   stepMatmuls,
-  stepShapeFor,
-  stepShapeForPage,
+  stepShapeOf,
   strategyOf,
 } from './teaching-scale';
 
@@ -82,8 +87,32 @@ describe('sinusoidal positional encodings', () => {
   });
 });
 
-/** A small model whose FLOPs are counted by hand below. */
-const SMALL: StepShape = { layers: 2, dModel: 8, heads: 2, dFF: 32, context: 4, batch: 3, vocab: 10, learnedPositions: true };
+/** Small models whose FLOPs are counted by hand below. */
+const SMALL: StepShape = { architecture: 'decoder', layers: 2, dModel: 8, heads: 2, dFF: 32, context: 4, source: 0, classes: 0, batch: 3, vocab: 10, learnedPositions: true };
+const SMALL_ENCODER: StepShape = { ...SMALL, architecture: 'encoder', classes: 3 };
+const SMALL_ENCDEC: StepShape = { ...SMALL, architecture: 'encoder-decoder', source: 5 };
+const ARCH_SHAPES = [SMALL, SMALL_ENCODER, SMALL_ENCDEC];
+
+/** The engine's model config of a shape (the inverse of stepShapeOf), for the engine's own counts. */
+function modelOf(s: StepShape): ModelConfig {
+  return {
+    architecture: s.architecture, nLayer: s.layers, dModel: s.dModel, nHead: s.heads, dFF: s.dFF, contextLength: s.context, vocabSize: s.vocab,
+    activation: 'gelu', positionalEncoding: s.learnedPositions ? 'learned' : 'sinusoidal', layerNormEps: 1e-5,
+    ...(s.architecture === 'encoder' ? { numClasses: s.classes } : {}), ...(s.architecture === 'encoder-decoder' ? { sourceLength: s.source } : {}),
+  };
+}
+
+/** Shapes of every architecture at every preset the view offers, on a dataset of each. */
+function presetShapes(): StepShape[] {
+  const out: StepShape[] = [];
+  for (const preset of ['tiny', 'small', 'medium']) {
+    const gpt = modelConfigFromPreset(preset, 54);
+    out.push(stepShapeOf(gpt, 32));
+    out.push(stepShapeOf({ ...gpt, architecture: 'encoder', vocabSize: 25, contextLength: 30, numClasses: 2 }, 16));
+    out.push(stepShapeOf({ ...gpt, architecture: 'encoder-decoder', vocabSize: 28, sourceLength: 8 }, 8));
+  }
+  return out;
+}
 
 describe('matmuls of one training step', () => {
   it('count FLOPs as a hand count does for a small config', () => {
@@ -106,20 +135,57 @@ describe('matmuls of one training step', () => {
     expect(f.tokens).toBe(12);
   });
 
-  it('list two backward products per forward product, each as costly as it', () => {
-    const rows = stepMatmuls(SMALL);
-    const fwd = rows.filter((r) => r.pass === 'forward'), bwd = rows.filter((r) => r.pass === 'backward');
-    expect(fwd).toHaveLength(7);
-    expect(bwd).toHaveLength(14);
-    const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-    expect(sorted(bwd.map((r) => r.flops))).toEqual(sorted(fwd.flatMap((r) => [r.flops, r.flops])));
-    // Every row is 2 × the product of the sizes of its distinct axes, and its shapes multiply out.
-    const sizes = einsumSizes(SMALL);
-    for (const r of rows) {
-      const letters = new Set(r.einsum.replace(/[,>-]/g, ''));
-      expect(r.flops).toBe(2 * [...letters].reduce((p, l) => p * sizes[l], 1));
-      expect(r.shapes[2].reduce((a, b) => a * b, 1)).toBe(r.batch * r.M * r.N);
+  it('the classifier has the same blocks and a head of 2·B·T·d·classes at every position', () => {
+    const fwd = stepMatmuls(SMALL_ENCODER).filter((r) => r.pass === 'forward');
+    // The blocks as the GPT's (no product changes without the mask); the head 2·12·8·3 = 576.
+    expect(fwd.map((r) => r.flops)).toEqual([4608, 768, 768, 1536, 6144, 6144, 576]);
+    expect(fwd.map((r) => r.stack)).toEqual(['encoder', 'encoder', 'encoder', 'encoder', 'encoder', 'encoder', 'head']);
+    expect(fwd[6]).toMatchObject({ name: 'classifier head', einsum: 'btd,dc->btc', shapes: [[3, 4, 8], [8, 3], [3, 4, 3]] });
+  });
+
+  it('counts the encoder-decoder\'s cross-attention by hand: queries from the decoder\'s T, keys and values from the encoder\'s S', () => {
+    // B = 3, T = 4, S = 5, d = 8, h = 2, e = 4, 2 layers.
+    //   Q projection        2·B·T·d·d    = 2·3·4·8·8    = 1536
+    //   K,V projection      2·B·S·d·2d   = 2·3·5·8·16   = 3840
+    //   scores Q·Kᵀ         2·B·h·T·S·e  = 2·3·2·4·5·4  = 960
+    //   × V                 2·B·h·T·S·e                 = 960
+    //   output projection   2·B·T·d·d                   = 1536   → 8832 forward per layer
+    const rows = stepMatmuls(SMALL_ENCDEC);
+    const cross = rows.filter((r) => r.attention === 'cross');
+    const fwd = cross.filter((r) => r.pass === 'forward');
+    expect(fwd.map((r) => r.flops)).toEqual([1536, 3840, 960, 960, 1536]);
+    expect(fwd.every((r) => r.stack === 'decoder' && r.count === 2)).toBe(true);
+    const scores = fwd.find((r) => r.name === 'cross-attention scores Q·Kᵀ')!;
+    expect(scores.shapes).toEqual([[3, 2, 4, 4], [3, 2, 5, 4], [3, 2, 4, 5]]);
+    expect(scores).toMatchObject({ batch: 6, M: 4, N: 5, K: 4 });
+    expect(fwd.find((r) => r.name.includes('K,V projection'))!.shapes).toEqual([[3, 5, 8], [8, 16], [3, 5, 16]]);
+    // Forward and the two backward products of each, in both layers.
+    expect(cross.reduce((a, r) => a + r.flops * r.count, 0)).toBe(3 * 2 * 8832);
+    // The encoder runs over S: its scores are B·h·S·S.
+    expect(rows.find((r) => r.name === 'encoder scores Q·Kᵀ')!.shapes[2]).toEqual([3, 2, 5, 5]);
+    expect(rows.find((r) => r.name === 'decoder self-attention scores Q·Kᵀ')!.shapes[2]).toEqual([3, 2, 4, 4]);
+    // Every attention product: 12·L·B·(S² + T² + T·S)·d.
+    expect(stepFlops(SMALL_ENCDEC, rows).attention).toBe(12 * 2 * 3 * (25 + 16 + 20) * 8);
+    expect(stepFlops(SMALL_ENCDEC, rows).tokens).toBe(3 * (4 + 5));
+  });
+
+  it('list two backward products per forward product, each as costly as it, for every architecture', () => {
+    for (const s of ARCH_SHAPES) {
+      const rows = stepMatmuls(s);
+      const fwd = rows.filter((r) => r.pass === 'forward'), bwd = rows.filter((r) => r.pass === 'backward');
+      expect(bwd).toHaveLength(2 * fwd.length);
+      const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+      expect(sorted(bwd.map((r) => r.flops))).toEqual(sorted(fwd.flatMap((r) => [r.flops, r.flops])));
+      expect(new Set(rows.map((r) => `${r.pass} ${r.name}`)).size).toBe(rows.length);
+      // Every row is 2 × the product of the sizes of its distinct axes, and its shapes multiply out.
+      const sizes = einsumSizes(s);
+      for (const r of rows) {
+        const letters = new Set(r.einsum.replace(/[,>-]/g, ''));
+        expect(r.flops).toBe(2 * [...letters].reduce((p, l) => p * sizes[l], 1));
+        expect(r.shapes[2].reduce((a, b) => a * b, 1)).toBe(r.batch * r.M * r.N);
+      }
     }
+    expect(stepMatmuls(SMALL_ENCDEC).filter((r) => r.pass === 'forward')).toHaveLength(6 + 4 + 5 + 2 + 1);
   });
 
   it('reads einsums into batch, M, N and K', () => {
@@ -129,28 +195,82 @@ describe('matmuls of one training step', () => {
     expect(() => einsumDims('ab,cd->ad', { a: 1, b: 1, c: 1, d: 1 })).toThrow(/only one place/);
   });
 
-  it('is 6·N·tokens for the matmul weights plus the attention products', () => {
-    for (const s of [SMALL, stepShapeFor('tiny', 32, 54), stepShapeFor('small', 32, 54), stepShapeFor('medium', 8, 29)]) {
+  it('sum to the engine\'s training FLOPs per token (scaling.ts) times the tokens of a step, for every architecture', () => {
+    for (const s of [...ARCH_SHAPES, ...presetShapes()]) {
+      const model = modelOf(s);
+      const engine = trainingFlopsPerToken(model) * tokensPerSequence(model) * s.batch;
       const f = stepFlops(s);
+      expect(f.tokens).toBe(tokensPerSequence(model) * s.batch);
+      expect(Math.abs(f.total - engine) / engine).toBeLessThan(1e-12);
+    }
+  });
+
+  it('is 6·N·tokens for the matmul weights plus the attention products where every weight sees every token', () => {
+    for (const s of [SMALL, SMALL_ENCODER, ...presetShapes().filter((x) => x.architecture !== 'encoder-decoder')]) {
+      const f = stepFlops(s);
+      expect(f.linear).toBe(f.sixNMatmul);
+      expect(f.attention).toBe(12 * s.layers * s.batch * s.context * s.context * s.dModel);
       expect(f.total).toBe(f.sixNMatmul + f.attention);
       expect(f.sixN).toBeGreaterThan(f.sixNMatmul);
     }
+    // In the encoder-decoder the encoder's weights see S tokens and the decoder's T: 6·N·(S + T) overcounts.
+    const f = stepFlops(SMALL_ENCDEC);
+    expect(f.total).toBe(f.linear + f.attention);
+    expect(f.sixNMatmul).toBeGreaterThan(f.linear);
   });
 
-  it('counts parameters as the engine lays them out', () => {
-    for (const preset of ['tiny', 'small', 'medium']) {
-      const model = modelConfigFromPreset(preset, 54);
-      const engine = gptParamSpecs(model, fp32Scheme).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
-      expect(parameterCount(stepShapeFor(preset, 32, 54))).toBe(engine);
+  it('counts parameters as the engine lays them out, for every architecture', () => {
+    for (const s of [...ARCH_SHAPES, { ...SMALL_ENCDEC, learnedPositions: false }, ...presetShapes()]) {
+      const engine = modelParamSpecs(modelOf(s), fp32Scheme).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+      expect(parameterCount(s)).toBe(engine);
+      expect(stepFlops(s).parameters).toBe(parameterCounts(modelOf(s)).total);
     }
   });
 
-  it('knows the vocabulary of every dataset the page offers', () => {
+  it('knows the vocabulary of every dataset of every architecture from the engine\'s own datasets', async () => {
     const namesText = readFileSync(new URL('../../public/datasets/names.txt', import.meta.url), 'utf8');
-    expect(DATASET_VOCAB.names).toBe(namesDataset(namesText).tokenizer.vocabSize);
-    for (const name of ['reverse', 'sort', 'addmod'] as const) expect(DATASET_VOCAB[name]).toBe(SYNTHETIC_TASKS[name].create().tokenizer.vocabSize);
-    expect(stepShapeForPage(DEFAULT_CONFIG)).toEqual({ layers: 2, dModel: 48, heads: 4, dFF: 192, context: 16, batch: 32, vocab: 54, learnedPositions: true });
-    expect(stepShapeForPage({ ...DEFAULT_CONFIG, preset: 'small', batchSize: 8, dataset: 'sort' })).toMatchObject({ layers: 4, dModel: 128, context: 32, batch: 8, vocab: 13 });
+    // The one number kept by hand: the names corpus, which the page only fetches in the worker.
+    expect(NAMES_VOCAB).toBe(namesDataset(namesText).tokenizer.vocabSize);
+    const seen = new Map<string, number>();
+    for (const architecture of ARCHITECTURES) {
+      for (const dataset of DATASETS_BY_ARCHITECTURE[architecture]) {
+        // Opened the way the worker opens it (engine/data/open.ts).
+        const engine = (await openDataset(dataset, async () => namesText, architecture)).tokenizer.vocabSize;
+        expect(datasetVocabSize({ architecture, dataset }), `${architecture} ${dataset}`).toBe(engine);
+        seen.set(`${architecture} ${dataset}`, engine);
+      }
+    }
+    // The GPT's reverse and sort mark the end of an answer; the translation tasks' sequences have a
+    // boundary token of their own: the two versions are different datasets.
+    expect(seen.get('decoder reverse')).not.toBe(seen.get('encoder-decoder reverse'));
+    expect(datasetVocabSize({ architecture: 'encoder', dataset: 'names' })).toBeNull();
+  });
+
+  it('resolves the page\'s config as the worker does: context, source length and classes', () => {
+    const shape = (c: PageConfig, preset?: string) => {
+      const r = pageStepShape(c, preset);
+      if (!('shape' in r)) throw new Error(r.problem);
+      return r.shape;
+    };
+    expect(shape(DEFAULT_CONFIG)).toEqual({ architecture: 'decoder', layers: 2, dModel: 48, heads: 4, dFF: 192, context: 16, source: 0, classes: 0, batch: 32, vocab: NAMES_VOCAB, learnedPositions: true });
+    expect(shape({ ...DEFAULT_CONFIG, preset: 'small', batchSize: 8, dataset: 'sort' })).toMatchObject({ layers: 4, dModel: 128, context: 32, batch: 8, vocab: SYNTHETIC_TASKS.sort.create().tokenizer.vocabSize });
+    expect(shape({ ...DEFAULT_CONFIG, contextLength: 24 }).context).toBe(24);
+    // The view's other presets keep the page's architecture, dataset, context and batch.
+    expect(shape({ ...DEFAULT_CONFIG, contextLength: 24, batchSize: 8 }, 'medium')).toMatchObject({ layers: 6, dModel: 256, context: 24, batch: 8 });
+    const reverse = TRANSLATION_TASKS.reverse.create();
+    const encdec = { ...DEFAULT_CONFIG, architecture: 'encoder-decoder' as const, dataset: 'reverse' };
+    expect(shape(encdec)).toMatchObject({ architecture: 'encoder-decoder', context: PRESETS.tiny.contextLength, source: reverse.minSourceLength, vocab: reverse.tokenizer.vocabSize });
+    expect(shape({ ...encdec, sourceLength: 12, contextLength: 10 })).toMatchObject({ context: 10, source: 12 });
+    const majority = CLASSIFICATION_TASKS.majority.create();
+    expect(shape({ ...DEFAULT_CONFIG, architecture: 'encoder', dataset: 'majority' })).toMatchObject({ architecture: 'encoder', classes: majority.classes.length, vocab: majority.tokenizer.vocabSize, source: 0 });
+    // Every shape the page can resolve sums to the engine's count of the model the worker would build.
+    for (const c of [DEFAULT_CONFIG, encdec, { ...encdec, sourceLength: 12 }, { ...DEFAULT_CONFIG, architecture: 'encoder' as const, dataset: 'sentiment', contextLength: 30 }]) {
+      const model = modelConfigFor(c, datasetVocabSize(c)!);
+      const s = shape(c);
+      expect(stepFlops(s).total).toBeCloseTo(trainingFlopsPerToken(model) * tokensPerSequence(model) * s.batch, -1);
+    }
+    expect(pageStepShape({ ...DEFAULT_CONFIG, architecture: 'encoder', dataset: 'names' })).toEqual({ problem: expect.stringMatching(/dataset names is not one the encoder trains on; choose one of majority, sentiment/) });
+    expect(pageStepShape({ ...DEFAULT_CONFIG, contextLength: 2.5 })).toEqual({ problem: expect.stringMatching(/context must be a positive integer \(got 2\.5\)/) });
   });
 
   it('formats counts with SI prefixes', () => {

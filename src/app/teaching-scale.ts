@@ -1,9 +1,10 @@
 // The numbers behind three teaching views: the sinusoidal positional encodings of "Attention Is All You
-// Need", every matmul of one training step of the playground's GPT written as an einsum with its FLOPs,
+// Need", every matmul of one training step of the playground's model (the GPT, the encoder classifier or
+// the encoder-decoder with its cross-attention) written as an einsum with its FLOPs,
 // and one matmul A·B = C sharded over a 2×4 device mesh with the communication that sharding costs.
 // Pure functions (no DOM, no GPU), tested in Node.
-import { modelConfigFromPreset, PRESETS } from '../engine/config';
-import type { DatasetChoice, PageConfig } from './config';
+import { type Architecture, type ModelConfig, modelConfigErrors, modelConfigFromPreset, PRESETS } from '../engine/config';
+import { architectureOf, DATASETS_BY_ARCHITECTURE, generatedDataset, modelConfigFor, type PageConfig } from './config';
 
 // ---------------------------------------------------------------------------------------------------
 // Positional encodings
@@ -75,50 +76,99 @@ export function rotatePe(v: ArrayLike<number>, k: number, d: number): Float64Arr
 // Matmuls of one training step as einsums
 // ---------------------------------------------------------------------------------------------------
 
-/** The shape of one training step of the GPT. */
+/** The shape of one training step of the page's model, of any of the three architectures. */
 export interface StepShape {
+  architecture: Architecture;
   layers: number;
   dModel: number;
   heads: number;
   dFF: number;
-  /** Context length T. */
+  /** T: the decoder's context (the GPT's, the encoder-decoder's target positions) or the encoder
+   *  classifier's input length. */
   context: number;
+  /** S: the source positions the encoder of an encoder-decoder reads (0 for the other architectures). */
+  source: number;
+  /** The encoder classifier's classes, the outputs of its head (0 for the other architectures). */
+  classes: number;
   batch: number;
   vocab: number;
-  /** Learned positions add a [T, d] table to the parameters (no matmul). */
+  /** Learned positions add [T, d] tables (and [S, d] for the encoder) to the parameters (no matmul). */
   learnedPositions: boolean;
 }
 
-/** Vocabulary sizes of the page's datasets (character tokenizers; the unit test checks them against the
- *  engine's datasets, which the page itself only loads in the worker). */
-export const DATASET_VOCAB: Record<DatasetChoice, number> = { names: 54, reverse: 29, sort: 13, addmod: 14 };
+/** The bundled names corpus' vocabulary (its characters and the start/end token). The page reads the
+ *  corpus only in the worker, so this one number is kept by hand; teaching-scale.test.ts checks it
+ *  against the bundled file. (sweep.ts keeps the same number for its plan; it is not imported from
+ *  there because that module pulls the engine's GPU limits, and with them WGSL sources, into whatever
+ *  imports it.) */
+export const NAMES_VOCAB = 54;
 
-export function stepShapeFor(preset: string, batch: number, vocab: number): StepShape {
-  const m = modelConfigFromPreset(preset, vocab);
+/** The vocabulary of a dataset of the config's architecture, as the worker's tokenizer will have it:
+ *  the generated tasks are opened here the way the config panel opens them (config.ts's
+ *  generatedDataset, the engine's own constructors, so GPT and encoder-decoder versions of `reverse`
+ *  and `sort` each get their own); the names corpus, which only the worker fetches, is the one number
+ *  kept by hand (NAMES_VOCAB, checked against the bundled file by teaching-scale.test.ts).
+ *  null for a dataset the architecture does not train on. */
+export function datasetVocabSize(c: Pick<PageConfig, 'architecture' | 'dataset'>): number | null {
+  if (architectureOf(c) === 'decoder' && c.dataset === 'names') return NAMES_VOCAB;
+  return generatedDataset(c)?.tokenizer.vocabSize ?? null;
+}
+
+/** The step shape of an engine model config trained on batches of `batch` sequences. */
+export function stepShapeOf(m: ModelConfig, batch: number): StepShape {
   return {
+    architecture: m.architecture,
     layers: m.nLayer,
     dModel: m.dModel,
     heads: m.nHead,
     dFF: m.dFF,
     context: m.contextLength,
+    source: m.architecture === 'encoder-decoder' ? (m.sourceLength ?? 0) : 0,
+    classes: m.architecture === 'encoder' ? (m.numClasses ?? 0) : 0,
     batch,
-    vocab,
+    vocab: m.vocabSize,
     learnedPositions: m.positionalEncoding === 'learned',
   };
 }
 
-/** The step the page's config would train. */
-export function stepShapeForPage(c: Pick<PageConfig, 'preset' | 'batchSize' | 'dataset'>): StepShape {
-  return stepShapeFor(c.preset, c.batchSize ?? PRESETS[c.preset].batchSize, DATASET_VOCAB[c.dataset]);
+/** A preset's GPT (the decoder at the preset's context). */
+export function stepShapeFor(preset: string, batch: number, vocab: number): StepShape {
+  return stepShapeOf(modelConfigFromPreset(preset, vocab), batch);
+}
+
+/** The step the page's config would train, resolved as the worker resolves it (config.ts's
+ *  modelConfigFor: the preset's shape, the config's context or the preset's, the config's source length
+ *  or the task's longest source, the classifier's classes from its dataset), optionally with another
+ *  preset's shape; or why there is none (a dataset of another architecture, a shape the engine refuses). */
+export function pageStepShape(c: PageConfig, preset: string = c.preset): { shape: StepShape } | { problem: string } {
+  const architecture = architectureOf(c);
+  const vocab = datasetVocabSize(c);
+  if (vocab === null) return { problem: `dataset ${c.dataset} is not one the ${architecture} trains on; choose one of ${DATASETS_BY_ARCHITECTURE[architecture]?.join(', ') ?? 'its datasets'} in the config` };
+  const model = modelConfigFor({ ...c, preset: preset as PageConfig['preset'] }, vocab);
+  const errors = modelConfigErrors(model);
+  if (errors.length) return { problem: `${errors.join('; ')}; fix the config` };
+  return { shape: stepShapeOf(model, c.batchSize ?? PRESETS[c.preset].batchSize) };
 }
 
 export type Pass = 'forward' | 'backward';
+/** Which part of the model a product belongs to: the encoder's blocks (the encoder-decoder's encoder,
+ *  or the whole encoder classifier), the decoder's blocks (the GPT's, or the encoder-decoder's decoder),
+ *  or the head on top (the LM head or the classifier). */
+export type Stack = 'encoder' | 'decoder' | 'head';
+/** A product with a weight matrix (a linear layer), or one of attention's two products of activations
+ *  (Q·Kᵀ and P·V), whose cost grows with the square of the positions rather than with the parameters. */
+export type ProductKind = 'linear' | 'attention';
 
 export interface MatmulRow {
   /** Where the product sits, e.g. "scores Q·Kᵀ" or "MLP up ∂W" (the gradient it computes). */
   name: string;
   pass: Pass;
-  /** Per block (counted once per layer) or once per step (the LM head). */
+  stack: Stack;
+  kind: ProductKind;
+  /** Self-attention, or the encoder-decoder's cross-attention (queries from the decoder, keys and values
+   *  from the encoder's output); undefined for the MLP and the head. */
+  attention?: 'self' | 'cross';
+  /** Per block (counted once per layer) or once per step (the head). */
   perLayer: boolean;
   /** einsum spec: "inputs->output" with one letter per axis. */
   einsum: string;
@@ -135,10 +185,17 @@ export interface MatmulRow {
   count: number;
 }
 
-/** Letters of the einsums: b batch, t query position, s key position, h head, e head width d/h,
- *  d d_model, k = 3d (q, k and v stacked), f d_ff, v vocabulary. */
+/** Letters of the einsums: b batch, h head, e head width d/h, d d_model, k = 3d (q, k and v stacked),
+ *  j = 2d (cross-attention's k and v stacked), f d_ff, v vocabulary, c classes; positions: t the query
+ *  position and s the key position of the GPT's or the classifier's attention (both T); in the
+ *  encoder-decoder t is a target position (T), u a target key position of the decoder's masked
+ *  self-attention (T), s a source position (S) and r a source key position of the encoder's
+ *  self-attention (S), so cross-attention, queries at t and keys at s, is T × S. */
 export function einsumSizes(s: StepShape): Record<string, number> {
-  return { b: s.batch, t: s.context, s: s.context, h: s.heads, e: s.dModel / s.heads, d: s.dModel, k: 3 * s.dModel, f: s.dFF, v: s.vocab };
+  const sizes: Record<string, number> = { b: s.batch, h: s.heads, e: s.dModel / s.heads, d: s.dModel, k: 3 * s.dModel, f: s.dFF, v: s.vocab, t: s.context };
+  if (s.architecture === 'encoder-decoder') return { ...sizes, j: 2 * s.dModel, u: s.context, s: s.source, r: s.source };
+  if (s.architecture === 'encoder') return { ...sizes, s: s.context, c: s.classes };
+  return { ...sizes, s: s.context };
 }
 
 /** Reads "ab,bc->ac" into the sizes of its batch (in all three), M (first operand and result), N
@@ -165,92 +222,155 @@ export function einsumDims(spec: string, sizes: Record<string, number>): { batch
   return { batch, M, N, K, shapes: [shape(a), shape(b), shape(c)] };
 }
 
-interface LinearSpec {
+/** One forward product A·B = C: a linear layer (A the activations X, B the weight W) or an attention
+ *  product (Q·Kᵀ, or the probabilities P times V). */
+interface Product {
   name: string;
-  /** x,w->y */
-  x: string;
-  w: string;
-  y: string;
+  /** What the backward rows are called after, e.g. "scores" for "scores Q·Kᵀ". */
+  short: string;
+  stack: Stack;
+  kind: ProductKind;
+  attention?: 'self' | 'cross';
   perLayer: boolean;
+  a: string;
+  b: string;
+  c: string;
+  /** The operands' names, for the backward rows' ∂A and ∂B. */
+  operands: [string, string];
 }
 
-const LINEARS: LinearSpec[] = [
-  { name: 'QKV projection', x: 'btd', w: 'dk', y: 'btk', perLayer: true },
-  { name: 'output projection', x: 'bhte', w: 'hed', y: 'btd', perLayer: true },
-  { name: 'MLP up', x: 'btd', w: 'df', y: 'btf', perLayer: true },
-  { name: 'MLP down', x: 'btf', w: 'fd', y: 'btd', perLayer: true },
-  { name: 'LM head', x: 'btd', w: 'dv', y: 'btv', perLayer: false },
-];
+/** Renames axis letters all at once (t→s and s→r together), to write a block over other positions. */
+function renameAxes(spec: string, map: Record<string, string>): string {
+  return [...spec].map((l) => map[l] ?? l).join('');
+}
 
-/** Every matmul of one training step in the order the step runs them: the forward pass block by block
- *  and the LM head, then the backward pass (∂X = ∂Y·Wᵀ and ∂W = Xᵀ·∂Y for each linear layer, two
- *  products for each of the two attention products). The attention square is counted in full, as the
- *  engine computes it (the causal mask is applied afterwards). */
+/** The products of one pre-LayerNorm block's self-attention over positions `t` (keys `s`), and its MLP
+ *  when `withMlp`: the fused QKV projection, the scores, × V, the output projection, the MLP's two
+ *  layers. A causal mask changes no product (it is applied to the full square of scores). */
+function selfAttentionBlock(stack: Stack, prefix: string, t: string, s: string, withMlp: boolean): Product[] {
+  const ax = (spec: string) => renameAxes(spec, { t, s });
+  const p = (name: string) => (prefix ? `${prefix} ${name}` : name);
+  const out: Product[] = [
+    { name: p('QKV projection'), short: p('QKV projection'), stack, kind: 'linear', attention: 'self', perLayer: true, a: ax('btd'), b: 'dk', c: ax('btk'), operands: ['X', 'W'] },
+    { name: p('scores Q·Kᵀ'), short: p('scores'), stack, kind: 'attention', attention: 'self', perLayer: true, a: ax('bhte'), b: ax('bhse'), c: ax('bhts'), operands: ['Q', 'K'] },
+    { name: p('attention × V'), short: p('attention × V'), stack, kind: 'attention', attention: 'self', perLayer: true, a: ax('bhts'), b: ax('bhse'), c: ax('bhte'), operands: ['P', 'V'] },
+    { name: p('output projection'), short: p('output projection'), stack, kind: 'linear', attention: 'self', perLayer: true, a: ax('bhte'), b: 'hed', c: ax('btd'), operands: ['X', 'W'] },
+  ];
+  if (withMlp) out.push(...mlp(stack, prefix, t));
+  return out;
+}
+
+function mlp(stack: Stack, prefix: string, t: string): Product[] {
+  const ax = (spec: string) => renameAxes(spec, { t });
+  const p = (name: string) => (prefix ? `${prefix} ${name}` : name);
+  return [
+    { name: p('MLP up'), short: p('MLP up'), stack, kind: 'linear', perLayer: true, a: ax('btd'), b: 'df', c: ax('btf'), operands: ['X', 'W'] },
+    { name: p('MLP down'), short: p('MLP down'), stack, kind: 'linear', perLayer: true, a: ax('btf'), b: 'fd', c: ax('btd'), operands: ['X', 'W'] },
+  ];
+}
+
+/** The encoder-decoder's cross-attention ("Attention Is All You Need" §3.2.3): queries from the
+ *  decoder's T positions, keys and values from the encoder output's S positions, so the scores are
+ *  [B, h, T, S]. The engine fuses K and V into one projection of the encoder output (cross_attn.c_kv,
+ *  d × 2d) and runs it in every decoder layer. */
+function crossAttention(): Product[] {
+  const x = (name: string, short: string, kind: ProductKind, a: string, b: string, c: string, operands: [string, string]): Product => ({ name: `cross-attention ${name}`, short: `cross-attention ${short}`, stack: 'decoder', kind, attention: 'cross', perLayer: true, a, b, c, operands });
+  return [
+    x('Q projection (decoder)', 'Q projection', 'linear', 'btd', 'dhe', 'bhte', ['X', 'W']),
+    x('K,V projection (encoder output)', 'K,V projection', 'linear', 'bsd', 'dj', 'bsj', ['X', 'W']),
+    x('scores Q·Kᵀ', 'scores', 'attention', 'bhte', 'bhse', 'bhts', ['Q', 'K']),
+    x('attention × V', 'attention × V', 'attention', 'bhts', 'bhse', 'bhte', ['P', 'V']),
+    x('output projection', 'output projection', 'linear', 'bhte', 'hed', 'btd', ['X', 'W']),
+  ];
+}
+
+/** The forward products in the order the engine runs them (model/gpt.ts, model/encdec.ts). */
+function forwardProducts(s: StepShape): Product[] {
+  const head = (name: string, w: string, y: string): Product => ({ name, short: name, stack: 'head', kind: 'linear', perLayer: false, a: 'btd', b: w, c: y, operands: ['X', 'W'] });
+  if (s.architecture === 'decoder') return [...selfAttentionBlock('decoder', '', 't', 's', true), head('LM head', 'dv', 'btv')];
+  // The classifier's head computes class logits at every position (model/gpt.ts); only [CLS]'s are
+  // scored, but all are multiplied.
+  if (s.architecture === 'encoder') return [...selfAttentionBlock('encoder', '', 't', 's', true), head('classifier head', 'dc', 'btc')];
+  return [
+    // Encoder over the S source positions (keys r), no mask.
+    ...selfAttentionBlock('encoder', 'encoder', 's', 'r', true),
+    // Decoder over the T target positions: masked self-attention (keys u), cross-attention, MLP.
+    ...selfAttentionBlock('decoder', 'decoder self-attention', 't', 'u', false),
+    ...crossAttention(),
+    ...mlp('decoder', 'decoder', 't'),
+    head('LM head', 'dv', 'btv'),
+  ];
+}
+
+/** Every matmul of one training step in the order the step runs them: the forward pass (the encoder's
+ *  blocks, the decoder's blocks, the head), then the backward pass in reverse, each forward product
+ *  C = A·B giving two, ∂A = ∂C·Bᵀ and ∂B = Aᵀ·∂C (∂X and ∂W of a linear layer, ∂Q and ∂K of the scores,
+ *  ∂P and ∂V of × V). The attention squares are counted in full, as the engine computes them (the
+ *  causal mask is applied afterwards). */
 export function stepMatmuls(s: StepShape): MatmulRow[] {
   const sizes = einsumSizes(s);
   const rows: MatmulRow[] = [];
-  const add = (name: string, pass: Pass, perLayer: boolean, einsum: string) => {
+  const add = (p: Product, name: string, pass: Pass, einsum: string) => {
     const d = einsumDims(einsum, sizes);
-    rows.push({ name, pass, perLayer, einsum, ...d, flops: 2 * d.batch * d.M * d.N * d.K, count: perLayer ? s.layers : 1 });
+    rows.push({ name, pass, stack: p.stack, kind: p.kind, ...(p.attention ? { attention: p.attention } : {}), perLayer: p.perLayer, einsum, ...d, flops: 2 * d.batch * d.M * d.N * d.K, count: p.perLayer ? s.layers : 1 });
   };
-  const [qkv, out, up, down, head] = LINEARS;
-  const fwd = (l: LinearSpec) => add(l.name, 'forward', l.perLayer, `${l.x},${l.w}->${l.y}`);
-  fwd(qkv);
-  add('scores Q·Kᵀ', 'forward', true, 'bhte,bhse->bhts');
-  add('attention × V', 'forward', true, 'bhts,bhse->bhte');
-  fwd(out);
-  fwd(up);
-  fwd(down);
-  fwd(head);
-  const bwd = (l: LinearSpec) => {
-    add(`${l.name} ∂X`, 'backward', l.perLayer, `${l.y},${l.w}->${l.x}`);
-    add(`${l.name} ∂W`, 'backward', l.perLayer, `${l.x},${l.y}->${l.w}`);
-  };
-  bwd(head);
-  bwd(down);
-  bwd(up);
-  bwd(out);
-  add('attention × V ∂P', 'backward', true, 'bhte,bhse->bhts');
-  add('attention × V ∂V', 'backward', true, 'bhts,bhte->bhse');
-  add('scores ∂Q', 'backward', true, 'bhts,bhse->bhte');
-  add('scores ∂K', 'backward', true, 'bhts,bhte->bhse');
-  bwd(qkv);
+  const forward = forwardProducts(s);
+  for (const p of forward) add(p, p.name, 'forward', `${p.a},${p.b}->${p.c}`);
+  for (const p of [...forward].reverse()) {
+    add(p, `${p.short} ∂${p.operands[0]}`, 'backward', `${p.c},${p.b}->${p.a}`);
+    add(p, `${p.short} ∂${p.operands[1]}`, 'backward', `${p.a},${p.c}->${p.b}`);
+  }
   return rows;
 }
 
-/** Parameters of the GPT as the engine lays them out (embeddings, positions, LayerNorms, biases). */
+/** Parameters of the model as the engine lays them out (embeddings, positions, LayerNorms, biases;
+ *  model/gpt.ts and model/encdec.ts). */
 export function parameterCount(s: StepShape): number {
-  const d = s.dModel, f = s.dFF;
-  const block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * f + f) + (f * d + d);
-  return s.vocab * d + (s.learnedPositions ? s.context * d : 0) + s.layers * block + 2 * d + s.vocab * d;
+  const d = s.dModel, f = s.dFF, norm = 2 * d;
+  const block = norm + (3 * d * d + 3 * d) + (d * d + d) + norm + (d * f + f) + (f * d + d);
+  const positions = (n: number) => (s.learnedPositions ? n * d : 0);
+  if (s.architecture === 'decoder') return s.vocab * d + positions(s.context) + s.layers * block + norm + s.vocab * d;
+  if (s.architecture === 'encoder') return s.vocab * d + positions(s.context) + s.layers * block + norm + s.classes * (d + 1);
+  // ln_cross, c_q (d² + d), c_kv (2d² + 2d), cross c_proj (d² + d) in every decoder block.
+  const cross = norm + (d * d + d) + (2 * d * d + 2 * d) + (d * d + d);
+  const encoder = s.vocab * d + positions(s.source) + s.layers * block + norm;
+  const decoder = s.vocab * d + positions(s.context) + s.layers * (block + cross) + norm;
+  return encoder + decoder + s.vocab * d;
 }
 
-/** Weights that take part in a matmul: the four block matrices per layer and the LM head. */
+/** Weights that take part in a matmul: the block matrices of every layer and the head. */
 export function matmulParameterCount(s: StepShape): number {
   const d = s.dModel, f = s.dFF;
-  return s.layers * (4 * d * d + 2 * d * f) + d * s.vocab;
+  const block = 4 * d * d + 2 * d * f;
+  if (s.architecture === 'decoder') return s.layers * block + d * s.vocab;
+  if (s.architecture === 'encoder') return s.layers * block + d * s.classes;
+  return s.layers * block + s.layers * (block + 4 * d * d) + d * s.vocab;
 }
 
 export interface StepFlops {
   forward: number;
   backward: number;
   total: number;
-  /** Tokens per step: batch × context. */
+  /** Tokens per step: batch × (context + source), as the engine's tokensPerStep counts them. */
   tokens: number;
   parameters: number;
   matmulParameters: number;
   /** 6·N·tokens with N = every parameter. */
   sixN: number;
-  /** 6·N·tokens with N = the matmul weights only: exactly the linear layers' share of the total. */
+  /** 6·N·tokens with N = the matmul weights only: exactly the linear layers' share of the total when
+   *  every weight sees every token (the GPT and the classifier); in the encoder-decoder the encoder's
+   *  weights see only the S source tokens and the decoder's only the T target tokens. */
   sixNMatmul: number;
-  /** What the attention products (scores and × V, forward and backward) add on top: 12·L·B·T²·d. */
+  /** The linear layers' products, forward and backward. */
+  linear: number;
+  /** The attention products (scores and × V, forward and backward): 12·L·B·T²·d for the GPT. */
   attention: number;
 }
 
 export function stepFlops(s: StepShape, rows: MatmulRow[] = stepMatmuls(s)): StepFlops {
-  const sum = (pass: Pass) => rows.filter((r) => r.pass === pass).reduce((a, r) => a + r.flops * r.count, 0);
-  const forward = sum('forward'), backward = sum('backward');
-  const tokens = s.batch * s.context;
+  const sum = (pick: (r: MatmulRow) => boolean) => rows.filter(pick).reduce((a, r) => a + r.flops * r.count, 0);
+  const forward = sum((r) => r.pass === 'forward'), backward = sum((r) => r.pass === 'backward');
+  const tokens = s.batch * (s.context + s.source);
   const parameters = parameterCount(s), matmulParameters = matmulParameterCount(s);
   return {
     forward,
@@ -261,7 +381,8 @@ export function stepFlops(s: StepShape, rows: MatmulRow[] = stepMatmuls(s)): Ste
     matmulParameters,
     sixN: 6 * parameters * tokens,
     sixNMatmul: 6 * matmulParameters * tokens,
-    attention: 12 * s.layers * s.batch * s.context * s.context * s.dModel,
+    linear: sum((r) => r.kind === 'linear'),
+    attention: sum((r) => r.kind === 'attention'),
   };
 }
 

@@ -1,33 +1,23 @@
 import { type ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { PRESETS } from '../../engine/config';
+import { useShallow } from 'zustand/react/shallow';
 import { useAppStore } from '../store';
-import { peDot, peWavelength, sinusoidalTable } from '../teaching-scale';
+import { pageStepShape, peDot, peWavelength, sinusoidalTable } from '../teaching-scale';
 import type { HideableControl } from '../url';
 import { useShown } from './hooks';
+import { DisclosurePanel } from './DisclosurePanel';
 
 /** A teaching panel whose body opens on demand (so the page stays short), with the disclosure button
  *  inside the heading. Hidden by ?hide=teaching or by its own key. Shared by the three teaching views. */
 export function TeachingPanel({ title, hideKey, testId, children }: { title: string; hideKey: HideableControl; testId: string; children: () => ReactNode }) {
   const shownTeaching = useShown('teaching');
   const shownSelf = useShown(hideKey);
-  const [open, setOpen] = useState(false);
-  const bodyId = useId(), headingId = useId();
   if (!shownTeaching || !shownSelf) return null;
   return (
-    <section className="panel teaching-view" aria-labelledby={headingId} data-testid={testId}>
-      <h2 id={headingId} className="disclosure-heading">
-        <button type="button" className="disclosure" aria-expanded={open} aria-controls={bodyId} onClick={() => setOpen((o) => !o)}>
-          <span aria-hidden="true" className="disclosure-mark">
-            {open ? '▾' : '▸'}
-          </span>
-          {title}
-        </button>
-      </h2>
-      <div id={bodyId} hidden={!open}>
-        {open && children()}
-      </div>
-    </section>
+    <DisclosurePanel title={title} testId={testId}>
+      {children}
+    </DisclosurePanel>
   );
 }
 
@@ -120,11 +110,17 @@ function PeCanvas({ table, T, d, row }: { table: Float64Array; T: number; d: num
 }
 
 function PositionalBody() {
-  const preset = useAppStore((s) => s.config.preset);
+  const config = useAppStore(useShallow((s) => s.config));
+  const { preset } = config;
   const shape = PRESETS[preset];
-  // Starts from the page's model and follows it when the preset changes; the selects explore around it.
-  const [local, setLocal] = useState({ preset, T: shape.contextLength, d: shape.dModel });
-  if (local.preset !== preset) setLocal({ preset, T: shape.contextLength, d: shape.dModel });
+  // The page's context: the config's when it sets one, else the preset's (config.ts's modelConfigFor).
+  const pageT = config.contextLength ?? shape.contextLength;
+  const resolved = pageStepShape(config);
+  const source = 'shape' in resolved ? resolved.shape.source : 0;
+  // Starts from the page's model and follows it when the preset or the context changes; the selects
+  // explore around it.
+  const [local, setLocal] = useState({ preset, pageT, T: pageT, d: shape.dModel });
+  if (local.preset !== preset || local.pageT !== pageT) setLocal({ preset, pageT, T: pageT, d: shape.dModel });
   const { T, d } = local;
   const [t0Raw, setT0] = useState(5);
   const t0 = Math.min(t0Raw, T - 1);
@@ -137,22 +133,24 @@ function PositionalBody() {
   }, [T, d, t0]);
   const maxDiff = curve.reduce((m, r) => Math.max(m, Math.abs(r.fromZero - r.fromT)), 0);
   const fastest = peWavelength(0, d), slowest = peWavelength(d / 2 - 1, d);
-  const follows = T === shape.contextLength && d === shape.dModel;
+  const follows = T === pageT && d === shape.dModel;
+  const contextOrigin = config.contextLength !== undefined ? 'the config' : preset;
   return (
     <>
       <p>
         The sinusoidal encoding of <i>Attention Is All You Need</i> adds to the token embedding at position t the vector PE(t), whose column pair
         (2i, 2i+1) holds sin(t·ω<sub>i</sub>) and cos(t·ω<sub>i</sub>) with ω<sub>i</sub> = 1/10000<sup>2i/d</sup>. Shown for the {preset} model
-        {follows ? '' : ' with the sizes changed below'}: context {T}, d_model {d}.
+        {follows ? '' : ' with the sizes changed below'}: context {T}
+        {follows && config.contextLength !== undefined ? ' (the config’s)' : ''}, d_model {d}.
       </p>
       <div className="demo-controls">
         <div className="field">
           <label htmlFor={ctxId}>Context length T</label>
           <select id={ctxId} data-testid="pe-context" value={T} onChange={(e) => setLocal({ ...local, T: Number(e.target.value) })}>
-            {withValue(CONTEXTS, shape.contextLength).map((v) => (
+            {withValue(CONTEXTS, pageT).map((v) => (
               <option key={v} value={v}>
                 {v}
-                {v === shape.contextLength ? ` (${preset})` : ''}
+                {v === pageT ? ` (${contextOrigin})` : ''}
               </option>
             ))}
           </select>
@@ -208,8 +206,9 @@ function PositionalBody() {
           {Math.round(slowest).toLocaleString('en')}. Fast pairs tell close neighbours apart, slow ones give a coarse sense of distance; the peak at
           k = 0 is d/2 = {d / 2}, as every pair is a unit vector.
         </p>
-        <p className="muted small">
-          The playground trains with learned positions (GPT-2&apos;s table of {shape.contextLength} × {shape.dModel} parameters); the command line&apos;s{' '}
+        <p className="muted small" data-testid="pe-learned-note">
+          The playground trains with learned positions (GPT-2&apos;s table of {pageT} × {shape.dModel} parameters
+          {source > 0 ? `, and the encoder's own table of ${source} × ${shape.dModel} for its source positions` : ''}); the command line&apos;s{' '}
           <code>--positional sinusoidal</code> uses this fixed table instead, with no parameters and defined for any position.
         </p>
       </div>
