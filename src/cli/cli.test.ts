@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../engine/train/checkpoint';
+import { detectLossSpikes } from '../engine/train/spikes';
 import { FLAG_NAMES, helpText, parseTrainArgs } from './args';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-test-'));
@@ -138,6 +139,14 @@ describe('train CLI: a lost GPU device', () => {
     expect(steps(lostPath).map((r) => r.step)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(steps(lostPath).map((r) => r.loss)).toEqual(steps(plainPath).map((r) => r.loss));
     expect(lost.stdout.split('\n')[0].split('  ')[0]).toBe(plain.stdout.split('\n')[0].split('  ')[0]); // "val_loss X"
+    // The loss-spike report is the spike rule over the per-step losses of the file: one record per step,
+    // the rewound steps' first tries not counted.
+    for (const [path, out] of [[plainPath, plain.stdout], [lostPath, lost.stdout]] as const) {
+      const final = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { final?: boolean; loss_spikes?: { step: number }[] }).find((r) => r.final);
+      const expected = detectLossSpikes(steps(path).map((r) => ({ step: r.step!, loss: r.loss! })));
+      expect(final?.loss_spikes?.map((x) => x.step)).toEqual(expected.map((x) => x.step));
+      expect(out).toMatch(expected.length === 0 ? /^loss spikes: none$/m : new RegExp(`^loss spikes: ${expected.length} `, 'm'));
+    }
   });
 });
 

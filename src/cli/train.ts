@@ -8,6 +8,7 @@ import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { DispatchProfiler, type DispatchTime, summarizeProfile } from '../engine/gpu/profiler';
 import { snapshotRecord } from '../engine/train/measurements';
+import { detectLossSpikes } from '../engine/train/spikes';
 import { checkCheckpointConsistent, checkpointFromRun, runFromCheckpoint } from '../engine/train/run-checkpoint';
 import { type DeviceLossEvent, TrainingSession } from '../engine/train/session';
 import type { StepMetrics } from '../engine/train/trainer';
@@ -131,8 +132,11 @@ async function main(argv: string[]): Promise<number> {
   };
   const progress = new Progress(config.train.steps, o.quiet);
   let lastTrainLoss = NaN;
+  // Every step's training loss, for the loss-spike report at the end (a rewind drops the later steps).
+  const losses = new Map<number, number>();
   session.onMetrics((records) => {
     for (const r of records) {
+      losses.set(r.step, r.loss);
       const scaling = session.current.usesLossScaling ? { loss_scale: r.lossScale, skipped: r.skipped } : {};
       writeRecord({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, ...scaling, tokens_per_s: r.tokensPerSecond, elapsed_s: r.elapsedSeconds });
       lastTrainLoss = r.loss;
@@ -151,6 +155,7 @@ async function main(argv: string[]): Promise<number> {
     // The steps after the checkpoint run again: their records leave the metrics file, which keeps one
     // record per step.
     if (o.metricsPath) truncateMetrics(o.metricsPath, e.step);
+    for (const step of [...losses.keys()]) if (step > e.step) losses.delete(step);
     profiled = profiled.filter((p) => p.step <= e.step);
     if (profiler) profiler = new DispatchProfiler(session.current.gpu.device);
     const l = lost as DeviceLossEvent | null;
@@ -191,11 +196,15 @@ async function main(argv: string[]): Promise<number> {
   const ended = session.current;
   const trainSeconds = (performance.now() - start) / 1000;
   const tokensPerSecond = config.train.steps > 0 ? (config.train.steps * ended.tokensPerStep) / trainSeconds : 0;
+  // Sudden jumps of the training loss above its recent trend (engine/train/spikes.ts, the rule the
+  // page's loss chart marks with).
+  const spikes = detectLossSpikes([...losses].sort((a, b) => a[0] - b[0]).map(([step, loss]) => ({ step, loss })));
   const final = {
     final: true,
     step: ended.stepsDone,
     val_loss: valLoss,
     train_loss: lastTrainLoss,
+    loss_spikes: spikes.map((x) => ({ step: x.step, loss: x.loss, expected: x.expected, peak_step: x.peakStep, peak_loss: x.peakLoss, end_step: x.endStep })),
     tokens_per_s: tokensPerSecond,
     elapsed_s: trainSeconds,
     parameters: ended.parameterCount,
@@ -211,6 +220,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const trained = config.train.steps > 0 ? `  train_loss ${lastTrainLoss.toFixed(4)}  ${Math.round(tokensPerSecond)} tok/s  ${trainSeconds.toFixed(1)} s` : '';
   process.stdout.write(`val_loss ${valLoss.toFixed(4)}${trained}\n`);
+  if (config.train.steps > 0) {
+    const listed = spikes.slice(0, 5).map((x) => `step ${x.step}: ${x.loss.toFixed(3)} vs trend ${Number.isFinite(x.expected) ? x.expected.toFixed(3) : '—'}`);
+    process.stdout.write(`loss spikes: ${spikes.length === 0 ? 'none' : `${spikes.length} (${listed.join('; ')}${spikes.length > 5 ? '; …' : ''})`}\n`);
+  }
   if (o.savePath) {
     writeFileSync(o.savePath, checkpointFromRun(config, dataset, await ended.exportParameters(), ended.stepsDone));
     log(`saved ${o.savePath}`);
