@@ -24,6 +24,20 @@ async function expectMaskAboveDiagonal(heatmap: Locator): Promise<number> {
   return tips.length;
 }
 
+/** An unmasked map: its only masked cells are the padding column (the key padding mask), one per query,
+ *  each with probability 0; returns whether the map has that column. */
+async function expectOnlyPaddingMasked(heatmap: Locator): Promise<boolean> {
+  const rows = Number(await heatmap.getAttribute('data-rows'));
+  const cols = Number(await heatmap.getAttribute('data-cols'));
+  const masked = Number(await heatmap.getAttribute('data-masked-cells'));
+  expect([0, rows]).toContain(masked);
+  const tips = await heatmap.locator('rect[data-masked="true"] title').allTextContents();
+  expect(tips).toHaveLength(masked);
+  for (const tip of tips) expect(tip).toMatch(new RegExp(`padding positions: masked \\(probability 0\\.000`));
+  expect(cols).toBeGreaterThan(0);
+  return masked > 0;
+}
+
 test('a GPT run shows live masked self-attention per layer and head, and another example after the run', async ({ page }) => {
   test.setTimeout(300_000);
   const errors = collectPageErrors(page);
@@ -121,9 +135,9 @@ test('an encoder-decoder run shows encoder, masked decoder and cross-attention, 
   await expect(view.getByTestId('attention-step')).toHaveAttribute('data-step', '3');
   const kind = view.getByTestId('attention-kind');
   const heatmap = view.getByTestId('attention-heatmap');
-  // Encoder self-attention first: no mask, a padding column when the source is shorter than 8.
+  // Encoder self-attention first: no causal mask; a padding column, masked, when the source is shorter than 8.
   await expect(heatmap).toHaveAttribute('data-kind', 'encoder');
-  await expect(heatmap).toHaveAttribute('data-masked-cells', '0');
+  await expectOnlyPaddingMasked(heatmap);
   await kind.selectOption('self');
   await expect(heatmap).toHaveAttribute('data-kind', 'self');
   await expect(heatmap).toHaveAttribute('data-causal', 'true');
@@ -132,7 +146,7 @@ test('an encoder-decoder run shows encoder, masked decoder and cross-attention, 
   await expectMaskAboveDiagonal(heatmap);
   await kind.selectOption('cross');
   await expect(heatmap).toHaveAttribute('data-kind', 'cross');
-  await expect(heatmap).toHaveAttribute('data-masked-cells', '0');
+  const crossPadded = await expectOnlyPaddingMasked(heatmap);
   // Decoder queries (start token + target) over the source's keys: the default example is a validation
   // pair read with its correct target, so the rows are one more than the source's letters.
   const caption = await view.getByTestId('attention-caption').locator('code').textContent();
@@ -140,7 +154,8 @@ test('an encoder-decoder run shows encoder, masked decoder and cross-attention, 
   expect(target).toBe([...source].reverse().join(''));
   await expect(heatmap).toHaveAttribute('data-rows', String(target.length + 1));
   await expect(heatmap).toHaveAttribute('data-cols', String(source.length < 8 ? source.length + 1 : 8));
-  await expect(view.getByTestId('mask-legend')).toContainText('No mask');
+  expect(crossPadded).toBe(source.length < 8);
+  await expect(view.getByTestId('mask-legend')).toContainText(crossPadded ? 'padding masked' : 'No mask');
   await view.scrollIntoViewIfNeeded();
   await view.screenshot({ path: `${SCREENSHOT_DIR}/attention-cross.png` });
 
@@ -190,7 +205,7 @@ test('an encoder classifier run shows its accuracy against the majority baseline
   const view = page.getByTestId('attention-view');
   const heatmap = view.getByTestId('attention-heatmap');
   await expect(heatmap).toHaveAttribute('data-causal', 'false');
-  await expect(heatmap).toHaveAttribute('data-masked-cells', '0');
+  await expectOnlyPaddingMasked(heatmap);
   await expect(heatmap.locator('text.heatmap-label').first()).toHaveText('CLS');
   await view.scrollIntoViewIfNeeded();
   await view.screenshot({ path: `${SCREENSHOT_DIR}/attention-encoder.png` });

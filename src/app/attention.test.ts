@@ -47,12 +47,14 @@ describe('shownAttentionMap', () => {
     }
   });
 
-  it('sums the padding keys of an unmasked map into one last column, so rows still sum to 1', () => {
+  it('sums the padding keys of an unmasked map into one last column, drawn masked (the key padding mask), so rows still sum to 1', () => {
     const engine = engineMap('encoder', 8, 8, 2, false, ['a', 'b', 'c'], ['a', 'b', 'c'], 7);
     const m = shownAttentionMap(engine, 'encoder-decoder');
     expect(m.causal).toBe(false);
     expect([m.queries.length, m.keys.length, m.padKeys, columnsOf(m)]).toEqual([3, 3, 5, 4]);
-    expect(maskedCellCount(m)).toBe(0);
+    // One masked cell per query: the padding column, and no key of the example.
+    expect(maskedCellCount(m)).toBe(3);
+    for (let q = 0; q < 3; q++) for (let k = 0; k < 4; k++) expect(isMasked(m, q, k)).toBe(k === 3);
     for (let h = 0; h < 2; h++) {
       for (let q = 0; q < 3; q++) {
         let pad = 0;
@@ -65,6 +67,9 @@ describe('shownAttentionMap', () => {
     // Cross-attention: decoder queries over source keys.
     const cross = shownAttentionMap(engineMap('cross', 16, 8, 1, false, ['\n', 'c', 'b'], ['b', 'c']), 'encoder-decoder');
     expect([cross.queries.length, cross.keys.length, cross.padKeys]).toEqual([3, 2, 6]);
+    expect(maskedCellCount(cross)).toBe(3);
+    // Without padding, an unmasked map has no masked cell.
+    expect(maskedCellCount(shownAttentionMap(engineMap('encoder', 3, 3, 1, false, ['a', 'b', 'c'], ['a', 'b', 'c']), 'encoder-decoder'))).toBe(0);
   });
 
   it("knows which layers are causal: the GPT's and the decoder's self-attention, not the encoder's or cross-attention", () => {

@@ -26,9 +26,9 @@ export interface ShownAttentionMap {
   /** Token of each query (row) and key (column) position, as characters of the vocabulary. */
   queries: string[];
   keys: string[];
-  /** Padding positions after the example's keys. The engine has no padding mask, so in an unmasked map
-   *  the queries give them weight too; their probabilities are summed into one extra last column, so
-   *  every row still sums to 1. 0: no such column. */
+  /** Padding positions after the example's keys (encoder and cross-attention). The key padding mask gives
+   *  them −∞ before the softmax, so their probability is 0; they are shown as one extra last column (their
+   *  summed probability) drawn masked. 0: no such column. */
   padKeys: number;
   /** heads[h][q · columns + k], columns = keys.length (+ 1 with a padding column). */
   heads: Float32Array[];
@@ -82,12 +82,14 @@ export function columnsOf(m: Pick<ShownAttentionMap, 'keys' | 'padKeys'>): numbe
   return m.keys.length + (m.padKeys > 0 ? 1 : 0);
 }
 
-/** Whether the cell (query q, key k) is masked: a key after the query in a causal map. */
-export function isMasked(m: Pick<ShownAttentionMap, 'causal'>, q: number, k: number): boolean {
-  return m.causal && k > q;
+/** Whether the cell (query q, key k) is masked: a key after the query in a causal map, or the padding
+ *  column of an unmasked one (the key padding mask). */
+export function isMasked(m: Pick<ShownAttentionMap, 'causal' | 'keys' | 'padKeys'>, q: number, k: number): boolean {
+  return (m.causal && k > q) || (m.padKeys > 0 && k >= m.keys.length);
 }
 
-/** Masked cells of one head of a map: n(n−1)/2 for a causal map of n tokens, 0 otherwise. */
+/** Masked cells of one head of a map: n(n−1)/2 for a causal map of n tokens; one per query (the padding
+ *  column) for a padded unmasked map; 0 otherwise. */
 export function maskedCellCount(m: Pick<ShownAttentionMap, 'causal' | 'queries' | 'keys' | 'padKeys'>): number {
   let n = 0;
   for (let q = 0; q < m.queries.length; q++) for (let k = 0; k < columnsOf(m); k++) if (isMasked(m, q, k)) n++;
@@ -97,8 +99,8 @@ export function maskedCellCount(m: Pick<ShownAttentionMap, 'causal' | 'queries' 
 /** What the page calls a kind of attention layer in an architecture. */
 export function kindLabel(architecture: Architecture, kind: AttentionKind): string {
   if (kind === 'cross') return 'cross-attention (decoder queries, encoder keys)';
-  if (kind === 'encoder') return 'encoder self-attention (no mask)';
-  if (architecture === 'encoder') return 'self-attention (bidirectional, no mask)';
+  if (kind === 'encoder') return 'encoder self-attention (no causal mask)';
+  if (architecture === 'encoder') return 'self-attention (bidirectional, no causal mask)';
   if (architecture === 'encoder-decoder') return 'decoder masked self-attention';
   return 'masked (causal) self-attention';
 }

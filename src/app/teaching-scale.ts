@@ -292,7 +292,7 @@ function forwardProducts(s: StepShape): Product[] {
   // scored, but all are multiplied.
   if (s.architecture === 'encoder') return [...selfAttentionBlock('encoder', '', 't', 's', true), head('classifier head', 'dc', 'btc')];
   return [
-    // Encoder over the S source positions (keys r), no mask.
+    // Encoder over the S source positions (keys r), no causal mask.
     ...selfAttentionBlock('encoder', 'encoder', 's', 'r', true),
     // Decoder over the T target positions: masked self-attention (keys u), cross-attention, MLP.
     ...selfAttentionBlock('decoder', 'decoder self-attention', 't', 'u', false),

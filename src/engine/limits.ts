@@ -257,6 +257,8 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   f32('gradients', P);
   f32('AdamW moments', P, 2);
   f32('input and target tokens', N, 2);
+  // The encoder classifier's and the encoder-decoder's key padding mask: one length per sequence.
+  if (m.architecture !== 'decoder') f32('attention key lengths (one per sequence)', B);
 
   // Activations of each block (kept for the backward), the embedding and the head.
   // Per block: LayerNorm outputs; q, k, v and y by head; attention output and projection, the middle

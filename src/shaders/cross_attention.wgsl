@@ -1,7 +1,8 @@
 // The non-matmul parts of cross-attention ("Attention Is All You Need" §3.2.3: queries from the
 // decoder, keys and values from the encoder output), where the query length Tq and the key length Tk
-// differ: layout changes between token rows and per-head tensors, a row softmax of any width without a
-// mask, and an in-place sum for the encoder-output gradient that every decoder layer adds to.
+// differ: layout changes between token rows and per-head tensors, a row softmax of any width (with the
+// key padding mask of the source: keys past a source's end get no weight), and an in-place sum for the
+// encoder-output gradient that every decoder layer adds to.
 //
 // Layouts: a rows tensor is [B·T, stride] whose columns offset … offset + C hold the C features
 // (q: stride C, offset 0; the fused c_kv output: stride 2C, k at offset 0 and v at offset C), head h
@@ -43,32 +44,52 @@ fn heads_to_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   perm_out[rc.x * p.stride + rc.y] = perm_in[i];
 }
 
-// --- softmax over the last axis of [rows, cols], one workgroup per row (no mask: every key is visible).
-struct RowParams { rows: u32, cols: u32 }
+// --- softmax over the last axis of [rows, cols], one workgroup per row. Rows come in blocks of
+// rows_per_seq (nh·Tq) per sequence; softmax_rows_forward_masked gives the keys at or past that
+// sequence's length (key_len, attention.wgsl's key_lengths) probability exactly 0 (−∞ before the
+// softmax), softmax_rows_forward masks nothing.
+struct RowParams { rows: u32, cols: u32, rows_per_seq: u32 }
 @group(0) @binding(0) var<uniform> rp: RowParams;
 
 const REDUCE_WG = 64u;
 
 @group(0) @binding(1) var<storage, read> scores: array<f32>;
 @group(0) @binding(2) var<storage, read_write> probs: array<f32>;
+// u32 [B]: real keys of each source sequence (≥ 1: key 0 is never masked, so no row sums to 0).
+@group(0) @binding(3) var<storage, read> key_len: array<u32>;
+
+// Softmax of row `row` over its first n columns; columns n … cols−1 get probability 0.
+fn softmax_prefix(row: u32, lid: u32, n: u32) {
+  let base = row * rp.cols;
+  var m = -3.0e38;
+  for (var j = lid; j < n; j += REDUCE_WG) { m = max(m, scores[base + j]); }
+  m = workgroup_max(lid, m);
+  var s = 0.0;
+  for (var j = lid; j < n; j += REDUCE_WG) { s += exp(scores[base + j] - m); }
+  s = workgroup_sum(lid, s);
+  let inv = 1.0 / s;
+  for (var j = lid; j < rp.cols; j += REDUCE_WG) {
+    var v = 0.0;
+    if (j < n) { v = exp(scores[base + j] - m) * inv; }
+    probs[base + j] = v;
+  }
+}
 
 @compute @workgroup_size(REDUCE_WG)
 fn softmax_rows_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let row = wg.x + wg.y * 65535u;
   if (row >= rp.rows) { return; }
-  let lid = lid3.x;
-  let base = row * rp.cols;
-  var m = -3.0e38;
-  for (var j = lid; j < rp.cols; j += REDUCE_WG) { m = max(m, scores[base + j]); }
-  m = workgroup_max(lid, m);
-  var s = 0.0;
-  for (var j = lid; j < rp.cols; j += REDUCE_WG) { s += exp(scores[base + j] - m); }
-  s = workgroup_sum(lid, s);
-  let inv = 1.0 / s;
-  for (var j = lid; j < rp.cols; j += REDUCE_WG) { probs[base + j] = exp(scores[base + j] - m) * inv; }
+  softmax_prefix(row, lid3.x, rp.cols);
 }
 
-// ∇scores = P ∘ (∇P − Σ_j P·∇P) per row.
+@compute @workgroup_size(REDUCE_WG)
+fn softmax_rows_forward_masked(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= rp.rows) { return; }
+  softmax_prefix(row, lid3.x, clamp(key_len[row / rp.rows_per_seq], 1u, rp.cols));
+}
+
+// ∇scores = P ∘ (∇P − Σ_j P·∇P) per row; masked keys have P = 0 and so get 0.
 @group(0) @binding(1) var<storage, read> sb_probs: array<f32>;
 @group(0) @binding(2) var<storage, read> sb_dprobs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sb_dscores: array<f32>;

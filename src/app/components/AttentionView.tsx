@@ -30,8 +30,8 @@ function HeadMap({ m, head, architecture, size, compact }: { m: ShownAttentionMa
   const n = columnsOf(m);
   const describe = (q: number, k: number, v: number) => {
     const query = `query ${q} “${rows[q]}”`;
+    if (m.padKeys > 0 && k === n - 1) return `${query} → ${m.padKeys} padding positions: masked (probability ${v.toFixed(3)}: 0 by construction)`;
     if (isMasked(m, q, k)) return `${query} → key ${k} “${cols[k]}”: masked (a later position; probability 0 by construction)`;
-    if (m.padKeys > 0 && k === n - 1) return `${query} → ${m.padKeys} padding positions: ${v.toFixed(3)} (summed)`;
     return `${query} → key ${k} “${cols[k]}”: ${v.toFixed(3)}`;
   };
   return (
@@ -45,7 +45,7 @@ function HeadMap({ m, head, architecture, size, compact }: { m: ShownAttentionMa
       rowLabels={compact && size < 10 ? undefined : rows}
       colLabels={compact && size < 10 ? undefined : cols}
       mutedColumns={m.padKeys > 0 ? [n - 1] : undefined}
-      masked={m.causal ? (q, k) => isMasked(m, q, k) : undefined}
+      masked={m.causal || m.padKeys > 0 ? (q, k) => isMasked(m, q, k) : undefined}
       cellSize={size}
       describeCell={describe}
       testId="attention-heatmap"
@@ -76,8 +76,16 @@ function Legend({ m }: { m: ShownAttentionMap }) {
           before the softmax, so its probability is exactly 0, not learned.
         </span>
       ) : (
-        <span className="small" data-testid="mask-legend">
-          No mask: every query may look at every key{m.padKeys > 0 ? '; “pad” sums the padding positions after the example, which get weight too (the engine does not mask padding)' : ''}.
+        <span className="small attention-legend-mask" data-testid="mask-legend">
+          {m.padKeys > 0 ? (
+            <>
+              <span className="attention-mask-swatch" aria-hidden="true" /> padding masked: the “pad” column stands for the {m.padKeys} padding positions after the example.
+              The key padding mask sets their scores to −∞ before the softmax, so every query spreads its weight over the example alone; no later
+              position is masked.
+            </>
+          ) : (
+            'No mask: every query may look at every key.'
+          )}
         </span>
       )}
     </div>

@@ -75,7 +75,7 @@ function groupTitle(s: StepShape, key: string): string {
     case 'backward':
       return `Backward, last layer first: ${twoGradients}`;
     case 'forward:encoder':
-      return `Forward, encoder: each of the ${L} blocks over the S = ${s.source} source positions (no mask)`;
+      return `Forward, encoder: each of the ${L} blocks over the S = ${s.source} source positions (no causal mask; padding masked as a key)`;
     case 'forward:decoder':
       return `Forward, decoder: each of the ${L} blocks over the T = ${s.context} target positions (masked self-attention; cross-attention, queries from the decoder [B,T,d], keys and values from the encoder output [B,S,d]; MLP), then the LM head`;
     case 'backward:decoder':
@@ -285,7 +285,7 @@ function MatmulBody() {
         </p>
         <p className="muted">
           {shape.architecture === 'encoder'
-            ? 'The encoder attends both ways (no mask), so the whole square of scores is used. '
+            ? 'The encoder attends both ways (no causal mask; only padding keys are masked), so the whole square of scores is computed. '
             : `The square of ${encdec ? 'the decoder’s self-attention ' : 'attention '}scores is counted in full, as the engine computes it before the causal mask. `}
           The INT4 and INT8 schemes run the same products on integer codes (and leverage-score sampling skips rows of the backward ones); the counts
           here are of the dense products.

@@ -115,7 +115,7 @@ function ClassificationResult({ e }: { e: ClassificationEvaluation }) {
         </ol>
       )}
       <Explain title="How the classifier decides, and why the baseline">
-        The encoder reads the whole text at once: its self-attention has no mask, so every position sees every other. A [CLS] token is put
+        The encoder reads the whole text at once: its self-attention has no causal mask, so every position sees every other (the padding after the text is masked as a key). A [CLS] token is put
         before the text, and the class is read from that token’s final hidden state through a full-precision head (the fine-tuning setting of the
         INT4 paper: BERT-like, [CLS] pooling). Accuracy only means something next to what a model gets without reading the text: always answering
         the most frequent class of the same examples. A model at the baseline has learned the class frequencies and nothing else.

@@ -34,6 +34,8 @@ export interface ClassificationDataset extends Dataset {
   readonly classes: readonly string[];
   /** The id of the CLS token. */
   readonly clsToken: number;
+  /** The id of CLASSIFY_PAD, which fills a sequence after its text. */
+  readonly padToken: number;
   /** The shortest T (CLS included) that fits every text. */
   readonly minContextLength: number;
   /** The input ids of a text: [CLS] + text + padding, T tokens. */
@@ -96,6 +98,7 @@ function classificationDataset(spec: ClassificationSpec): ClassificationDataset 
     tokenizer,
     classes: spec.classes,
     clsToken,
+    padToken: tokenizer.idOf(CLASSIFY_PAD),
     minContextLength,
     encode,
     validationExamples,

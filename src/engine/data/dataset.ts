@@ -39,6 +39,11 @@ export interface Dataset {
   trainBatch(rng: Rng, B: number, T: number, S?: number): Batch;
   /** The fixed validation set: `count` batches, identical on every call with the same arguments (independent of any run seed). */
   valBatches(count: number, B: number, T: number, S?: number): Batch[];
+  /** The token that fills a sequence after its end, up to the batch's length (classification and
+   *  translation datasets pad this way; absent where sequences are never padded). The encoder's
+   *  self-attention and cross-attention give no weight to the keys past a sequence's last token that
+   *  is not this one (the key padding mask: model/gpt.ts, model/encdec.ts). */
+  padToken?: number;
   /** For generation: the token that starts a sample, and whether a token ends one. */
   sampleStart(): number;
   isSampleEnd(token: number): boolean;

@@ -38,6 +38,8 @@ export interface TranslationDataset extends Dataset {
   readonly minContextLength: number;
   readonly startToken: number;
   readonly endToken: number;
+  /** The id of TRANSLATE_PAD, which fills sources after their end (and decoder rows after the target). */
+  readonly padToken: number;
   /** A source as S token ids (padded). */
   encodeSource(source: string, S: number): Int32Array;
   /** A pair of the validation distribution, drawn with rng. */
@@ -99,6 +101,7 @@ function translationDataset(spec: TranslationSpec): TranslationDataset {
     minContextLength,
     startToken: boundary,
     endToken: boundary,
+    padToken: pad,
     encodeSource,
     problem: spec.pair,
     trainBatch(rng: Rng, B: number, T: number, S = minSourceLength): Batch {

@@ -3,7 +3,7 @@
 // model/gpt.ts:
 //
 //   e = encoder.wte[sources] + encoder positions                        [B·S, C]
-//   for each encoder block:  e = e + attn.c_proj(attention(attn.c_attn(ln_1(e))))      (no mask)
+//   for each encoder block:  e = e + attn.c_proj(attention(attn.c_attn(ln_1(e))))      (key padding mask)
 //                            e = e + mlp.c_proj(act(mlp.c_fc(ln_2(e))))
 //   enc = encoder.ln_f(e)
 //   x = transformer.wte[inputs] + decoder positions                     [B·T, C]
@@ -17,18 +17,25 @@
 // f32. The encoder and the decoder have token embeddings of their own. Training is teacher-forced: the
 // decoder reads the target shifted right (a start token first) and predicts it, scored position by
 // position like the GPT's next-token loss.
+//
+// Sources are padded to S (data/translate.ts). The encoder's self-attention and every cross-attention
+// mask the padding as keys (the key padding mask): each source's length is computed on the GPU from the
+// source tokens (ops/attention.ts keyLengthsForward), and keys past it get probability exactly 0, so
+// what the pad positions hold changes no decoder output and no real encoder position. The decoder's
+// own padding needs no mask: it comes after every scored position, which the causal mask already hides
+// it from.
 import type { ModelConfig } from '../config';
 import { type Dispatch, type Kernels } from '../gpu/kernels';
 import { fp32Scheme } from '../linear/fp32';
 import type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from '../linear/scheme';
-import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward } from '../ops/attention';
+import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, keyLengthsForward } from '../ops/attention';
 import { accumulate, allocCrossAttentionActivations, allocCrossAttentionGrads, type CrossAttentionActivations, type CrossAttentionShape, crossAttentionBackward, crossAttentionForward } from '../ops/cross-attention';
 import { activationBackward, activationForward, residualAdd } from '../ops/elementwise';
 import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops/embedding';
 import { layerNormBackward, layerNormForward, type LayerNormTensors } from '../ops/layernorm';
 import { softmaxCrossEntropy } from '../ops/loss';
 import { Tensor } from '../tensor';
-import type { AttentionProbe, GptBuildOptions } from './gpt';
+import { type AttentionProbe, type GptBuildOptions, requirePadToken } from './gpt';
 import { LayerMeasurements } from './measure';
 import { ParamLayout, type ParamSpec } from './params';
 
@@ -122,9 +129,14 @@ export class EncoderDecoder {
   readonly activations: { name: string; tensor: Tensor }[] = [];
   readonly measurements: LayerMeasurements | null = null;
   readonly attentionProbes: AttentionProbe[] = [];
+  /** u32 [B]: the real tokens of each source (computed from `sources` by the forward), the keys the
+   *  encoder's self-attention and the cross-attention see. */
+  readonly keyLengths: Tensor;
 
   constructor(k: Kernels, o: GptBuildOptions) {
     const c = o.config;
+    // Checked before anything is allocated.
+    const pad = requirePadToken(o);
     const mem = k.memory;
     this.config = c;
     this.B = o.batchSize;
@@ -142,6 +154,7 @@ export class EncoderDecoder {
     this.params = mem.tensor([this.layout.totalFloats], 'params');
     this.grads = mem.tensor([this.layout.totalFloats], 'grads');
     this.sources = mem.tensor([NS], 'sources');
+    this.keyLengths = mem.tensor([B], 'encoder.key_lengths');
     this.inputs = mem.tensor([N], 'inputs');
     this.targets = mem.tensor([N], 'targets');
     this.logits = mem.tensor([N, V], 'logits');
@@ -215,7 +228,7 @@ export class EncoderDecoder {
 
     /** Self-attention sub-layer of a block: x + attn.c_proj(attention(attn.c_attn(ln_1(x)))). Returns
      *  the output, and the backward from ∇output (in dOut) to ∇x (written to dIn). */
-    const selfAttention = (p: string, x: Tensor, rows: number, shape: AttentionShape, scratch: { dLn: Tensor; dQkv: Tensor; dAttnOut: Tensor; grads: ReturnType<typeof allocAttentionGrads> }, dOut: Tensor, dIn: Tensor, kind: AttentionProbe['kind'], layer: number) => {
+    const selfAttention = (p: string, x: Tensor, rows: number, shape: AttentionShape, keyLengths: Tensor | null, scratch: { dLn: Tensor; dQkv: Tensor; dAttnOut: Tensor; grads: ReturnType<typeof allocAttentionGrads> }, dOut: Tensor, dIn: Tensor, kind: AttentionProbe['kind'], layer: number) => {
       const ln1 = ln(x, `${p}.ln_1`, rows);
       const qkv = mem.tensor([rows, 3 * C], `${p}.qkv`);
       const attn: AttentionActivations = allocAttentionActivations(mem, shape, `${p}.attn`);
@@ -226,7 +239,7 @@ export class EncoderDecoder {
       const cProj = linear(o.scheme, `${p}.attn.c_proj`, rows, attnOut, attnProj, dOut, scratch.dAttnOut, C, C);
       fwd(layerNormForward(k, `${p}.ln_1`, ln1, rows, C, c.layerNormEps));
       fwdLinear(cAttn);
-      fwd(...attentionForward(k, `${p}.attn`, shape, qkv, attn, attnOut));
+      fwd(...attentionForward(k, `${p}.attn`, shape, qkv, attn, attnOut, keyLengths));
       fwdLinear(cProj);
       fwd(residualAdd(k, `${p}.resid_attn`, x, attnProj, out));
       for (const [what, t] of [['ln_1', ln1.y], ['attn.c_attn output (q, k, v)', qkv], ['attention output', attnOut], ['attn.c_proj output', attnProj], ['residual after attention', out]] as const) activation(`${p} ${what}`, t);
@@ -259,6 +272,8 @@ export class EncoderDecoder {
     const backOf = (measured: boolean) => (layer: LinearLayer) => [...layer.backward, ...(measured ? statsOf.get(layer) ?? [] : [])];
 
     // --- encoder
+    // Each source's length, for the key padding mask of the encoder and of every cross-attention.
+    fwd(keyLengthsForward(k, 'encoder.key_lengths', { B, T: S, pad }, this.sources, this.keyLengths));
     const encEmb = embed('encoder', this.sources, S, NS);
     const encShape: AttentionShape = { B, T: S, C, nHead: c.nHead, causal: false };
     const encScratch = {
@@ -275,7 +290,7 @@ export class EncoderDecoder {
     let e = encEmb.x0;
     for (let l = 0; l < L; l++) {
       const p = `encoder.h.${l}`;
-      const attn = selfAttention(p, e, NS, encShape, encScratch, dEncMid, dEncResid[l], 'encoder', l);
+      const attn = selfAttention(p, e, NS, encShape, this.keyLengths, encScratch, dEncMid, dEncResid[l], 'encoder', l);
       const ff = mlp(p, attn.out, NS, encScratch, dEncResid[l + 1], dEncMid);
       encBlocks.push((measured) => [...ff.backward(backOf(measured)), ...attn.backward(backOf(measured))]);
       e = ff.out;
@@ -311,7 +326,7 @@ export class EncoderDecoder {
     let x = decEmb.x0;
     for (let l = 0; l < L; l++) {
       const p = `transformer.h.${l}`;
-      const attn = selfAttention(p, x, N, decShape, decScratch, dMid1, dResid[l], 'self', l);
+      const attn = selfAttention(p, x, N, decShape, null, decScratch, dMid1, dResid[l], 'self', l);
       // Cross-attention sub-layer: x + cross_attn.c_proj(cross_attention(c_q(ln_cross(x)), c_kv(enc))).
       const lnCross = ln(attn.out, `${p}.ln_cross`, N);
       const q = mem.tensor([N, C], `${p}.cross_q`);
@@ -328,7 +343,7 @@ export class EncoderDecoder {
       fwd(layerNormForward(k, `${p}.ln_cross`, lnCross, N, C, c.layerNormEps));
       fwdLinear(cq);
       fwdLinear(ckv);
-      fwd(...crossAttentionForward(k, `${p}.cross_attn`, crossShape, q, kv, cross, crossOut));
+      fwd(...crossAttentionForward(k, `${p}.cross_attn`, crossShape, q, kv, cross, crossOut, this.keyLengths));
       fwdLinear(cproj);
       fwd(residualAdd(k, `${p}.resid_cross`, attn.out, crossProj, afterCross));
       for (const [what, t] of [['ln_cross', lnCross.y], ['cross_attn.c_q output', q], ['cross_attn.c_kv output (k, v)', kv], ['cross-attention output', crossOut], ['cross_attn.c_proj output', crossProj], ['residual after cross-attention', afterCross]] as const) activation(`${p} ${what}`, t);

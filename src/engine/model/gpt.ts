@@ -14,13 +14,16 @@
 // attend bidirectionally (no causal mask), and lm_head is replaced by a full-precision classification
 // head `classifier` (with bias) over numClasses. Every position gets class logits, but the dataset
 // scores only position 0, where each sequence holds its CLS token: the loss is that of [CLS] pooling,
-// and the other positions get exactly zero gradient.
+// and the other positions get exactly zero gradient. Its sequences are padded to T (data/classify.ts),
+// so its attention masks the padding as keys (the key padding mask, ops/attention.ts): a sequence's
+// real positions read only each other, and what the pad positions hold changes no output at a real
+// position. The pad positions' own outputs are computed (finite) and never read.
 import type { ModelConfig } from '../config';
 import { type Dispatch, type Kernels } from '../gpu/kernels';
 import type { GpuMemory } from '../gpu/memory';
 import { fp32Scheme } from '../linear/fp32';
 import type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from '../linear/scheme';
-import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward } from '../ops/attention';
+import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, keyLengthsForward } from '../ops/attention';
 import { activationBackward, activationForward, residualAdd } from '../ops/elementwise';
 import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops/embedding';
 import { layerNormBackward, layerNormForward, type LayerNormTensors } from '../ops/layernorm';
@@ -136,6 +139,20 @@ export interface GptBuildOptions {
    *  loss wrote ∇logits, `after` after the head's backward wrote ∇ of the final hidden state (ln_f's
    *  output), before ln_f's backward; either may add to those gradients. */
   headBackward?: (h: HeadBackwardTensors) => { before: Dispatch[]; after: Dispatch[] };
+  /** Encoder and encoder-decoder (required there): the dataset's pad token (Dataset.padToken). Their
+   *  encoder self-attention and cross-attention mask the keys past each sequence's last token that is
+   *  not this one. A decoder ignores it: its causal mask already hides the padding after the scored
+   *  positions from them. */
+  padToken?: number;
+}
+
+/** The pad token of a build whose encoder masks padded keys: a token id of the vocabulary. */
+export function requirePadToken(o: GptBuildOptions): number {
+  const pad = o.padToken;
+  if (pad === undefined || !Number.isInteger(pad) || pad < 0 || pad >= o.config.vocabSize) {
+    throw new Error(`an ${o.config.architecture} model masks the padding of its sequences as attention keys: its build needs the dataset's pad token (GptBuildOptions.padToken, a token id below the vocabulary size ${o.config.vocabSize}), got ${pad}`);
+  }
+  return pad;
 }
 
 /** What GptBuildOptions.headBackward sees: the final hidden state [N, d_model] (ln_f's output), the logits
@@ -183,9 +200,14 @@ export class Gpt {
   readonly sources: Tensor | null = null;
   /** Every attention layer's probabilities, for attention maps. */
   readonly attentionProbes: AttentionProbe[] = [];
+  /** Encoder: u32 [B], the real keys of each sequence (computed from `inputs` by the forward); null
+   *  for the decoder, which needs no key padding mask. */
+  readonly keyLengths: Tensor | null;
 
   constructor(k: Kernels, o: GptBuildOptions) {
     const c = o.config;
+    // Checked before anything is allocated.
+    const pad = c.architecture === 'encoder' ? requirePadToken(o) : null;
     const mem = k.memory;
     this.config = c;
     this.B = o.batchSize;
@@ -202,6 +224,7 @@ export class Gpt {
     this.grads = mem.tensor([this.layout.totalFloats], 'grads');
     this.inputs = mem.tensor([N], 'inputs');
     this.targets = mem.tensor([N], 'targets');
+    this.keyLengths = pad === null ? null : mem.tensor([B], 'attention.key_lengths');
 
     const P = (name: string) => this.param(name);
     const G = (name: string) => this.grad(name);
@@ -303,6 +326,8 @@ export class Gpt {
     const embeddingQuantizer = o.scheme.embedding;
     const embeddingOut = embeddingQuantizer ? mem.tensor([N, C], 'embedding.out_f32') : x0;
     const dEmbedding = embeddingQuantizer ? mem.tensor([N, C], 'd_embedding') : dResid[0];
+    // Each sequence's length, from this batch's tokens, for every block's key padding mask.
+    if (this.keyLengths && pad !== null) fwd(keyLengthsForward(k, 'attention.key_lengths', { B, T, pad }, this.inputs, this.keyLengths));
     fwd(embeddingForward(k, embShape, this.inputs, P('transformer.wte.weight'), wpe, embeddingOut));
     const embeddingQuant = embeddingQuantizer?.build(k, { rows: N, cols: C, x: embeddingOut, y: x0, dy: dResid[0], dx: dEmbedding }, Object.fromEntries(
       embeddingQuantizer.parameters.map((e) => [e.name, { value: P(`transformer.wte.${e.name}`), grad: G(`transformer.wte.${e.name}`) }]),
@@ -318,7 +343,7 @@ export class Gpt {
       const mlpProj = linear(s, `${p}.mlp.c_proj`, b.fcAct, b.mlpProj, dResid[l + 1], dFcAct, c.dFF, C);
       fwd(layerNormForward(k, `${p}.ln_1`, b.ln1, N, C, c.layerNormEps));
       fwdLinear(cAttn);
-      fwd(...attentionForward(k, `${p}.attn`, attnShape, b.qkv, b.attn, b.attnOut));
+      fwd(...attentionForward(k, `${p}.attn`, attnShape, b.qkv, b.attn, b.attnOut, this.keyLengths));
       fwdLinear(cProj);
       fwd(residualAdd(k, `${p}.resid_mid`, b.ln1.x, b.attnProj, b.residMid), layerNormForward(k, `${p}.ln_2`, b.ln2, N, C, c.layerNormEps));
       fwdLinear(fc);

@@ -1,6 +1,10 @@
 // Multi-head cross-attention ("Attention Is All You Need" §3.2.3, encoder-decoder attention): queries
-// from the decoder (Tq positions), keys and values from the encoder output (Tk positions), no mask.
-//   q = heads(Q);  k, v = heads(KV);  S = q·kᵀ/√d_k  [B, nh, Tq, Tk];  P = softmax(S);  out = rows(P·v)
+// from the decoder (Tq positions), keys and values from the encoder output (Tk positions).
+//   q = heads(Q);  k, v = heads(KV);  S = q·kᵀ/√d_k  [B, nh, Tq, Tk];  P = softmax(mask(S));  out = rows(P·v)
+// mask(S), given the sources' key lengths (ops/attention.ts keyLengthsForward), sets to −∞ the scores
+// of the encoder positions past each source's end, where the batch is padded: every decoder position
+// sees the whole real source and none of its padding. There is no causal mask (the source is read
+// whole).
 // Q [B·Tq, C] is the output of the decoder's cross_attn.c_q, KV [B·Tk, 2C] of cross_attn.c_kv (k in
 // columns 0 … C, v in C … 2C); both are ordinary linear layers of the run's scheme. The products run
 // on the batched matmul; the layouts and the softmax are in src/shaders/cross_attention.wgsl. Like
@@ -74,23 +78,29 @@ function relayout(k: Kernels, label: string, entry: 'rows_to_heads' | 'heads_to_
   return k.dispatch({ shader: 'cross_attention', entry, label, uniforms: [s.B, T, s.C, s.nHead, stride, offset], bindings: [from, to], workgroups: grid1d(s.B * T * s.C) });
 }
 
-/** Q [B·Tq, C], KV [B·Tk, 2C] → out [B·Tq, C] (heads concatenated). */
-export function crossAttentionForward(k: Kernels, label: string, s: CrossAttentionShape, Q: Tensor, KV: Tensor, a: CrossAttentionActivations, out: Tensor): Dispatch[] {
+/** Q [B·Tq, C], KV [B·Tk, 2C] → out [B·Tq, C] (heads concatenated). With `keyLengths` (u32 [B]), the
+ *  keys at or past their source's length get probability 0. */
+export function crossAttentionForward(k: Kernels, label: string, s: CrossAttentionShape, Q: Tensor, KV: Tensor, a: CrossAttentionActivations, out: Tensor, keyLengths: Tensor | null = null): Dispatch[] {
   const { hs } = shapes(s);
   const heads = s.B * s.nHead;
   const rows = heads * s.Tq;
+  const uniforms = [rows, s.Tk, s.nHead * s.Tq];
+  const softmax = keyLengths
+    ? k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward_masked', label: `${label}.softmax`, uniforms, bindings: [a.scores, a.probs, keyLengths], workgroups: gridRows(rows) })
+    : k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward', label: `${label}.softmax`, uniforms, bindings: [a.scores, a.probs], workgroups: gridRows(rows) });
   return [
     relayout(k, `${label}.split_q`, 'rows_to_heads', s, s.Tq, s.C, 0, Q, a.q),
     relayout(k, `${label}.split_k`, 'rows_to_heads', s, s.Tk, 2 * s.C, 0, KV, a.k),
     relayout(k, `${label}.split_v`, 'rows_to_heads', s, s.Tk, 2 * s.C, s.C, KV, a.v),
     matmul(k, { label: `${label}.scores`, a: a.q, b: a.k, c: a.scores, M: s.Tq, N: s.Tk, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
-    k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward', label: `${label}.softmax`, uniforms: [rows, s.Tk], bindings: [a.scores, a.probs], workgroups: gridRows(rows) }),
+    softmax,
     matmul(k, { label: `${label}.pv`, a: a.probs, b: a.v, c: a.y, M: s.Tq, N: hs, K: s.Tk, batch: heads }),
     relayout(k, `${label}.merge`, 'heads_to_rows', s, s.Tq, s.C, 0, a.y, out),
   ];
 }
 
-/** ∇out [B·Tq, C] → ∇Q [B·Tq, C] and ∇KV [B·Tk, 2C]. */
+/** ∇out [B·Tq, C] → ∇Q [B·Tq, C] and ∇KV [B·Tk, 2C]. The mask needs nothing here: masked
+ *  probabilities are 0, and so are their score gradients and their keys' and values' gradients. */
 export function crossAttentionBackward(k: Kernels, label: string, s: CrossAttentionShape, a: CrossAttentionActivations, g: CrossAttentionGrads, dout: Tensor, dQ: Tensor, dKV: Tensor): Dispatch[] {
   const { hs } = shapes(s);
   const heads = s.B * s.nHead;
@@ -101,7 +111,7 @@ export function crossAttentionBackward(k: Kernels, label: string, s: CrossAttent
     // y = P·v: ∇P = ∇y·vᵀ [Tq, Tk], ∇v = Pᵀ·∇y [Tk, hs]
     matmul(k, { label: `${label}.dprobs`, a: g.dy, b: a.v, c: g.dprobs, M: s.Tq, N: s.Tk, K: hs, transB: true, batch: heads }),
     matmul(k, { label: `${label}.dv`, a: a.probs, b: g.dy, c: g.dv, M: s.Tk, N: hs, K: s.Tq, transA: true, batch: heads }),
-    k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_backward', label: `${label}.dsoftmax`, uniforms: [rows, s.Tk], bindings: [a.probs, g.dprobs, g.dscores], workgroups: gridRows(rows) }),
+    k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_backward', label: `${label}.dsoftmax`, uniforms: [rows, s.Tk, s.nHead * s.Tq], bindings: [a.probs, g.dprobs, g.dscores], workgroups: gridRows(rows) }),
     // S = q·kᵀ/√d_k: ∇q = ∇S·k/√d_k [Tq, hs], ∇k = ∇Sᵀ·q/√d_k [Tk, hs]
     matmul(k, { label: `${label}.dq`, a: g.dscores, b: a.k, c: g.dq, M: s.Tq, N: hs, K: s.Tk, alpha: scale, batch: heads }),
     matmul(k, { label: `${label}.dk`, a: g.dscores, b: a.q, c: g.dk, M: s.Tk, N: hs, K: s.Tq, transA: true, alpha: scale, batch: heads }),

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, roundF32 } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
-import { allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward } from './attention';
+import { allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, keyLengthsForward } from './attention';
 import { activationBackward, activationForward, residualAdd } from './elementwise';
 import { embeddingBackward, embeddingForward } from './embedding';
 import { layerNormBackward, layerNormForward } from './layernorm';
@@ -389,9 +389,14 @@ describe('attention', () => {
     // Scores of order ±100, and the keys past the first 64 four times larger: exp overflows f32 unless
     // the softmax subtracts the row's true maximum, which then lies beyond the first 64 keys.
     { B: 1, T: 70, C: 16, nHead: 2, causal: true, std: 10, lateKeyBoost: 4 },
+    // The key padding mask, from token ids on the GPU (key_lengths): sequences of several lengths, one
+    // that fills the context, and one of nothing but padding (length 1: its queries see key 0 only).
+    { B: 4, T: 11, C: 12, nHead: 4, causal: false, lengths: [4, 11, 1, 7], allPadRow: 2 },
+    { B: 2, T: 70, C: 16, nHead: 2, causal: false, lengths: [67, 5] }, // rows wider than the 64-thread softmax
+    { B: 3, T: 9, C: 12, nHead: 3, causal: true, lengths: [3, 9, 6] }, // both masks at once
   ];
   for (const s of cases) {
-    const name = `B ${s.B}, T ${s.T}, C ${s.C}, ${s.nHead} heads, ${s.causal ? 'causal' : 'not causal'}${s.std ? `, qkv std ${s.std}` : ''}`;
+    const name = `B ${s.B}, T ${s.T}, C ${s.C}, ${s.nHead} heads, ${s.causal ? 'causal' : 'not causal'}${s.std ? `, qkv std ${s.std}` : ''}${s.lengths ? `, key lengths ${s.lengths.join(' ')}` : ''}`;
     it(`forward (out, probs) and backward (dqkv), ${name}`, async () => {
       const rng = new SeededRandom(9000 + s.T * 3 + s.C + (s.std ?? 0));
       const N = s.B * s.T;
@@ -409,21 +414,39 @@ describe('attention', () => {
       const tdqkv = h.empty([N, 3 * s.C], 'dqkv');
       const acts = allocAttentionActivations(h.memory, s, 'attn');
       const grads = allocAttentionGrads(h.memory, s);
-      const fwd = await buildChecked(h.device, () => attentionForward(h.kernels, 'attn', s, tqkv, acts, tout));
+      // Token ids of [0, 5) padded with PAD after each sequence's length; pads inside a sequence are
+      // real keys (only trailing padding is masked).
+      const PAD = 5;
+      let keyLengths: ReturnType<typeof h.empty> | null = null;
+      const lengthKernel = [];
+      if (s.lengths) {
+        const tokens = rng.intArray(N, 0, PAD + 1);
+        s.lengths.forEach((n, b) => {
+          tokens[b * s.T + n - 1] = rng.int(0, PAD); // the last real token
+          tokens.fill(PAD, b * s.T + n, (b + 1) * s.T);
+        });
+        if (s.allPadRow !== undefined) tokens.fill(PAD, s.allPadRow * s.T, (s.allPadRow + 1) * s.T);
+        keyLengths = h.empty([s.B], 'key_lengths');
+        const ttokens = h.upload([N], new Uint32Array(tokens), 'tokens');
+        lengthKernel.push(await buildChecked(h.device, () => keyLengthsForward(h.kernels, 'key_lengths', { B: s.B, T: s.T, pad: PAD }, ttokens, keyLengths!)));
+        expect(Array.from(ref.refKeyLengths(tokens, s.B, s.T, PAD))).toEqual(s.lengths);
+      }
+      const fwd = await buildChecked(h.device, () => attentionForward(h.kernels, 'attn', s, tqkv, acts, tout, keyLengths));
       const bwd = await buildChecked(h.device, () => attentionBackward(h.kernels, 'attn', s, acts, grads, tdout, tdqkv));
-      await h.run([...fwd, ...bwd]);
+      await h.run([...lengthKernel, ...fwd, ...bwd]);
+      if (keyLengths) expect(Array.from(await h.readU32(keyLengths)), 'key lengths computed on the GPU').toEqual(s.lengths);
 
-      const expected = ref.attentionForward(qkv, s.B, s.T, s.C, s.nHead, s.causal);
+      const expected = ref.attentionForward(qkv, s.B, s.T, s.C, s.nHead, s.causal, s.lengths ?? null);
       expectClose('out', await h.read(tout), expected.out, TOL_MATMUL);
       const probs = await h.read(acts.probs);
       expectClose('probs', probs, expected.att, TOL_ELEMENTWISE * 4);
-      if (s.causal) {
-        // Masked keys get probability exactly 0.
-        for (let row = 0; row < s.B * s.nHead * s.T; row++) {
-          const t = row % s.T;
-          for (let j = t + 1; j < s.T; j++) if (probs[row * s.T + j] !== 0) expect.fail(`probs[row ${row}, key ${j}] = ${probs[row * s.T + j]}, masked`);
-        }
+      // Masked keys (after the query in a causal layer, past the sequence's length) get probability exactly 0.
+      for (let row = 0; row < s.B * s.nHead * s.T; row++) {
+        const t = row % s.T;
+        const visible = Math.min(s.causal ? t + 1 : s.T, s.lengths ? s.lengths[Math.floor(row / (s.nHead * s.T))] : s.T);
+        for (let j = visible; j < s.T; j++) if (probs[row * s.T + j] !== 0) expect.fail(`probs[row ${row}, key ${j}] = ${probs[row * s.T + j]}, masked`);
       }
+      expect(probs.every(Number.isFinite), 'every probability finite, also of pad queries').toBe(true);
       const dqkv = ref.attentionBackward(dout, qkv, expected.att, s.B, s.T, s.C, s.nHead);
       expectClose('dqkv', await h.read(tdqkv), dqkv, TOL_MATMUL);
     });

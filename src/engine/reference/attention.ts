@@ -9,10 +9,36 @@ function checkHeads(C: number, nHead: number): number {
 }
 
 /**
+ * The key padding of a batch of padded sequences: tokens [B·T] → the number of real keys of each
+ * sequence, one past its last token that is not `pad` (padding fills a sequence after its end). At
+ * least 1: the first key always counts, so no query is left with nothing to attend to.
+ */
+export function refKeyLengths(tokens: ArrayLike<number>, B: number, T: number, pad: number): Int32Array {
+  if (tokens.length !== B * T) throw new Error(`key lengths: tokens must hold B·T = ${B * T} values, got ${tokens.length}`);
+  const lengths = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    let last = 0;
+    for (let t = 0; t < T; t++) if (tokens[b * T + t] !== pad) last = t;
+    lengths[b] = last + 1;
+  }
+  return lengths;
+}
+
+function checkKeyLengths(keyLengths: ArrayLike<number>, B: number, T: number): void {
+  if (keyLengths.length !== B) throw new Error(`attention: ${keyLengths.length} key lengths for a batch of ${B}`);
+  for (let b = 0; b < B; b++) {
+    const n = keyLengths[b];
+    if (!Number.isInteger(n) || n < 1 || n > T) throw new Error(`attention: key length ${n} of sequence ${b} is not in 1 … ${T} (every query needs a key)`);
+  }
+}
+
+/**
  * qkv [B·T, 3C]: columns [0,C) are the queries, [C,2C) the keys, [2C,3C) the values; head h owns
  * columns h·hs..(h+1)·hs of each (hs = C/nHead), as nanoGPT's split + view does.
  *   scores = q·kᵀ / √hs            (the 1/√d_k scaling of §3.2.1)
  *   scores[t, s] = −∞ for s > t    (causal mask, applied before the softmax, so att[t, s] = 0 exactly)
+ *   scores[t, s] = −∞ for s ≥ keyLengths[b]   (key padding mask, with keyLengths: keys past the end
+ *                                  of sequence b, where it is padded, get att = 0 exactly too)
  *   att = softmax over s           [B, nHead, T, T], kept for the backward pass
  *   out[t] = Σ_s att[t, s]·v[s]     [B·T, C], head h in columns h·hs..(h+1)·hs ("concat" of §3.2.2)
  */
@@ -23,8 +49,10 @@ export function attentionForward(
   C: number,
   nHead: number,
   causal: boolean,
+  keyLengths: ArrayLike<number> | null = null,
 ): { out: Float64Array; att: Float64Array } {
   const hs = checkHeads(C, nHead);
+  if (keyLengths) checkKeyLengths(keyLengths, B, T);
   const scale = 1 / Math.sqrt(hs);
   const rowStride = 3 * C;
   const out = new Float64Array(B * T * C);
@@ -34,8 +62,9 @@ export function attentionForward(
       for (let t = 0; t < T; t++) {
         const qBase = (b * T + t) * rowStride + h * hs;
         const attBase = ((b * nHead + h) * T + t) * T;
-        // With the causal mask only keys 0..t take part; the rest stay exactly 0 in att.
-        const lastKey = causal ? t : T - 1;
+        // With the causal mask only keys 0..t take part, with the padding mask only the sequence's
+        // real keys; the rest stay exactly 0 in att.
+        const lastKey = Math.min(causal ? t : T - 1, keyLengths ? keyLengths[b] - 1 : T - 1);
         let maxScore = -Infinity;
         for (let s = 0; s <= lastKey; s++) {
           const kBase = (b * T + s) * rowStride + C + h * hs;
@@ -72,7 +101,8 @@ export function attentionForward(
  *   datt[t,s] = dout[t]·v[s]
  *   dscore[t,s] = att[t,s]·(datt[t,s] − Σ_s' att[t,s']·datt[t,s'])   (softmax Jacobian)
  *   dq[t] += dscore[t,s]·k[s]/√hs,  dk[s] += dscore[t,s]·q[t]/√hs
- * Masked entries have att = 0, so they get dscore = 0: no causal flag is needed here.
+ * Masked entries have att = 0, so they get dscore = 0 (and their values no gradient): neither the causal
+ * flag nor the key lengths are needed here.
  */
 export function attentionBackward(
   dout: Float64Array,

@@ -8,9 +8,12 @@
 //   classifier:      logits = classifier(ln_f(blocks(wte[tokens] + pos)))   scored where a target is set (the CLS position)
 //   encoder-decoder: enc = encoder.ln_f(encoder blocks(encoder.wte[sources] + pos))
 //                    logits = lm_head(ln_f(decoder blocks(wte[inputs] + pos, enc)))
+// Sequences are padded after their end with a pad token; the encoder's self-attention and the
+// cross-attention mask those keys (key padding mask: a key past the sequence's last non-pad token gets
+// probability 0), so the padding changes no output at a real position.
 import type { ModelConfig } from '../config';
 import { geluBackward, geluForward, reluBackward, reluForward } from './activations';
-import { attentionBackward, attentionForward } from './attention';
+import { attentionBackward, attentionForward, refKeyLengths } from './attention';
 import { embeddingBackward, embeddingForward } from './embedding';
 import type { RefParams } from './gpt';
 import { layerNormBackward, layerNormForward } from './layernorm';
@@ -110,11 +113,16 @@ function checkShapes(params: RefParams, names: Shape[]): void {
 
 /**
  * q [B·Tq, C] (queries, from the decoder), kv [B·Tk, 2C] (keys in columns 0…C, values in C…2C, from
- * the encoder output); head h owns columns h·hs … (h+1)·hs of each. No mask: every query sees every key.
- *   att[b,h,t,s] = softmax_s(q[b,t]·k[b,s] / √hs),  out[b,t] = Σ_s att[b,h,t,s]·v[b,s]
+ * the encoder output); head h owns columns h·hs … (h+1)·hs of each. Without keyLengths every query sees
+ * every key; with them (one per sequence, 1 … Tk) only the keys s < keyLengths[b] of its source:
+ *   att[b,h,t,s] = softmax_s(q[b,t]·k[b,s] / √hs) over those keys, 0 for the others
+ *   out[b,t] = Σ_s att[b,h,t,s]·v[b,s]
  */
-export function refCrossAttentionForward(q: Float64Array, kv: Float64Array, B: number, Tq: number, Tk: number, C: number, nHead: number): { out: Float64Array; att: Float64Array } {
+export function refCrossAttentionForward(q: Float64Array, kv: Float64Array, B: number, Tq: number, Tk: number, C: number, nHead: number, keyLengths: ArrayLike<number> | null = null): { out: Float64Array; att: Float64Array } {
   if (C % nHead !== 0) throw new Error(`cross-attention: C (${C}) must be divisible by nHead (${nHead})`);
+  if (keyLengths && (keyLengths.length !== B || Array.from(keyLengths).some((n) => !Number.isInteger(n) || n < 1 || n > Tk))) {
+    throw new Error(`cross-attention: key lengths [${Array.from(keyLengths)}] must be B = ${B} values in 1 … ${Tk}`);
+  }
   const hs = C / nHead;
   const scale = 1 / Math.sqrt(hs);
   const out = new Float64Array(B * Tq * C);
@@ -124,8 +132,10 @@ export function refCrossAttentionForward(q: Float64Array, kv: Float64Array, B: n
       for (let t = 0; t < Tq; t++) {
         const row = ((b * nHead + h) * Tq + t) * Tk;
         const qBase = (b * Tq + t) * C + h * hs;
+        // Keys 0 … seen−1 take part; the padded ones stay exactly 0 in att.
+        const seen = keyLengths ? keyLengths[b] : Tk;
         let max = -Infinity;
-        for (let s = 0; s < Tk; s++) {
+        for (let s = 0; s < seen; s++) {
           const kBase = (b * Tk + s) * 2 * C + h * hs;
           let dot = 0;
           for (let d = 0; d < hs; d++) dot += q[qBase + d] * kv[kBase + d];
@@ -133,9 +143,9 @@ export function refCrossAttentionForward(q: Float64Array, kv: Float64Array, B: n
           max = Math.max(max, att[row + s]);
         }
         let sum = 0;
-        for (let s = 0; s < Tk; s++) sum += att[row + s] = Math.exp(att[row + s] - max);
-        for (let s = 0; s < Tk; s++) att[row + s] /= sum;
-        for (let s = 0; s < Tk; s++) {
+        for (let s = 0; s < seen; s++) sum += att[row + s] = Math.exp(att[row + s] - max);
+        for (let s = 0; s < seen; s++) att[row + s] /= sum;
+        for (let s = 0; s < seen; s++) {
           const vBase = (b * Tk + s) * 2 * C + C + h * hs;
           for (let d = 0; d < hs; d++) out[qBase + d] += att[row + s] * kv[vBase + d];
         }
@@ -213,9 +223,12 @@ interface BlockCache {
 interface EncoderContext {
   out: Float64Array;
   S: number;
+  /** The real keys of each source (refKeyLengths). */
+  keyLengths: Int32Array;
 }
 
-function blockForward(params: RefParams, p: string, x: Float64Array, B: number, T: number, c: ModelConfig, causal: boolean, enc: EncoderContext | null): { out: Float64Array; cache: BlockCache } {
+/** `keyLengths`: the self-attention's key padding mask (the encoder's), or null (the causal decoder). */
+function blockForward(params: RefParams, p: string, x: Float64Array, B: number, T: number, c: ModelConfig, causal: boolean, keyLengths: Int32Array | null, enc: EncoderContext | null): { out: Float64Array; cache: BlockCache } {
   const P = (s: string) => param(params, `${p}.${s}`);
   const C = c.dModel;
   const N = B * T;
@@ -223,7 +236,7 @@ function blockForward(params: RefParams, p: string, x: Float64Array, B: number, 
   const act = c.activation === 'gelu' ? geluForward : reluForward;
   const ln1 = layerNormForward(x, P('ln_1.weight'), P('ln_1.bias'), N, C, eps);
   const qkv = linearForward(ln1.y, P('attn.c_attn.weight'), P('attn.c_attn.bias'), N, C, 3 * C);
-  const { out: attnOut, att } = attentionForward(qkv, B, T, C, c.nHead, causal);
+  const { out: attnOut, att } = attentionForward(qkv, B, T, C, c.nHead, causal, keyLengths);
   const afterAttn = residualForward(x, linearForward(attnOut, P('attn.c_proj.weight'), P('attn.c_proj.bias'), N, C, C));
   let cross: CrossCache | null = null;
   let mlpIn = afterAttn;
@@ -231,7 +244,7 @@ function blockForward(params: RefParams, p: string, x: Float64Array, B: number, 
     const lnc = layerNormForward(afterAttn, P('ln_cross.weight'), P('ln_cross.bias'), N, C, eps);
     const q = linearForward(lnc.y, P('cross_attn.c_q.weight'), P('cross_attn.c_q.bias'), N, C, C);
     const kv = linearForward(enc.out, P('cross_attn.c_kv.weight'), P('cross_attn.c_kv.bias'), B * enc.S, C, 2 * C);
-    const r = refCrossAttentionForward(q, kv, B, T, enc.S, C, c.nHead);
+    const r = refCrossAttentionForward(q, kv, B, T, enc.S, C, c.nHead, enc.keyLengths);
     const after = residualForward(afterAttn, linearForward(r.out, P('cross_attn.c_proj.weight'), P('cross_attn.c_proj.bias'), N, C, C));
     cross = { lnc, q, kv, att: r.att, out: r.out, after };
     mlpIn = after;
@@ -299,14 +312,14 @@ interface StackCache {
   lnF: LN;
 }
 
-function stackForward(params: RefParams, prefix: string, tokens: Int32Array, B: number, T: number, c: ModelConfig, causal: boolean, enc: EncoderContext | null): StackCache {
+function stackForward(params: RefParams, prefix: string, tokens: Int32Array, B: number, T: number, c: ModelConfig, causal: boolean, keyLengths: Int32Array | null, enc: EncoderContext | null): StackCache {
   if (tokens.length !== B * T) throw new Error(`reference model: ${prefix} tokens must hold B·T = ${B * T} values`);
   const wpe = c.positionalEncoding === 'learned' ? param(params, `${prefix}.wpe.weight`) : null;
   if (wpe && wpe.length < T * c.dModel) throw new Error(`reference model: T = ${T} exceeds the ${prefix} position table`);
   let x = embeddingForward(tokens, param(params, `${prefix}.wte.weight`), wpe, B, T, c.dModel, c.vocabSize);
   const blocks: BlockCache[] = [];
   for (let i = 0; i < c.nLayer; i++) {
-    const r = blockForward(params, `${prefix}.h.${i}`, x, B, T, c, causal, enc);
+    const r = blockForward(params, `${prefix}.h.${i}`, x, B, T, c, causal, keyLengths, enc);
     blocks.push(r.cache);
     x = r.out;
   }
@@ -343,15 +356,15 @@ export interface RefEncoderCache {
   validCount: number;
 }
 
-/** tokens [B, T] (each sequence starting with its CLS token), targets [B·T]: a class index at the
- *  positions scored (the CLS position), −1 elsewhere. Returns the mean cross-entropy and the class
- *  logits of every position [B·T, K]. */
-export function refEncoderForward(params: RefParams, c: ModelConfig, tokens: Int32Array, targets: Int32Array, B: number, T: number): { loss: number; logits: Float64Array; att: Float64Array[]; cache: RefEncoderCache } {
+/** tokens [B, T] (each sequence starting with its CLS token, padded with `pad` after its end), targets
+ *  [B·T]: a class index at the positions scored (the CLS position), −1 elsewhere. Returns the mean
+ *  cross-entropy and the class logits of every position [B·T, K]. */
+export function refEncoderForward(params: RefParams, c: ModelConfig, tokens: Int32Array, targets: Int32Array, B: number, T: number, pad: number): { loss: number; logits: Float64Array; att: Float64Array[]; cache: RefEncoderCache } {
   if (c.architecture !== 'encoder') throw new Error(`reference encoder: architecture must be encoder (got ${c.architecture})`);
   if (T > c.contextLength) throw new Error(`reference encoder: T = ${T} exceeds contextLength ${c.contextLength}`);
   checkShapes(params, refEncoderParamNames(c));
   const K = numClasses(c);
-  const stack = stackForward(params, 'transformer', tokens, B, T, c, false, null);
+  const stack = stackForward(params, 'transformer', tokens, B, T, c, false, refKeyLengths(tokens, B, T, pad), null);
   const logits = linearForward(stack.lnF.y, param(params, 'classifier.weight'), param(params, 'classifier.bias'), B * T, c.dModel, K);
   const { loss, probs, validCount } = softmaxCrossEntropyForward(logits, targets, B * T, K);
   return { loss, logits, att: stack.blocks.map((b) => b.att), cache: { B, stack, probs, targets, validCount } };
@@ -375,6 +388,7 @@ export function refEncoderBackward(params: RefParams, c: ModelConfig, cache: Ref
 export interface RefEncDecCache {
   B: number;
   S: number;
+  sourceLengths: Int32Array;
   encoder: StackCache;
   decoder: StackCache;
   probs: Float64Array;
@@ -382,14 +396,16 @@ export interface RefEncDecCache {
   validCount: number;
 }
 
-/** sources [B, S] for the encoder; inputs [B, T] for the decoder (start token + target, shifted right)
- *  and targets [B·T] (−1 = not scored). */
-export function refEncDecForward(params: RefParams, c: ModelConfig, sources: Int32Array, inputs: Int32Array, targets: Int32Array, B: number, S: number, T: number): { loss: number; logits: Float64Array; encoderAtt: Float64Array[]; selfAtt: Float64Array[]; crossAtt: Float64Array[]; cache: RefEncDecCache } {
+/** sources [B, S] for the encoder (padded with `pad` after their end); inputs [B, T] for the decoder
+ *  (start token + target, shifted right) and targets [B·T] (−1 = not scored). */
+export function refEncDecForward(params: RefParams, c: ModelConfig, sources: Int32Array, inputs: Int32Array, targets: Int32Array, B: number, S: number, T: number, pad: number): { loss: number; logits: Float64Array; encoderAtt: Float64Array[]; selfAtt: Float64Array[]; crossAtt: Float64Array[]; cache: RefEncDecCache } {
   if (c.architecture !== 'encoder-decoder') throw new Error(`reference encoder-decoder: architecture must be encoder-decoder (got ${c.architecture})`);
   if (T > c.contextLength || S > sourceLength(c)) throw new Error(`reference encoder-decoder: T = ${T} or S = ${S} exceeds the config's lengths`);
   checkShapes(params, refEncDecParamNames(c));
-  const encoder = stackForward(params, 'encoder', sources, B, S, c, false, null);
-  const decoder = stackForward(params, 'transformer', inputs, B, T, c, true, { out: encoder.lnF.y, S });
+  if (sources.length !== B * S) throw new Error(`reference encoder-decoder: sources must hold B·S = ${B * S} values`);
+  const sourceLengths = refKeyLengths(sources, B, S, pad);
+  const encoder = stackForward(params, 'encoder', sources, B, S, c, false, sourceLengths, null);
+  const decoder = stackForward(params, 'transformer', inputs, B, T, c, true, null, { out: encoder.lnF.y, S, keyLengths: sourceLengths });
   const logits = linearForward(decoder.lnF.y, param(params, 'lm_head.weight'), null, B * T, c.dModel, c.vocabSize);
   const { loss, probs, validCount } = softmaxCrossEntropyForward(logits, targets, B * T, c.vocabSize);
   return {
@@ -398,7 +414,7 @@ export function refEncDecForward(params: RefParams, c: ModelConfig, sources: Int
     encoderAtt: encoder.blocks.map((b) => b.att),
     selfAtt: decoder.blocks.map((b) => b.att),
     crossAtt: decoder.blocks.map((b) => b.cross!.att),
-    cache: { B, S, encoder, decoder, probs, targets, validCount },
+    cache: { B, S, sourceLengths, encoder, decoder, probs, targets, validCount },
   };
 }
 
@@ -411,7 +427,7 @@ export function refEncDecBackward(params: RefParams, c: ModelConfig, cache: RefE
   grads['lm_head.weight'] = head.dw;
   // Every decoder block reads the encoder output: their gradients with respect to it add up.
   const dEnc = new Float64Array(B * S * c.dModel);
-  stackBackward(params, 'transformer', decoder, head.dx, B, c, grads, { out: encoder.lnF.y, S, dEnc }, c.contextLength);
+  stackBackward(params, 'transformer', decoder, head.dx, B, c, grads, { out: encoder.lnF.y, S, keyLengths: cache.sourceLengths, dEnc }, c.contextLength);
   stackBackward(params, 'encoder', encoder, dEnc, B, c, grads, null, sourceLength(c));
   return grads;
 }
@@ -426,7 +442,7 @@ export function refGreedyDecode(params: RefParams, c: ModelConfig, source: Int32
   inputs[0] = start;
   const out: number[] = [];
   for (let t = 0; t < T; t++) {
-    const { logits } = refEncDecForward(params, c, source, inputs, new Int32Array(T).fill(-1), 1, S, T);
+    const { logits } = refEncDecForward(params, c, source, inputs, new Int32Array(T).fill(-1), 1, S, T, pad);
     let best = 0;
     for (let v = 1; v < V; v++) if (logits[t * V + v] > logits[t * V + best]) best = v;
     if (best === end) break;

@@ -6,7 +6,7 @@ export { linearForward, linearBackward, matmul, matmulBackward } from './matmul'
 export { layerNormForward, layerNormBackward } from './layernorm';
 export { geluForward, geluBackward, reluForward, reluBackward } from './activations';
 export { sinusoidalPositionalEncoding, embeddingForward, embeddingBackward } from './embedding';
-export { attentionForward, attentionBackward } from './attention';
+export { attentionForward, attentionBackward, refKeyLengths } from './attention';
 export { residualForward } from './residual';
 export { IGNORE_TARGET, softmaxCrossEntropyForward, softmaxCrossEntropyBackward } from './loss';
 export { adamwStep, learningRate, gradNormClipScale } from './optimizer';

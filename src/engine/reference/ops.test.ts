@@ -16,6 +16,7 @@ import {
   matmul,
   matmulBackward,
   reluBackward,
+  refKeyLengths,
   reluForward,
   residualForward,
   sinusoidalPositionalEncoding,
@@ -289,6 +290,71 @@ describe('attention', () => {
     for (let b = 0; b < B; b++) {
       for (let c = 0; c < C; c++) expect(out[b * T * C + c]).toBeCloseTo(qkv[b * T * 3 * C + 2 * C + c], 14);
     }
+  });
+
+  it('key lengths: one past the last token that is not the pad token, at least 1', () => {
+    const pad = 9;
+    // Trailing padding; none; a pad inside the text (not after the end) is a real key; all padding.
+    const tokens = new Int32Array([1, 2, pad, pad, 3, 4, 5, 6, 1, pad, 2, pad, pad, pad, pad, pad]);
+    expect(Array.from(refKeyLengths(tokens, 4, 4, pad))).toEqual([2, 4, 3, 1]);
+  });
+
+  for (const causal of [false, true]) {
+    it(`key padding mask (causal: ${causal}): padded keys get probability exactly 0, rows still sum to 1, backward matches finite differences`, () => {
+      const rng = new SeededRandom(causal ? 66 : 65);
+      const qkv = rng.normalArray(B * T * 3 * C, 2);
+      const dout = rng.normalArray(B * T * C);
+      const lengths = [2, 1];
+      const { att } = attentionForward(qkv, B, T, C, nHead, causal, lengths);
+      for (let row = 0; row < B * nHead * T; row++) {
+        const b = Math.floor(row / (nHead * T));
+        const t = row % T;
+        const visible = Math.min(lengths[b], causal ? t + 1 : T);
+        let sum = 0;
+        for (let s = 0; s < T; s++) {
+          const p = att[row * T + s];
+          if (s >= visible) expect(p, `row ${row}, key ${s}`).toBe(0);
+          else expect(p).toBeGreaterThan(0);
+          sum += p;
+        }
+        expect(sum).toBeCloseTo(1, 14);
+      }
+      const loss = () => weightedSum(attentionForward(qkv, B, T, C, nHead, causal, lengths).out, dout);
+      const dqkv = attentionBackward(dout, qkv, att, B, T, C, nHead);
+      expectGradientMatches('dqkv', loss, qkv, dqkv);
+      // A padded position's key and value reach nothing: their gradients are exactly 0.
+      for (let b = 0; b < B; b++) {
+        for (let s = lengths[b]; s < T; s++) {
+          const row = dqkv.subarray((b * T + s) * 3 * C + C, (b * T + s + 1) * 3 * C);
+          expect(row.every((x) => x === 0), `sequence ${b}, key ${s}`).toBe(true);
+        }
+      }
+    });
+  }
+
+  it('key padding mask: what a padded position holds changes no output of a real position', () => {
+    const rng = new SeededRandom(67);
+    const qkv = rng.normalArray(B * T * 3 * C);
+    const lengths = [3, 2];
+    const before = attentionForward(qkv, B, T, C, nHead, false, lengths).out;
+    const changed = Float64Array.from(qkv);
+    for (let b = 0; b < B; b++) for (let s = lengths[b]; s < T; s++) for (let c = C; c < 3 * C; c++) changed[(b * T + s) * 3 * C + c] += 5 * rng.normal();
+    const after = attentionForward(changed, B, T, C, nHead, false, lengths).out;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < lengths[b]; t++) {
+        for (let c = 0; c < C; c++) expect(after[(b * T + t) * C + c], `sequence ${b}, position ${t}`).toBe(before[(b * T + t) * C + c]);
+      }
+    }
+    // Without the mask the same change reaches the real positions.
+    const unmasked = attentionForward(changed, B, T, C, nHead, false).out;
+    expect(unmasked[0]).not.toBe(attentionForward(qkv, B, T, C, nHead, false).out[0]);
+  });
+
+  it('key lengths outside 1 … T are refused (a query with no key would divide 0 by 0)', () => {
+    const qkv = new Float64Array(B * T * 3 * C);
+    expect(() => attentionForward(qkv, B, T, C, nHead, false, [0, 2])).toThrow(/not in 1/);
+    expect(() => attentionForward(qkv, B, T, C, nHead, false, [T + 1, 2])).toThrow(/not in 1/);
+    expect(() => attentionForward(qkv, B, T, C, nHead, false, [2])).toThrow(/key lengths/);
   });
 
   it('with all-equal keys the output of a head is the mean of the visible values', () => {

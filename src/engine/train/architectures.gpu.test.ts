@@ -85,7 +85,7 @@ describe('evaluation against the float64 reference', () => {
     const examples = classify.validationExamples(1, B, T);
     const tokens = new Int32Array(B * T);
     examples.forEach((e, b) => tokens.set(classify.encode(e.text, T), b * T));
-    const { logits } = refEncoderForward(await paramsOf(t), encoderModel, tokens, new Int32Array(B * T).fill(-1), B, T);
+    const { logits } = refEncoderForward(await paramsOf(t), encoderModel, tokens, new Int32Array(B * T).fill(-1), B, T, classify.padToken);
     examples.forEach((e, b) => {
       const row = Array.from(logits.subarray(b * T * K, b * T * K + K));
       expect(report.results[b].predicted, `example ${b}`).toBe(row.indexOf(Math.max(...row)));
@@ -125,7 +125,7 @@ describe('attention maps', () => {
     const sources = translate.encodeSource('hello', S);
     const inputs = new Int32Array(T).fill(translate.startToken);
     inputs.set(translate.tokenizer.encode('olleh'), 1);
-    const ref = refEncDecForward(await paramsOf(t), encDecModel, sources, inputs, new Int32Array(T).fill(-1), 1, S, T);
+    const ref = refEncDecForward(await paramsOf(t), encDecModel, sources, inputs, new Int32Array(T).fill(-1), 1, S, T, translate.padToken);
     for (const m of maps) {
       expect(m.heads).toHaveLength(nHead);
       const expected = { encoder: ref.encoderAtt, self: ref.selfAtt, cross: ref.crossAtt }[m.kind][m.layer];
@@ -133,6 +133,10 @@ describe('attention maps', () => {
       m.heads.forEach((h, i) => all.set(h, i * m.Tq * m.Tk));
       expectClose(`${m.name}`, all, expected, 1e-4);
       if (m.kind === 'self') for (const h of m.heads) for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) expect(h[q * T + k]).toBe(0);
+      // The source "hello" fills 5 of S positions: the padding keys get probability exactly 0, from
+      // every query of the encoder (pad queries too) and of the decoder.
+      if (m.kind !== 'self') for (const h of m.heads) for (let q = 0; q < m.Tq; q++) for (let k = 5; k < S; k++) expect(h[q * S + k], `${m.name} query ${q} key ${k}`).toBe(0);
+      for (const h of m.heads) expect(h.every(Number.isFinite)).toBe(true);
     }
     const cross = maps.find((m) => m.kind === 'cross')!;
     expect(cross.keyTokens.join('')).toBe('hello');
@@ -144,6 +148,29 @@ describe('attention maps', () => {
     const ownSelf = own.find((m) => m.kind === 'self')!;
     expect(ownSelf.queryTokens[0]).toBe('\n');
     expect(own.find((m) => m.kind === 'encoder')!.queryTokens.join('')).toBe('abc');
+  });
+
+  it('encoder: bidirectional maps of a text, as the reference, with probability exactly 0 on the padding keys', async () => {
+    const t = await trainer(encoderModel);
+    for (let s = 0; s < 3; s++) await t.step();
+    const maps = await t.attentionMaps({ text: 'abca' });
+    const { nHead, contextLength: T } = encoderModel;
+    expect(maps).toHaveLength(encoderModel.nLayer);
+    const row = classify.encode('abca', T);
+    const ref = refEncoderForward(await paramsOf(t), encoderModel, row, new Int32Array(T).fill(-1), 1, T, classify.padToken);
+    for (const m of maps) {
+      expect(m.queryTokens.join('')).toBe('^abca');
+      const all = new Float64Array(nHead * T * T);
+      m.heads.forEach((h, i) => all.set(h, i * T * T));
+      expectClose(m.name, all, ref.att[m.layer], 1e-4);
+      // CLS + 4 characters are real; the 8 pad keys after them get nothing, from every query.
+      for (const h of m.heads) {
+        for (let q = 0; q < T; q++) {
+          for (let k = 5; k < T; k++) expect(h[q * T + k], `query ${q} key ${k}`).toBe(0);
+          expect(h.slice(q * T, q * T + 5).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        }
+      }
+    }
   });
 
   it('decoder: causal self-attention maps of a prompt, as the reference', async () => {

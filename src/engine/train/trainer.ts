@@ -196,6 +196,8 @@ export class Trainer {
       stepState: this.stepState,
       measure: (t.measureEvery ?? 0) > 0 ? { hadamardBlock: t.hadamardBlock } : null,
       headBackward: plugin?.headBackward ? (h) => plugin.headBackward!(this.kernels, h) : undefined,
+      // The encoders mask padded keys; the lengths come from the uploaded tokens on the GPU.
+      padToken: dataset.padToken,
     });
     const measurements = this.model.measurements;
     for (let i = 0; measurements && i < MEASURE_STAGING; i++) {
