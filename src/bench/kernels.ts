@@ -6,14 +6,15 @@
 //   intMatmul         INT8 and INT4 code products with dequantization, on every integer path the adapter
 //                     offers: i8 subgroup matrices (tensor cores), dot4I8Packed, plain i32
 //   hadamard, lsq     the block Hadamard transform and LSQ quantization to packed INT4 codes: the two
-//                     memory-bound steps HQ puts in front of every quantized forward product
+//                     memory-bound steps HQ puts in front of every quantized forward product, apart and
+//                     fused into one pass (the engine's path)
 // Matmul throughput counts 2·n³ operations (TFLOP/s, TOP/s for integer codes); the memory-bound
 // kernels count the bytes they must read and write (GB/s).
 import type { GpuContext } from '../engine/gpu/device';
 import { type Dispatch, Kernels } from '../engine/gpu/kernels';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../engine/gpu/memory';
 import { type F16Path, matmul } from '../engine/ops/matmul';
-import { type CodeFormat, hadamardTransform, intMatmul, intMatmulPathName, intMatmulPaths, lsqQuantize, packedWordsPerRow } from '../engine/ops/quant';
+import { type CodeFormat, hadamardQuantize, hadamardTransform, intMatmul, intMatmulPathName, intMatmulPaths, lsqQuantize, packedWordsPerRow } from '../engine/ops/quant';
 import { blockHadamard } from '../engine/reference/quant/hadamard';
 import { roundToF16 } from '../engine/reference/quant/fp16';
 import { Q_N, Q_P } from '../engine/reference/quant/constants';
@@ -382,6 +383,8 @@ async function benchQuantizers(ctx: GpuContext, n: number, o: KernelBenchOptions
     const had = hadamardTransform(k, 'hadamard', t.x, t.xh, n, n, block);
     const quant = lsqQuantize(k, { label: 'lsq quantize int4', x: t.x, step: t.step, v: t.v, codes: t.codes, rows: n, K: n, format: 'int4' });
     const hq = [hadamardTransform(k, 'hq.hadamard', t.x, t.xh, n, n, block), lsqQuantize(k, { label: 'hq.lsq', x: t.xh, step: t.step, v: t.v, codes: t.codes, rows: n, K: n, format: 'int4' })];
+    // HQ's quantizer as the engine runs it: one dispatch, X·H kept in workgroup memory (ops/quant.ts).
+    const fused = hadamardQuantize(k, { label: 'hq.fused', source: t.x, block, transformed: t.xh, step: t.step, v: t.v, codes: t.codes, rows: n, K: n, format: 'int4' });
     const f32Bytes = n * n * 4;
     const codeBytes = n * packedWordsPerRow(n, 'int4') * 4;
     const cases: { name: string; path: string; work: Dispatch[]; bytes: number; check: () => Promise<CheckResult> }[] = [
@@ -400,6 +403,15 @@ async function benchQuantizers(ctx: GpuContext, n: number, o: KernelBenchOptions
           const h = checkHadamard(xHost, xh, n, block, rows);
           const q = checkLsq(xh, step, new Uint32Array(await readBytes(device, t.codes.buffer, 0, t.codes.byteLength)), n, rows);
           return { ok: h.ok && q.ok, text: `${h.text}; ${q.text}` };
+        },
+      },
+      {
+        name: 'hq quantize int4 (fused)', path: `${fused.length === 1 ? 'one pass' : 'two passes'}: hadamard (block ${block}) in workgroup memory, then v and codes`, work: fused, bytes: 2 * f32Bytes + codeBytes,
+        check: async () => {
+          // The sampled rows' X·H from float64 (the fused pass never writes it out).
+          const xh = new Float32Array(n * n);
+          for (const r of rows) xh.set(blockHadamard(Float64Array.from(xHost.subarray(r * n, (r + 1) * n)), 1, n, block), r * n);
+          return checkLsq(xh, step, new Uint32Array(await readBytes(device, t.codes.buffer, 0, t.codes.byteLength)), n, rows);
         },
       },
     ];
