@@ -58,7 +58,7 @@ export interface BenchResults {
 
 /** Cheap uniform random numbers for large operands (xorshift32); not the engine's Rng, which is built for
  *  reproducible training streams and is slower per value. */
-class FastRandom {
+export class FastRandom {
   private s: number;
   constructor(seed: number) {
     this.s = (seed ^ 0x9e3779b9) >>> 0 || 1;

@@ -13,7 +13,7 @@ import { matmul } from '../engine/ops/matmul';
 import { type CodeFormat, intMatmul, intMatmulPathName, intMatmulPaths, packedWordsPerRow } from '../engine/ops/quant';
 import { compress24, compressedShape, sparseIntMatmul, sparseMatmul } from '../engine/sparsity/ops';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
-import { buildChecked, runOnce } from './kernels';
+import { buildChecked, FastRandom, runOnce } from './kernels';
 import { PassTimer, type TimingOptions } from './timing';
 
 export interface SparseBenchOptions {
@@ -28,25 +28,6 @@ export interface SparseBenchOptions {
 export interface SparseBenchResults {
   rows: BenchRow[];
   skipped: SkippedBench[];
-}
-
-/** xorshift32, as bench/kernels.ts. */
-class FastRandom {
-  private s: number;
-  constructor(seed: number) {
-    this.s = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  }
-  nextU32(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
-  }
-  nextSigned(): number {
-    return this.nextU32() / 2 ** 31 - 1;
-  }
 }
 
 /** Keeps the 2 largest |w| of every group of 4 (lower index on ties) of a row-major [n, n] matrix. */

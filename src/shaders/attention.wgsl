@@ -109,22 +109,8 @@ const REDUCE_WG = 64u;
 // Number of keys query t may attend to under the causal mask (all T without it).
 fn visible_keys(t: u32) -> u32 { return select(p.T, t + 1u, p.causal != 0u); }
 
-// Softmax of row `row` over its first n keys; keys n … T−1 get probability 0.
-fn softmax_row(row: u32, lid: u32, n: u32) {
-  let base = row * p.T;
-  var m = -3.0e38;
-  for (var j = lid; j < n; j += REDUCE_WG) { m = max(m, scores[base + j]); }
-  m = workgroup_max(lid, m);
-  var s = 0.0;
-  for (var j = lid; j < n; j += REDUCE_WG) { s += exp(scores[base + j] - m); }
-  s = workgroup_sum(lid, s);
-  let inv = 1.0 / s;
-  for (var j = lid; j < p.T; j += REDUCE_WG) {
-    var v = 0.0;
-    if (j < n) { v = exp(scores[base + j] - m) * inv; }
-    probs[base + j] = v;
-  }
-}
+// Softmax of row `row` over its first n keys (softmax.wgsl); keys n … T−1 get probability 0.
+fn softmax_row(row: u32, lid: u32, n: u32) { softmax_row_prefix(row * p.T, p.T, n, lid); }
 
 @compute @workgroup_size(REDUCE_WG)
 fn softmax_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
@@ -143,22 +129,11 @@ fn softmax_forward_masked(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   softmax_row(row, lid3.x, min(visible_keys(row % p.T), clamp(key_len[b], 1u, p.T)));
 }
 
-// ∇scores = P ∘ (∇P − Σ_j P·∇P) per row; masked entries have P = 0 and so get 0.
-@group(0) @binding(1) var<storage, read> sb_probs: array<f32>;
-@group(0) @binding(2) var<storage, read> sb_dprobs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sb_dscores: array<f32>;
-
+// ∇scores (softmax.wgsl): masked entries have P = 0 and so get 0.
 @compute @workgroup_size(REDUCE_WG)
 fn softmax_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let row = wg.x + wg.y * 65535u;
   let rows = p.B * p.n_head * p.T;
   if (row >= rows) { return; }
-  let lid = lid3.x;
-  let base = row * p.T;
-  var s = 0.0;
-  for (var j = lid; j < p.T; j += REDUCE_WG) { s += sb_probs[base + j] * sb_dprobs[base + j]; }
-  s = workgroup_sum(lid, s);
-  for (var j = lid; j < p.T; j += REDUCE_WG) {
-    sb_dscores[base + j] = sb_probs[base + j] * (sb_dprobs[base + j] - s);
-  }
+  softmax_row_backward(row * p.T, p.T, lid3.x);
 }

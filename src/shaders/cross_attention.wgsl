@@ -58,22 +58,8 @@ const REDUCE_WG = 64u;
 // u32 [B]: real keys of each source sequence (≥ 1: key 0 is never masked, so no row sums to 0).
 @group(0) @binding(3) var<storage, read> key_len: array<u32>;
 
-// Softmax of row `row` over its first n columns; columns n … cols−1 get probability 0.
-fn softmax_prefix(row: u32, lid: u32, n: u32) {
-  let base = row * rp.cols;
-  var m = -3.0e38;
-  for (var j = lid; j < n; j += REDUCE_WG) { m = max(m, scores[base + j]); }
-  m = workgroup_max(lid, m);
-  var s = 0.0;
-  for (var j = lid; j < n; j += REDUCE_WG) { s += exp(scores[base + j] - m); }
-  s = workgroup_sum(lid, s);
-  let inv = 1.0 / s;
-  for (var j = lid; j < rp.cols; j += REDUCE_WG) {
-    var v = 0.0;
-    if (j < n) { v = exp(scores[base + j] - m) * inv; }
-    probs[base + j] = v;
-  }
-}
+// Softmax of row `row` over its first n columns (softmax.wgsl); columns n … cols−1 get probability 0.
+fn softmax_prefix(row: u32, lid: u32, n: u32) { softmax_row_prefix(row * rp.cols, rp.cols, n, lid); }
 
 @compute @workgroup_size(REDUCE_WG)
 fn softmax_rows_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
@@ -89,23 +75,12 @@ fn softmax_rows_forward_masked(@builtin(workgroup_id) wg: vec3u, @builtin(local_
   softmax_prefix(row, lid3.x, clamp(key_len[row / rp.rows_per_seq], 1u, rp.cols));
 }
 
-// ∇scores = P ∘ (∇P − Σ_j P·∇P) per row; masked keys have P = 0 and so get 0.
-@group(0) @binding(1) var<storage, read> sb_probs: array<f32>;
-@group(0) @binding(2) var<storage, read> sb_dprobs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sb_dscores: array<f32>;
-
+// ∇scores (softmax.wgsl): masked keys have P = 0 and so get 0.
 @compute @workgroup_size(REDUCE_WG)
 fn softmax_rows_backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let row = wg.x + wg.y * 65535u;
   if (row >= rp.rows) { return; }
-  let lid = lid3.x;
-  let base = row * rp.cols;
-  var s = 0.0;
-  for (var j = lid; j < rp.cols; j += REDUCE_WG) { s += sb_probs[base + j] * sb_dprobs[base + j]; }
-  s = workgroup_sum(lid, s);
-  for (var j = lid; j < rp.cols; j += REDUCE_WG) {
-    sb_dscores[base + j] = sb_probs[base + j] * (sb_dprobs[base + j] - s);
-  }
+  softmax_row_backward(row * rp.cols, rp.cols, lid3.x);
 }
 
 // --- acc += x (the encoder output's gradient, summed over the decoder layers that read it).

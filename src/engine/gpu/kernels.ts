@@ -22,6 +22,7 @@ import quantizeWgsl from '../../shaders/quantize.wgsl?raw';
 import randomWgsl from '../../shaders/random.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import roundingWgsl from '../../shaders/rounding.wgsl?raw';
+import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
 import statsWgsl from '../../shaders/stats.wgsl?raw';
 import distillWgsl from '../../shaders/distill.wgsl?raw';
 import qatWgsl from '../../shaders/qat.wgsl?raw';
@@ -35,14 +36,14 @@ import type { GpuMemory } from './memory';
 // WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended, the quantizers
 // rounding.wgsl.
 export const SHADERS = {
-  attention: reduceWgsl + attentionWgsl,
+  attention: reduceWgsl + softmaxWgsl + attentionWgsl,
   // The baselines' quantizers (min-max, LUQ) and the symmetric b-bit ablation quantizer; own u32-key reductions.
   baselines: randomWgsl + roundingWgsl + baselinesWgsl,
   // The INT4 backward (LSS-MM, spec §3): bit split of ∇Y, leverage-score sampling, LSQ backward.
   bitsplit: randomWgsl + reduceWgsl + roundingWgsl + bitsplitWgsl,
   colsum: colsumWgsl,
   // Cross-attention of the encoder-decoder (ops/cross-attention.ts): rectangular layouts and softmax.
-  cross_attention: reduceWgsl + crossAttentionWgsl,
+  cross_attention: reduceWgsl + softmaxWgsl + crossAttentionWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
   // The INT4 backward's integer operands: bit-split codes and transposed forward codes as int8 lanes.
