@@ -169,8 +169,8 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   if (lsq) {
     // X·H, W·H and v are computed again in the backward (linear/quantized.ts): scratch too.
     if (q.forward === 'hq') {
-      shared('xh', [N, D]);
-      shared('wh', [C, D]);
+      shared('xh_or_grad_x_masked', [N, D]);
+      shared('wh_or_grad_w_masked', [C, D]);
     } else shared('w_copy', [C, D]);
     shared('v_x', [N, D]);
     shared('v_w', [C, D]);
@@ -221,8 +221,8 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   }
   if (weightGradientInF32) splitPartials(C, D, N);
   if (lsq && q.forward === 'hq') {
-    shared('grad_x_masked', [N, D]);
-    shared('grad_w_masked', [C, D]);
+    shared('xh_or_grad_x_masked', [N, D]);
+    shared('wh_or_grad_w_masked', [C, D]);
   }
   biasPartials();
 }

@@ -155,8 +155,11 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         let wh = l.w;
         if (o.forward === 'hq') {
           block = o.hadamardSearch ? extra.hadamard_block.value : hadamardBlockFor(D, o.hadamardBlock);
-          xh = scratch([N, D], 'xh');
-          wh = scratch([C, D], 'wh');
+          // X·H and W·H share their buffers with the masked gradients of the backward's end (below): X·H is
+          // written only in the first step's forward and for the measurements after the backward, never
+          // while a masked gradient is live.
+          xh = scratch([N, D], 'xh_or_grad_x_masked');
+          wh = scratch([C, D], 'wh_or_grad_w_masked');
         }
         // X·H and W·H, written out only where something reads them: the first step's step-size
         // initialisation and the measurements. Every other pass quantizes straight from the transform.
@@ -333,8 +336,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
 
       // --- LSQ masks and step-size gradients (§3.1), then ·Hᵀ (eq. 4)
       if (lsq) {
-        const dxMasked = transformed ? scratch([N, D], 'grad_x_masked') : l.dx;
-        const dwMasked = transformed ? scratch([C, D], 'grad_w_masked') : l.dw;
+        const dxMasked = transformed ? scratch([N, D], 'xh_or_grad_x_masked') : l.dx;
+        const dwMasked = transformed ? scratch([C, D], 'wh_or_grad_w_masked') : l.dw;
         backward.push(
           ...lsqBackward(k, { label: `${name}.lsq_w`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp }),
           ...lsqBackward(k, { label: `${name}.lsq_x`, grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D, partials, qn, qp }),
