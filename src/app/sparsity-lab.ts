@@ -5,6 +5,7 @@
 // prune points, per-layer sparsity, the mask pattern, the summary of what the sparse recipes recover).
 // The recipes are those of NVIDIA's 2:4 article (../shared/docs/sources.md §2). No DOM, no GPU:
 // unit-tested in sparsity-lab.test.ts.
+import { classifyError } from './bench';
 import { ConfigError, modelConfigFromPreset, type Precision, type TrainConfig } from '../engine/config';
 import { DEFAULT_DISTILL, DEFAULT_PHASES, resolvePhases, type SparsityPhase, teacherMismatch } from '../engine/sparsity/config';
 import { orderRecipes, planRecipeRuns, type RecipeRun, SPARSITY_RECIPES, type SparsityRecipeName } from '../engine/sparsity/recipes-run';
@@ -253,13 +254,8 @@ export function isBusy(state: LabState): boolean {
   return state.phase === 'starting' || state.phase === 'running';
 }
 
-/** The kind of an error message from the engine or the browser. */
-export function classifyError(message: string): LabErrorKind {
-  if (/out of (GPU )?memory|out-of-memory|OutOfMemory|allocation failed/i.test(message)) return 'out-of-memory';
-  if (/device (was |is )?lost|lost the device/i.test(message)) return 'device-lost';
-  if (/WebGPU (is not available|found no GPU adapter)|no GPU adapter/i.test(message)) return 'unavailable';
-  return 'failed';
-}
+// The kind of an error message from the engine or the browser: the benchmark panel's rule (bench.ts).
+export { classifyError };
 
 /** The lab's state after an action: the page's start, cancel and read-back request, and the worker's
  *  messages. Messages after a run ended (a terminated worker's last posts) change nothing. */

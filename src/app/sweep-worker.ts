@@ -10,7 +10,8 @@ import { acquireGpu, describeGpu, type GpuContext, GpuUnavailableError } from '.
 import type { MemoryLimits } from '../engine/limits';
 import type { LossPoint } from '../engine/train/spikes';
 import { NonFiniteError, Trainer } from '../engine/train/trainer';
-import { classifySweepError, planOf, rungRunConfig, SWEEP_DATASET, sweepLadder, sweepLimitError, sweepProblems } from './sweep';
+import { classifyError } from './bench';
+import { planOf, rungRunConfig, SWEEP_DATASET, sweepLadder, sweepLimitError, sweepProblems } from './sweep';
 import type { FromSweepWorker, SweepErrorKind, SweepRequest, ToSweepWorker } from './sweep-messages';
 import { loadBundledDataset, yieldToEvents } from './worker-common';
 
@@ -28,7 +29,7 @@ function kindOf(e: unknown): SweepErrorKind {
   if (e instanceof GpuUnavailableError) return 'unavailable';
   if (e instanceof ConfigError) return 'config';
   if (e instanceof DatasetError) return 'dataset';
-  return classifySweepError(messageOf(e));
+  return classifyError(messageOf(e));
 }
 
 function memoryLimits(gpu: GpuContext): MemoryLimits {

@@ -7,6 +7,7 @@
 // Why a sweep: the third source article (../shared/docs/sources.md §3, H. W. Chung's talk) points at
 // scaling laws (the loss of a large model predicted from a ladder of small ones, as in the GPT-4 report)
 // and at loss spikes in large runs (PaLM) that small models do not reproduce.
+import { classifyError } from './bench';
 import { ConfigError, DEFAULT_TRAIN, type ModelConfig, modelConfigFromPreset, PRECISIONS, type RunConfig, type TrainConfig, validateRunConfig } from '../engine/config';
 import type { MemoryLimits } from '../engine/limits';
 import { DEFAULT_LADDER_WIDTHS, fitPowerLaw, ladderLimitError, type LadderRung, ladderRunConfig, type PowerLawFit, scalingLadder } from '../engine/train/scaling';
@@ -224,14 +225,6 @@ function updateRung(state: SweepState, index: number, patch: (r: RungState) => P
   return { ...state, rungs };
 }
 
-/** The kind of an error message from the engine or the browser. */
-export function classifySweepError(message: string): SweepErrorKind {
-  if (/out of (GPU )?memory|out-of-memory|OutOfMemory|allocation failed/i.test(message)) return 'out-of-memory';
-  if (/device (was |is )?lost|lost the device/i.test(message)) return 'device-lost';
-  if (/WebGPU (is not available|found no GPU adapter)|no GPU adapter/i.test(message)) return 'unavailable';
-  return 'failed';
-}
-
 /** The panel's state after an action: the page's start and stop, and the worker's messages. Messages that
  *  arrive after a sweep ended (a terminated worker's last posts) change nothing. */
 export function sweepReducer(state: SweepState, action: SweepAction): SweepState {
@@ -245,7 +238,7 @@ export function sweepReducer(state: SweepState, action: SweepAction): SweepState
       return { ...state, phase: 'stopped', current: null, rungs };
     }
     case 'worker-error':
-      return isSweepBusy(state) ? { ...state, phase: 'error', current: null, error: { kind: classifySweepError(action.message), message: action.message } } : state;
+      return isSweepBusy(state) ? { ...state, phase: 'error', current: null, error: { kind: classifyError(action.message), message: action.message } } : state;
   }
   if (!isSweepBusy(state)) return state;
   switch (action.type) {
