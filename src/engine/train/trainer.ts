@@ -11,7 +11,7 @@ import type { GpuContext } from '../gpu/device';
 import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
 import type { DispatchProfiler, DispatchTime } from '../gpu/profiler';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
-import { CHECKPOINT_STAGING, checkpointStagingFloats, checkRunFitsDevice, estimateRunMemory, sharedScratchPlan } from '../limits';
+import { CHECKPOINT_STAGING, checkpointStagingFloats, checkRunFitsDevice, type MemoryEstimate, sharedScratchPlan } from '../limits';
 import { planScratch } from '../gpu/scratch';
 import { type LinearScheme, linearSchemeFor } from '../linear';
 import { buildModel, type Model } from '../model/build';
@@ -163,7 +163,7 @@ export class Trainer {
   private readonly plugin: TrainerPlugin | null;
   private readonly pluginSteps: PluginSteps = {};
 
-  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras = {}) {
+  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras, memoryEstimate: MemoryEstimate) {
     this.config = validateRunConfig(config);
     this.dataset = dataset;
     this.device = gpu.device;
@@ -175,8 +175,9 @@ export class Trainer {
     }
     this.memory = new GpuMemory(this.device);
     this.kernels = new Kernels(this.device, this.memory, gpu.capabilities);
-    // One buffer per scratch role across the layers of every shape, sized as the estimate says.
-    planScratch(this.kernels, sharedScratchPlan(estimateRunMemory(this.config, this.device.limits)));
+    // One buffer per scratch role across the layers of every shape, sized as the estimate (checked against
+    // the device's limits in create) says.
+    planScratch(this.kernels, sharedScratchPlan(memoryEstimate));
     const plugin = trainingPlugin(this.config, extras);
     this.plugin = plugin;
     this.scheme = linearSchemeFor(t);
@@ -246,12 +247,12 @@ export class Trainer {
 
   static async create(gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras = {}): Promise<Trainer> {
     // Before any GPU work: a config too large for the adapter's buffers is a ConfigError with a fix.
-    checkRunFitsDevice(config, gpu.device);
+    const memoryEstimate = checkRunFitsDevice(config, gpu.device);
     gpu.device.pushErrorScope('validation');
     gpu.device.pushErrorScope('out-of-memory');
     let trainer: Trainer;
     try {
-      trainer = new Trainer(gpu, config, dataset, extras);
+      trainer = new Trainer(gpu, config, dataset, extras, memoryEstimate);
     } finally {
       const oom = await gpu.device.popErrorScope();
       const invalid = await gpu.device.popErrorScope();
