@@ -169,14 +169,15 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   if (lsq) {
     // X·H, W·H and v are computed again in the backward (linear/quantized.ts): scratch too.
     if (q.forward === 'hq') {
-      shared('xh_or_grad_x_masked', [N, D]);
+      shared('xh_or_sampled_grad_w_or_grad_x_masked', [N, D]);
       shared('wh_or_grad_w_masked', [C, D]);
     } else shared('w_copy', [C, D]);
     shared('v_x', [N, D]);
     shared('v_w', [C, D]);
     shared('codes_x', codeShape(N));
     shared('codes_w', codeShape(C));
-    shared('x_dequantized', [N, D]);
+    // X̂ shares its buffer with the raw ∇X (never live together).
+    shared('x_dequantized_or_grad_x_raw', [N, D]);
     shared('w_dequantized', [C, D]);
     if (q.forward === 'hq' && t.hadamardSearch) {
       const sizes = hadamardSearchScratch(N, C, D);
@@ -184,7 +185,6 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
       f32('search_partials', sizes.partials);
       f32('search_errors', sizes.errors);
     }
-    shared('grad_x_raw', [N, D]);
     shared('grad_w_raw', [C, D]);
   } else if (q.forward === 'minmax') {
     f32('x_dequantized', N * D);
@@ -194,13 +194,15 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   }
   // linear/quantized.ts: integer backward products with 4-bit LSQ codes (ops/intgrad.ts).
   const integerBackward = lsq && format === 'int4' && (q.backward === 'lss' || q.backward === 'bitsplit');
+  // The sampled ∇Y for ∇W shares its buffer with X·H and the masked ∇X where the layer has them (HQ).
+  const sampledGradW = lsq && q.forward === 'hq' ? 'xh_or_sampled_grad_w_or_grad_x_masked' : 'sampled_grad_w';
   let weightGradientInF32 = true;
   if (q.backward === 'lss' || q.backward === 'bitsplit') {
     for (const what of ['grad_hi', 'grad_lo']) shared(what, [N, C]);
     shared('split_state', [4]);
     for (const [what, floats] of [['split_row_norms', 2 * N], ['x_row_norms', N], ['probs_w', 2 * N], ['probs_x', 2 * N], ['kept_w', 1], ['kept_x', 1]] as const) shared(what, [floats]);
     if (!integerBackward) {
-      for (const what of ['sampled_grad_w', 'sampled_grad_x']) shared(what, [N, C]);
+      for (const what of [sampledGradW, 'sampled_grad_x']) shared(what, [N, C]);
     } else {
       shared('codes_w_t', splitCodeShape(C, D, true));
       if (q.backward === 'bitsplit') {
@@ -209,7 +211,7 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
         shared('codes_x_t', splitCodeShape(N, D, true));
         weightGradientInF32 = false;
       } else {
-        shared('sampled_grad_w', [N, C]);
+        shared(sampledGradW, [N, C]);
         for (const what of ['grad_hi_codes', 'grad_lo_codes']) shared(what, splitCodeShape(N, C));
         for (const what of ['weights_hi', 'weights_lo']) shared(what, [N]);
       }
@@ -221,7 +223,7 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   }
   if (weightGradientInF32) splitPartials(C, D, N);
   if (lsq && q.forward === 'hq') {
-    shared('xh_or_grad_x_masked', [N, D]);
+    shared('xh_or_sampled_grad_w_or_grad_x_masked', [N, D]);
     shared('wh_or_grad_w_masked', [C, D]);
   }
   biasPartials();

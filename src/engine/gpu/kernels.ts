@@ -80,6 +80,17 @@ export const SHADERS = {
 } as const;
 export type ShaderName = keyof typeof SHADERS;
 
+/** A module generated at run time (a kernel specialised for a tile shape, a head size, …): `name` must
+ *  say everything the code depends on, since modules are cached by it. */
+export interface GeneratedShader {
+  name: string;
+  code: string;
+}
+
+function shaderKey(shader: ShaderName | GeneratedShader): string {
+  return typeof shader === 'string' ? shader : `generated:${shader.name}`;
+}
+
 export interface Dispatch {
   label: string;
   pipeline: GPUComputePipeline;
@@ -108,7 +119,7 @@ export function packUniforms(values: readonly UniformValue[]): ArrayBuffer {
 export type Bindable = Tensor | GPUBuffer | GPUBufferBinding;
 
 export interface DispatchSpec {
-  shader: ShaderName;
+  shader: ShaderName | GeneratedShader;
   entry: string;
   label: string;
   /** WGSL `override` constants (e.g. TRANS_A). */
@@ -122,7 +133,7 @@ export interface DispatchSpec {
 }
 
 export class Kernels {
-  private modules = new Map<ShaderName, GPUShaderModule>();
+  private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<string, GPUComputePipeline>();
 
   constructor(
@@ -132,15 +143,20 @@ export class Kernels {
     readonly capabilities: Partial<Capabilities> = {},
   ) {}
 
-  pipeline(shader: ShaderName, entry: string, constants: Record<string, number | boolean> = {}): GPUComputePipeline {
-    const key = `${shader}:${entry}:${JSON.stringify(constants)}`;
+  pipeline(shader: ShaderName | GeneratedShader, entry: string, constants: Record<string, number | boolean> = {}): GPUComputePipeline {
+    const name = shaderKey(shader);
+    const key = `${name}:${entry}:${JSON.stringify(constants)}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      let module = this.modules.get(shader);
+      let module = this.modules.get(name);
       if (!module) {
-        module = this.device.createShaderModule({ code: SHADERS[shader], label: shader });
-        this.modules.set(shader, module);
+        const code = typeof shader === 'string' ? SHADERS[shader] : shader.code;
+        module = this.device.createShaderModule({ code, label: name });
+        this.modules.set(name, module);
+      } else if (typeof shader !== 'string' && this.generatedCode.get(name) !== shader.code) {
+        throw new Error(`generated shader ${shader.name}: two different codes under one name (the name must say everything the code depends on)`);
       }
+      if (typeof shader !== 'string') this.generatedCode.set(name, shader.code);
       const c: Record<string, number> = {};
       for (const [k, v] of Object.entries(constants)) c[k] = typeof v === 'boolean' ? Number(v) : v;
       p = this.device.createComputePipeline({
@@ -152,6 +168,8 @@ export class Kernels {
     }
     return p;
   }
+
+  private generatedCode = new Map<string, string>();
 
   /** The pipeline's bind group layout, fetched once. */
   private layout(pipeline: GPUComputePipeline): GPUBindGroupLayout {

@@ -141,6 +141,19 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       let block: number | Tensor = 1;
       const search: Dispatch[] = [];
       let lsq: { sX: SchemeParameter; sW: SchemeParameter; vX: Tensor; vW: Tensor } | null = null;
+      // The backward's products on the integer codes (ops/intgrad.ts) rather than in f32 on X̂ and Ŵ.
+      const integerProducts = uses.lsq(o.forward) && format === 'int4' && o.integerBackward !== false && (o.backward === 'lss' || o.backward === 'bitsplit');
+      // Scratch roles that are never live at the same time share one buffer (the role names say which):
+      // X̂ is last read by the f32 ∇W product, before the raw ∇X is written; the sampled ∇Y for ∇W is last
+      // read by that same product, before the masked ∇X is written; X·H is written only where the layer's
+      // backward is not running (the first step's forward, the measurements after the backward).
+      const roles = {
+        xDequantized: 'x_dequantized_or_grad_x_raw',
+        gradXRaw: 'x_dequantized_or_grad_x_raw',
+        xh: 'xh_or_sampled_grad_w_or_grad_x_masked',
+        sampledGradW: transformed ? 'xh_or_sampled_grad_w_or_grad_x_masked' : 'sampled_grad_w',
+        gradXMasked: 'xh_or_sampled_grad_w_or_grad_x_masked',
+      } as const;
       const intProduct = (kk: Kernels, spec: IntMatmulSpec) => (o.forwardProducts && !transformed ? o.forwardProducts.int(kk, spec) : [intMatmul(kk, spec)]);
       if (uses.lsq(o.forward)) {
         const sX = extra.input_step;
@@ -158,7 +171,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           // X·H and W·H share their buffers with the masked gradients of the backward's end (below): X·H is
           // written only in the first step's forward and for the measurements after the backward, never
           // while a masked gradient is live.
-          xh = scratch([N, D], 'xh_or_grad_x_masked');
+          xh = scratch([N, D], roles.xh);
           wh = scratch([C, D], 'wh_or_grad_w_masked');
         }
         // X·H and W·H, written out only where something reads them: the first step's step-size
@@ -181,7 +194,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         const codesW = scratch(packedCodeShape(C, D, format), 'codes_w');
         // Dequantized in the backward from v and s (the min-max path below writes them in the forward
         // and keeps its own).
-        xq = scratch([N, D], 'x_dequantized');
+        xq = scratch([N, D], roles.xDequantized);
         wq = scratch([C, D], 'w_dequantized');
         if (typeof block !== 'number') {
           // The search runs on the first batch, before anything else of the layer, in the forward's own
@@ -209,20 +222,20 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         firstForward.push(...search, ...transforms, ...init, ...quantizeTransformed, ...product);
         // The backward computes v and the codes again rather than keeping them from the forward (X is
         // kept anyway, W is unchanged until the optimizer step): the same dispatches, the same values.
-        backward.push(
-          ...quantize,
-          lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp }),
-          lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp }),
-        );
+        // X̂ and Ŵ in f32 only where an f32 product reads them (with integer products: LSS's ∇W), and for
+        // the measurements (their quantization errors), which run after the backward.
+        const dequantizeX = lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp });
+        const dequantizeW = lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp });
+        backward.push(...quantize);
+        if (!integerProducts || o.backward === 'lss') backward.push(dequantizeX);
+        if (!integerProducts) backward.push(dequantizeW);
         lsq = { sX, sW, vX, vW };
         observe.errorX = { exact: xh, quantized: xq };
         observe.errorW = { exact: wh, quantized: wq };
         observe.stepX = sX.value;
         observe.stepW = sW.value;
-        if (o.forward === 'hq') {
-          observe.xh = { tensor: xh, block };
-          observe.recompute = transforms;
-        }
+        observe.recompute = [...transforms, dequantizeX, dequantizeW];
+        if (o.forward === 'hq') observe.xh = { tensor: xh, block };
       } else if (o.forward === 'minmax') {
         // Fake quantization: stochastic min-max codes, dequantized, multiplied in f32 (straight-through).
         xq = t([N, D], 'x_dequantized');
@@ -243,7 +256,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       }
 
       // --- backward: ∇ wrt X̂ and Ŵ from the quantized ∇Y
-      const gradX = lsq ? scratch([N, D], 'grad_x_raw') : l.dx;
+      const gradX = lsq ? scratch([N, D], roles.gradXRaw) : l.dx;
       const gradW = lsq ? scratch([C, D], 'grad_w_raw') : l.dw;
       if (o.backward === 'lss' || o.backward === 'bitsplit') {
         const hi = scratch([N, C], 'grad_hi');
@@ -256,7 +269,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         // The combined f32 gradients, only where an f32 product needs them.
         let sampledWTensor: Tensor | undefined;
         let sampledATensor: Tensor | undefined;
-        const sampledW = () => (sampledWTensor ??= scratch([N, C], 'sampled_grad_w'));
+        const sampledW = () => (sampledWTensor ??= scratch([N, C], roles.sampledGradW));
         const sampledA = () => (sampledATensor ??= scratch([N, C], 'sampled_grad_x'));
         const keptW = scratch([1], 'kept_w');
         const keptA = scratch([1], 'kept_x');
@@ -272,7 +285,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           lssProbabilities(k, { label: `${name}.probs_w`, scores: splitNorms, factor: xNorms, probs: probsW, rows: N, variant: o.backward }),
           lssProbabilities(k, { label: `${name}.probs_x`, scores: splitNorms, factor: null, probs: probsA, rows: N, variant: o.backward }),
         );
-        if (lsq && format === 'int4' && o.integerBackward !== false) {
+        if (lsq && integerProducts) {
           // Integer products (ops/intgrad.ts): the split codes times the forward's codes, transposed.
           const codesWT = scratch(splitCodeShape(C, D, true), 'codes_w_t');
           backward.push(packLsqCodes(k, { label: `${name}.codes_w_t`, v: lsq.vW, codes: codesWT, rows: C, cols: D, qn, qp, transposed: true }));
@@ -336,7 +349,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
 
       // --- LSQ masks and step-size gradients (§3.1), then ·Hᵀ (eq. 4)
       if (lsq) {
-        const dxMasked = transformed ? scratch([N, D], 'xh_or_grad_x_masked') : l.dx;
+        const dxMasked = transformed ? scratch([N, D], roles.gradXMasked) : l.dx;
         const dwMasked = transformed ? scratch([C, D], 'wh_or_grad_w_masked') : l.dw;
         backward.push(
           ...lsqBackward(k, { label: `${name}.lsq_w`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp }),
