@@ -139,3 +139,189 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
   add('}');
   return L.join('\n');
 }
+
+/** A multi-subgroup variant of the kernel above: `subgroupsM × subgroupsN` subgroups per workgroup, each
+ *  owning a 64×64 block of a (64·subgroupsM)×(64·subgroupsN) tile, and staged slices of `sliceK` codes. */
+export interface SubgroupMatrixTiling {
+  subgroupsM: 1 | 2 | 4;
+  subgroupsN: 1 | 2 | 4;
+  /** Codes of each staged row: 32 (one matrix step per barrier pair) or 64 (two). */
+  sliceK: 32 | 64;
+}
+
+/** The single-subgroup kernel above, as a tiling. */
+export const SGMAT_BASE_TILING: SubgroupMatrixTiling = { subgroupsM: 1, subgroupsN: 1, sliceK: 32 };
+
+/** The tilings the integer bench sweeps (docs/benchmarks.md, "Integer kernels"). */
+export const SGMAT_TILINGS: readonly SubgroupMatrixTiling[] = [
+  SGMAT_BASE_TILING,
+  { subgroupsM: 1, subgroupsN: 1, sliceK: 64 },
+  { subgroupsM: 2, subgroupsN: 1, sliceK: 32 },
+  { subgroupsM: 1, subgroupsN: 2, sliceK: 32 },
+  { subgroupsM: 2, subgroupsN: 2, sliceK: 32 },
+  { subgroupsM: 2, subgroupsN: 2, sliceK: 64 },
+  { subgroupsM: 4, subgroupsN: 2, sliceK: 32 },
+  { subgroupsM: 2, subgroupsN: 4, sliceK: 32 },
+];
+
+export function describeSgmatTiling(t: SubgroupMatrixTiling): string {
+  return `${64 * t.subgroupsM}×${64 * t.subgroupsN} tile, ${t.subgroupsM * t.subgroupsN} subgroup${t.subgroupsM * t.subgroupsN > 1 ? 's' : ''}, K slices of ${t.sliceK}`;
+}
+
+export function sgmatTilingName(t: SubgroupMatrixTiling, int8Codes: boolean): string {
+  return `intmatmul_sgmat_${int8Codes ? 'int8' : 'int4'}_${t.subgroupsM}x${t.subgroupsN}_k${t.sliceK}`;
+}
+
+/**
+ * Why more than one subgroup: the single-subgroup kernel stages a 64×32 slice of A and of B for one
+ * subgroup's 16 products, so every staged code is used by one subgroup only. With subgroupsM × subgroupsN
+ * subgroups sharing the staged slices of a larger tile, each code fetched from memory feeds 2–4 times as
+ * many products, and the multiprocessor holds more subgroups whose loads hide each other's latency.
+ *
+ * Matrix loads and stores need offsets that are uniform across their subgroup (not the workgroup):
+ * `subgroup_id` (WGSL language feature subgroup_uniformity) is. Same contract, uniforms and bindings as
+ * subgroupMatrixIntMatmulWgsl; workgroups cover the output in (64·subgroupsN)×(64·subgroupsM) tiles.
+ */
+export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatrixTiling): string {
+  const SM = o.subgroupsM;
+  const SN = o.subgroupsN;
+  const S = SM * SN;
+  const lanes = 32 * S;
+  const BM = 64 * SM;
+  const BN = 64 * SN;
+  const rowWords = o.sliceK / 4; // i32 words (4 int8 codes each) per staged row
+  const codesPerVec = o.int8Codes ? 16 : 32; // codes in one 16-byte vector of packed codes
+  const vecsPerRow = o.sliceK / codesPerVec;
+  const wordsPerVec = codesPerVec / 4; // staged words one vector widens to
+  const chunks = o.sliceK / 32; // matrix steps per staged slice
+  // The epilogue passes each 16×16 result through 256 words per subgroup: tile_a when it is large enough.
+  const reuseTileA = BM * rowWords >= 256 * S;
+  const out = reuseTileA ? 'tile_a' : 'out_tile';
+  const L: string[] = [];
+  const add = (s: string) => L.push(s);
+  add('enable chromium_experimental_subgroup_matrix;');
+  add('enable subgroups;');
+  add('');
+  add('struct Params { M: u32, N: u32, words_per_row: u32, alpha: f32, accumulate: u32, has_bias: u32, step_a_at: u32, step_b_at: u32, has_row_scale: u32, }');
+  add('@group(0) @binding(0) var<uniform> p: Params;');
+  add('@group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;');
+  add('@group(0) @binding(2) var<storage, read> b: array<vec4<u32>>;');
+  add('@group(0) @binding(3) var<storage, read> step_a: array<f32>;');
+  add('@group(0) @binding(4) var<storage, read> step_b: array<f32>;');
+  add('@group(0) @binding(5) var<storage, read_write> c: array<f32>;');
+  add('@group(0) @binding(6) var<storage, read> bias: array<f32>;');
+  add('@group(0) @binding(7) var<storage, read> row_scale: array<f32>;');
+  add(`var<workgroup> tile_a: array<i32, ${BM * rowWords}>; // ${BM} rows × ${o.sliceK} int8 codes`);
+  add(`var<workgroup> tile_b: array<i32, ${BN * rowWords}>; // Bᵀ, column-major`);
+  if (!reuseTileA) add(`var<workgroup> out_tile: array<i32, ${256 * S}>;`);
+  add('');
+  add('fn int4_to_int8x4(w: u32) -> i32 {');
+  add('  var x = w & 0xffffu;');
+  add('  x = (x | (x << 8u)) & 0x00ff00ffu;');
+  add('  x = (x | (x << 4u)) & 0x0f0f0f0fu;');
+  add('  return bitcast<i32>(x | ((x & 0x08080808u) * 0x1eu));');
+  add('}');
+  add('fn load_a(r: u32, q: u32, vecs: u32) -> vec4<u32> {');
+  add('  if (r < p.M && q < vecs) { return a[r * vecs + q]; }');
+  add('  return vec4<u32>();');
+  add('}');
+  add('fn load_b(r: u32, q: u32, vecs: u32) -> vec4<u32> {');
+  add('  if (r < p.N && q < vecs) { return b[r * vecs + q]; }');
+  add('  return vec4<u32>();');
+  add('}');
+  add('');
+  add(`@compute @workgroup_size(${lanes})`);
+  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {');
+  add(`  let row0 = wg.y * ${BM}u;`);
+  add(`  let col0 = wg.x * ${BN}u;`);
+  add(`  let sub_row = (sg / ${SN}u) * 64u; // this subgroup's 64×64 block of the tile`);
+  add(`  let sub_col = (sg % ${SN}u) * 64u;`);
+  add('  let vecs = p.words_per_row / 4u;');
+  for (let i = 0; i < FRAGMENTS; i++) for (let j = 0; j < FRAGMENTS; j++) add(`  var acc${i}${j} = subgroup_matrix_result<i32, 16, 16>();`);
+  // Vector v of a staged slice (row v / vecsPerRow, vector v % vecsPerRow) is fetched by invocation v % lanes.
+  const plan = (rows: number) => {
+    const total = rows * vecsPerRow;
+    return { total, perLane: Math.ceil(total / lanes), exact: total % lanes === 0 };
+  };
+  const operands = [
+    { name: 'a', regs: 'na', tile: 'tile_a', load: 'load_a', origin: 'row0', ...plan(BM) },
+    { name: 'b', regs: 'nb', tile: 'tile_b', load: 'load_b', origin: 'col0', ...plan(BN) },
+  ];
+  const vIndex = (t: number) => `(li + ${lanes * t}u)`;
+  const rowOf = (t: number) => (vecsPerRow === 1 ? vIndex(t) : `${vIndex(t)} / ${vecsPerRow}u`);
+  const vecOf = (t: number) => (vecsPerRow === 1 ? '0u' : `${vIndex(t)} % ${vecsPerRow}u`);
+  const guard = (op: (typeof operands)[number], t: number) => (op.exact || lanes * (t + 1) <= op.total ? '' : `if (${vIndex(t)} < ${op.total}u) `);
+  const fetch = (indent: string, decl: boolean, at: string) => {
+    for (const op of operands) {
+      for (let t = 0; t < op.perLane; t++) {
+        const v = `${op.regs}${t}`;
+        if (decl) add(`${indent}var ${v} = vec4<u32>();`);
+        add(`${indent}${guard(op, t)}{ ${v} = ${op.load}(${op.origin} + ${rowOf(t)}, ${at} + ${vecOf(t)}, vecs); }`);
+      }
+    }
+  };
+  const stage = (indent: string) => {
+    for (const op of operands) {
+      for (let t = 0; t < op.perLane; t++) {
+        const v = `${op.regs}${t}`;
+        const at = `(${rowOf(t)}) * ${rowWords}u + ${wordsPerVec}u * (${vecOf(t)})`;
+        const words = o.int8Codes
+          ? ['x', 'y', 'z', 'w'].map((cc, k) => `${op.tile}[w0 + ${k}u] = bitcast<i32>(${v}.${cc});`)
+          : ['x', 'y', 'z', 'w'].map((cc, k) => `${op.tile}[w0 + ${2 * k}u] = int4_to_int8x4(${v}.${cc}); ${op.tile}[w0 + ${2 * k + 1}u] = int4_to_int8x4(${v}.${cc} >> 16u);`);
+        add(`${indent}${guard(op, t)}{ let w0 = ${at}; ${words.join(' ')} }`);
+      }
+    }
+  };
+  fetch('  ', true, '0u');
+  add(`  for (var v0 = 0u; v0 < vecs; v0 += ${vecsPerRow}u) {`);
+  add('    workgroupBarrier(); // every subgroup is done with the previous slice');
+  stage('    ');
+  add('    workgroupBarrier();');
+  fetch('    ', false, `v0 + ${vecsPerRow}u`);
+  for (let ch = 0; ch < chunks; ch++) {
+    add('    {');
+    for (let i = 0; i < FRAGMENTS; i++) add(`      let l${i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tile_a, (sub_row + ${16 * i}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
+    for (let j = 0; j < FRAGMENTS; j++) add(`      let r${j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tile_b, (sub_col + ${16 * j}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
+    for (let i = 0; i < FRAGMENTS; i++) for (let j = 0; j < FRAGMENTS; j++) add(`      acc${i}${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}${j});`);
+    add('    }');
+  }
+  add('  }');
+  add('');
+  add('  // Epilogue: each subgroup passes its 16×16 results through its own 256 words of workgroup memory.');
+  add('  let scale = p.alpha * abs(step_a[p.step_a_at]) * abs(step_b[p.step_b_at]);');
+  add('  let out0 = sg * 256u;');
+  for (let i = 0; i < FRAGMENTS; i++) {
+    for (let j = 0; j < FRAGMENTS; j++) {
+      add('  workgroupBarrier();');
+      add(`  subgroupMatrixStore<row_major>(&${out}, out0, acc${i}${j}, 16u);`);
+      add('  workgroupBarrier();');
+      add(`  store_result(row0 + sub_row + ${16 * i}u, col0 + sub_col + ${16 * j}u, lane, out0, scale);`);
+    }
+  }
+  add('}');
+  add('');
+  add('fn store_result(r0: u32, c0: u32, lane: u32, out0: u32, scale: f32) {');
+  add('  for (var e = lane; e < 256u; e += 32u) {');
+  add('    let gm = r0 + e / 16u;');
+  add('    let gn = c0 + e % 16u;');
+  add('    if (gm < p.M && gn < p.N) {');
+  add('      let at = gm * p.N + gn;');
+  add(`      var v = f32(${out}[out0 + e]) * scale;`);
+  add('      if (p.has_row_scale != 0u) { v *= row_scale[gm]; }');
+  add('      if (p.has_bias != 0u) { v += bias[gn]; }');
+  add('      if (p.accumulate != 0u) { v += c[at]; }');
+  add('      c[at] = v;');
+  add('    }');
+  add('  }');
+  add('}');
+  return L.join('\n');
+}
+
+/** Workgroup memory of a tiling's kernel, in bytes (the same for INT4 and INT8 codes: both are staged as
+ *  int8 lanes). */
+export function sgmatWorkgroupBytes(t: SubgroupMatrixTiling): number {
+  const tileA = 64 * t.subgroupsM * t.sliceK;
+  const tileB = 64 * t.subgroupsN * t.sliceK;
+  const epilogue = 1024 * t.subgroupsM * t.subgroupsN;
+  return tileA + tileB + (tileA >= epilogue ? 0 : epilogue);
+}

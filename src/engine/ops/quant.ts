@@ -8,7 +8,7 @@ import type { Capabilities } from '../gpu/device';
 import { type Dispatch, f32, grid1d, gridRows, type Kernels, type UniformValue } from '../gpu/kernels';
 import { HADAMARD_MAX_SIZE, INT8_MAX, Q_N, Q_P } from '../reference/quant/constants';
 import type { Tensor } from '../tensor';
-import { SGMAT_TILE } from './intmatmul-sgmat';
+import { SGMAT_BASE_TILING, SGMAT_TILE, type SubgroupMatrixTiling, describeSgmatTiling, sgmatTilingName, subgroupMatrixTiledWgsl } from './intmatmul-sgmat';
 
 /** How codes are packed in u32 words: INT4 two's-complement nibbles (8 per word) or int8 lanes (4 per word). */
 export type CodeFormat = 'int4' | 'int8';
@@ -288,7 +288,30 @@ export interface IntMatmulSpec {
   accumulate?: boolean;
   /** Default: the device's fastest (intMatmulPath(k.capabilities)). */
   path?: IntMatmulPath;
+  /** The subgroup-matrix path's tiling; default: the one set for these kernels (setSubgroupMatrixTiling),
+   *  else the single-subgroup kernel. */
+  tiling?: SubgroupMatrixTiling;
 }
+
+const sgmatTilings = new WeakMap<Kernels, SubgroupMatrixTiling>();
+
+/** The subgroup-matrix tiling the products built on these kernels use by default: only one that was
+ *  checked against exact integer sums on this device (the integer bench, or a start-up check). */
+export function setSubgroupMatrixTiling(k: Kernels, tiling: SubgroupMatrixTiling | null): void {
+  if (tiling) sgmatTilings.set(k, tiling);
+  else sgmatTilings.delete(k);
+}
+
+/** The tiling intMatmul uses on these kernels' subgroup-matrix path, for the user. */
+export function subgroupMatrixTiling(k: Kernels): SubgroupMatrixTiling {
+  return sgmatTilings.get(k) ?? SGMAT_BASE_TILING;
+}
+
+function isBaseTiling(t: SubgroupMatrixTiling): boolean {
+  return t.subgroupsM === 1 && t.subgroupsN === 1 && t.sliceK === 32;
+}
+
+export { describeSgmatTiling };
 
 /**
  * Integer matrix product with dequantization (paper §3.1/§3.3 HQ-MM steps 3–4, spec §1–2; the official
@@ -314,7 +337,10 @@ export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   const maxProduct = format === 'int4' ? 64 : 128 * 128;
   if (s.K * maxProduct >= 2 ** 31) throw new RangeError(`${s.label}: K = ${s.K} could overflow the i32 accumulator`);
   const words = packedWordsPerRow(s.K, format);
-  const tile = INT_MATMUL_TILE[path];
+  const tiling = path === 'subgroup-matrix' ? s.tiling ?? subgroupMatrixTiling(k) : SGMAT_BASE_TILING;
+  const generated = path === 'subgroup-matrix' && !isBaseTiling(tiling);
+  const tileM = generated ? 64 * tiling.subgroupsM : INT_MATMUL_TILE[path];
+  const tileN = generated ? 64 * tiling.subgroupsN : INT_MATMUL_TILE[path];
   need(s.label, s.a, s.M * words, 'A codes');
   need(s.label, s.b, s.N * words, 'B codes');
   need(s.label, s.c, s.M * s.N, 'C');
@@ -323,12 +349,14 @@ export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   if (s.bias) need(s.label, s.bias, s.N, 'bias');
   if (s.rowScale) need(s.label, s.rowScale, s.M, 'rowScale');
   return k.dispatch({
-    shader: path === 'subgroup-matrix' ? (format === 'int8' ? 'intmatmul_sgmat_int8' : 'intmatmul_sgmat_int4') : path === 'dot4' ? 'intmatmul' : 'intmatmul_plain',
+    shader: generated
+      ? { name: sgmatTilingName(tiling, format === 'int8'), code: subgroupMatrixTiledWgsl({ int8Codes: format === 'int8', ...tiling }) }
+      : path === 'subgroup-matrix' ? (format === 'int8' ? 'intmatmul_sgmat_int8' : 'intmatmul_sgmat_int4') : path === 'dot4' ? 'intmatmul' : 'intmatmul_plain',
     entry: 'main',
     label: s.label,
     constants: path === 'subgroup-matrix' ? {} : { INT8_CODES: format === 'int8', DOT4: path === 'dot4' },
     uniforms: [s.M, s.N, words, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0, s.stepAAt ?? 0, s.stepBAt ?? 0, s.rowScale ? 1 : 0],
     bindings: [s.a, s.b, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder, s.rowScale ?? k.placeholder],
-    workgroups: [gridDim(s.label, Math.ceil(s.N / tile), 'N'), gridDim(s.label, Math.ceil(s.M / tile), 'M'), 1],
+    workgroups: [gridDim(s.label, Math.ceil(s.N / tileN), 'N'), gridDim(s.label, Math.ceil(s.M / tileM), 'M'), 1],
   });
 }
