@@ -2,7 +2,7 @@
 // the worker's messages, and the rows turned into grouped bar-chart data (one group per size, one bar per
 // kernel and path, as in Fig. 4 of Xi et al. 2023). No DOM, no GPU: unit-tested in bench.test.ts.
 import type { BenchRow, SkippedBench } from '../bench/rows';
-import type { TimingOptions } from '../bench/timing';
+import type { TimingOptions } from '../engine/gpu/timing';
 import type { BenchErrorKind, BenchKernel, FromBenchWorker } from './bench-messages';
 
 /** Square problem sizes n (n×n·n×n products) the panel offers, and the one preselected. */

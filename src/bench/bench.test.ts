@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { CliError } from '../cli/args';
+import { formatTuneReport, parseTuneArgs, runTuneBench, tuneFailures } from './matmul-tune';
 import { formatRows, type BenchRow, type BenchReport } from './rows';
 import { BENCH_DAWN_FLAGS, DEFAULT_SIZES, QUICK_SIZES, parseBenchArgs, quickOptions, runBenchmarks } from './run';
 import { TRAIN_MODELS } from './train';
@@ -65,6 +66,32 @@ describe('npm run bench -- --quick (in-process)', () => {
     }
   });
 
+  it('attention: both kernels, forward and backward, are checked against float64 and timed', async () => {
+    const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['attention'] });
+    expect(unexpectedSkips(report)).toEqual([]);
+    expectSound(report.rows);
+    const names = report.rows.map((r) => `${r.name} ${r.path.split(/[ :]/)[0]}`).sort();
+    expect(names).toEqual(['attention backward fused', 'attention backward separate', 'attention forward fused', 'attention forward separate']);
+  });
+
+  it('tune: the matmul tile sweep checks, then times, the built-in kernel and a candidate in every layout', async () => {
+    const report = await runTuneBench(gpu, parseTuneArgs(['--quick']));
+    expect(report.skipped).toEqual([]);
+    expect(tuneFailures(report)).toEqual([]);
+    expect(report.results.map((r) => r.problem)).toEqual(['64³']);
+    const { tuning } = report.results[0];
+    for (const layout of ['NT', 'NN', 'TN'] as const) {
+      const l = tuning.layouts[layout]!;
+      expect(l.candidates.map((c) => c.name)).toEqual(['built-in', '64x64x16_t4x4_v4_db']);
+      for (const c of l.candidates) {
+        expect(c.check, `${layout} ${c.name}`).toMatch(/vs float64/);
+        expect(Number.isFinite(c.tflops) && c.tflops! > 0, `${layout} ${c.name}: ${c.tflops}`).toBe(true);
+      }
+    }
+    // A header and a separator, then one row per candidate and layout.
+    expect(formatTuneReport(report).split('\n').filter((l) => l.startsWith('| ')).length).toBe(2 + 3 * 2);
+  });
+
   it('peer: the TF.js GPT computes the engine\'s loss on the engine\'s weights, then trains', async () => {
     const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['train', 'peer'], precisions: ['fp32'] });
     expect(unexpectedSkips(report)).toEqual([]);
@@ -94,5 +121,18 @@ describe('bench flags', () => {
     expect(() => parseBenchArgs(['--models', 'huge'])).toThrow(/d256/);
     expect(() => parseBenchArgs(['--hadamard-block', '24'])).toThrow(/power of two/);
     expect(() => parseBenchArgs(['--nope'])).toThrow(CliError);
+  });
+
+  it('tune: defaults to every candidate at 4096³; rejects bad lists saying what to give', () => {
+    const o = parseTuneArgs([]);
+    expect(o.problems).toEqual([{ kind: 'square', n: 4096 }]);
+    expect(o.layouts).toEqual(['NT', 'NN', 'TN']);
+    expect(parseTuneArgs(['--linear', '8192x2048x8192', '--layouts', 'TN', '--candidates', '128x128x8_t8x8_v4_db']).problems).toEqual([{ kind: 'linear', rows: 8192, dIn: 2048, dOut: 8192 }]);
+    expect(() => parseTuneArgs(['--sizes', '0'])).toThrow(/--sizes takes a positive integer/);
+    expect(() => parseTuneArgs(['--linear', '8192x2048'])).toThrow(/ROWSxDINxDOUT/);
+    expect(() => parseTuneArgs(['--sizes', '64', '--linear', '1x2x3'])).toThrow(/not both/);
+    expect(() => parseTuneArgs(['--layouts', 'NT,XX'])).toThrow(/unknown XX; choose from NT, NN, TN/);
+    expect(() => parseTuneArgs(['--candidates', 'nope'])).toThrow(/unknown nope; choose from 64x64x16/);
+    expect(() => parseTuneArgs(['--nope'])).toThrow(CliError);
   });
 });

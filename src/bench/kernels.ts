@@ -14,12 +14,13 @@ import type { GpuContext } from '../engine/gpu/device';
 import { type Dispatch, Kernels } from '../engine/gpu/kernels';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../engine/gpu/memory';
 import { type F16Path, matmul } from '../engine/ops/matmul';
-import { type CodeFormat, hadamardQuantize, hadamardTransform, intMatmul, intMatmulPathName, intMatmulPaths, lsqQuantize, packedWordsPerRow } from '../engine/ops/quant';
+import { type CodeFormat, type IntMatmulPath, hadamardQuantize, hadamardTransform, intMatmul, intMatmulPathName, intMatmulPaths, lsqQuantize, packedWordsPerRow } from '../engine/ops/quant';
 import { blockHadamard } from '../engine/reference/quant/hadamard';
 import { roundToF16 } from '../engine/reference/quant/fp16';
 import { Q_N, Q_P } from '../engine/reference/quant/constants';
+import { SGMAT_BASE_TILING, SGMAT_TILINGS, type SubgroupMatrixTiling, describeSgmatTiling, sgmatWorkgroupBytes } from '../engine/ops/intmatmul-sgmat';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
-import { PassTimer, type TimingOptions } from './timing';
+import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
 
 export interface KernelBenchOptions {
   sizes: number[];
@@ -37,6 +38,8 @@ export interface KernelBenchOptions {
   onKernel?: (k: { name: string; size: string; path: string }) => void;
   /** Called with each row as soon as it is measured (the rows are also in the result). */
   onRow?: (row: BenchRow) => void;
+  /** The subgroup-matrix integer path in every tiling of SGMAT_TILINGS, not only the engine's default. */
+  intTilings?: boolean;
 }
 
 export const KERNEL_GROUPS = ['f32', 'f16', 'int', 'quantizers'] as const;
@@ -290,22 +293,29 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
       writeTensor(device, t.sa, new Float32Array([stepA]));
       writeTensor(device, t.sb, new Float32Array([-stepB])); // |s| is used: a negative step must not flip C
       const scale = Math.fround(Math.fround(stepA) * Math.fround(stepB));
-      for (const path of paths) {
+      // The subgroup-matrix path once per tiling (multi-subgroup variants: ops/intmatmul-sgmat.ts) that
+      // fits this device's workgroup memory, unless only the engine's default is asked for.
+      const variants = paths.flatMap((path): { path: IntMatmulPath; tiling: SubgroupMatrixTiling | undefined }[] => path !== 'subgroup-matrix' ? [{ path, tiling: undefined }]
+        : (o.intTilings ? SGMAT_TILINGS : [SGMAT_BASE_TILING]).filter((tl) => sgmatWorkgroupBytes(tl) <= device.limits.maxComputeWorkgroupStorageSize).map((tiling) => ({ path, tiling })));
+      for (const { path, tiling } of variants) {
         const name = `intMatmul ${format}`;
-        o.onKernel?.({ name, size: `${n}³`, path: intMatmulPathName(path) });
+        const pathName = tiling && (tiling !== SGMAT_BASE_TILING || o.intTilings) ? `${intMatmulPathName(path)}, ${describeSgmatTiling(tiling)}` : intMatmulPathName(path);
+        o.onKernel?.({ name, size: `${n}³`, path: pathName });
         try {
-          const work = await buildChecked(device, () => [intMatmul(k, { label: name, a: t.a, b: t.b, stepA: t.sa, stepB: t.sb, c: t.c, M: n, N: n, K: n, format, path })]);
+          const work = await buildChecked(device, () => [intMatmul(k, { label: name, a: t.a, b: t.b, stepA: t.sa, stepB: t.sb, c: t.c, M: n, N: n, K: n, format, path, tiling })]);
+          // Stale results of the previous variant must not pass this one's check.
+          writeTensor(device, t.c, new Float32Array(n * n).fill(NaN));
           await runOnce(device, work);
           const check = checkIntMatmul(aw, bw, await readTensor(device, t.c), n, format, scale, o.checkSamples, rng);
           const time = await timer.time(work, o.timing);
           const value = (2 * n ** 3) / time.seconds / 1e12;
           addRow(out, o, {
-            section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: intMatmulPathName(path), metric: 'TOP/s', value,
+            section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: pathName, metric: 'TOP/s', value,
             seconds: time.seconds, timing: time.method, checked: check.ok, check: check.text, extra: { dispatchesPerPass: time.perPass },
           });
-          o.log?.(`kernel ${name} ${path} ${n}³: ${value.toPrecision(3)} TOP/s (${check.ok ? 'checked' : 'CHECK FAILED'})`);
+          o.log?.(`kernel ${name} ${pathName} ${n}³: ${value.toPrecision(3)} TOP/s (${check.ok ? 'checked' : 'CHECK FAILED'})`);
         } catch (e) {
-          out.skipped.push({ section: 'kernel', name: `${name} ${path}`, size: `${n}³`, reason: (e as Error).message });
+          out.skipped.push({ section: 'kernel', name: `${name} ${pathName}`, size: `${n}³`, reason: (e as Error).message });
         }
       }
     } finally {

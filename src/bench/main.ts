@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { acquireNodeGpu } from '../engine/gpu/node';
 import { runMain } from '../cli/common';
 import { loadDataset } from '../cli/common';
+import { formatTuneReport, parseTuneArgs, runTuneBench, tuneFailures, tuneHelpText } from './matmul-tune';
 import { formatRows, formatSkipped } from './rows';
 import { BENCH_DAWN_FLAGS, helpText, parseBenchArgs, runBenchmarks } from './run';
 import { formatSoak, parseSoakArgs, runSoak, soakHelpText } from './soak';
@@ -31,8 +32,32 @@ async function soakMain(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `npm run bench -- tune …`: the f32 matmul tile sweep (matmul-tune.ts). Exit 1 when a candidate failed
+ *  its check or to build. */
+async function tuneMain(argv: string[]): Promise<number> {
+  const o = parseTuneArgs(argv);
+  if (o.help) {
+    process.stdout.write(tuneHelpText() + '\n');
+    return 0;
+  }
+  const gpu = await acquireNodeGpu(BENCH_DAWN_FLAGS);
+  const report = await runTuneBench(gpu, o, ['tune', ...argv], (line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(formatTuneReport(report) + '\n');
+  if (o.out) {
+    writeFileSync(o.out, JSON.stringify(report, null, 1) + '\n');
+    process.stderr.write(`wrote ${o.out}\n`);
+  }
+  const failed = tuneFailures(report);
+  if (failed.length) {
+    process.stderr.write(`error: ${failed.length} candidate(s) failed:\n${failed.join('\n')}\n`);
+    return 1;
+  }
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'soak') return soakMain(argv.slice(1));
+  if (argv[0] === 'tune') return tuneMain(argv.slice(1));
   const o = parseBenchArgs(argv);
   if (o.help) {
     process.stdout.write(helpText() + '\n');

@@ -1,7 +1,7 @@
 // What every benchmark reports: one row per (what, size, path), with the check that was run before the
 // timing and the device it ran on. The same rows go to the table on stdout and to --out JSON.
 import type { GpuContext } from '../engine/gpu/device';
-import type { TimingMethod } from './timing';
+import type { TimingMethod } from '../engine/gpu/timing';
 
 export type Section = 'kernel' | 'train' | 'peer';
 export type Metric = 'TFLOP/s' | 'TOP/s' | 'GB/s' | 'tokens/s';

@@ -1,15 +1,18 @@
 // The benchmark command's options and the run of every section, without the process around it (the
 // CLI in main.ts prints and writes; the test calls runBenchmarks in-process).
 import { parseArgs } from 'node:util';
-import { PRECISIONS, type Precision } from '../engine/config';
+import { type AttentionKernelChoice, ATTENTION_KERNEL_CHOICES, DEFAULT_TRAIN, MATMUL_TUNING_CHOICES, type MatmulTuningChoice, PRECISIONS, type Precision } from '../engine/config';
 import { describeGpu, type GpuContext } from '../engine/gpu/device';
 import { CliError } from '../cli/args';
-import { runKernelBenches } from './kernels';
+import { KERNEL_GROUPS, type KernelGroup, runKernelBenches } from './kernels';
+import { type AttentionBenchShape, runAttentionBenches } from './attention';
 import type { BenchReport } from './rows';
-import type { TimingOptions } from './timing';
+import type { TimingOptions } from '../engine/gpu/timing';
 import { QUICK_TRAIN_MODELS, TRAIN_MODELS, TRAIN_PRECISIONS, runTrainBenches, type TrainBenchModel } from './train';
 
-export const SECTIONS = ['kernels', 'train', 'peer'] as const;
+export const SECTIONS = ['kernels', 'attention', 'train', 'peer'] as const;
+/** Quick: one tiny causal attention shape (both kernels run and are checked; not a speed result). */
+const QUICK_ATTENTION_SHAPES: readonly AttentionBenchShape[] = [{ B: 2, nHead: 2, T: 40, hs: 16 }];
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -26,6 +29,12 @@ export interface BenchOptions {
   stepsPerWindow: number;
   windows: number;
   seed: number;
+  /** Kernel groups of the kernels section (default all). */
+  groups: KernelGroup[];
+  /** The integer subgroup-matrix path in every tiling, not only the engine's default. */
+  intTilings: boolean;
+  attentionKernel: AttentionKernelChoice;
+  matmulTuning: MatmulTuningChoice;
   out: string | null;
   help: boolean;
 }
@@ -48,6 +57,10 @@ export function quickOptions(): BenchOptions {
     stepsPerWindow: 2,
     windows: 1,
     seed: 1,
+    groups: [...KERNEL_GROUPS],
+    intTilings: false,
+    attentionKernel: DEFAULT_TRAIN.attentionKernel ?? 'auto',
+    matmulTuning: DEFAULT_TRAIN.matmulTuning ?? 'auto',
     out: null,
     help: false,
   };
@@ -67,6 +80,10 @@ export function defaultOptions(): BenchOptions {
     stepsPerWindow: 10,
     windows: 5,
     seed: 1,
+    groups: [...KERNEL_GROUPS],
+    intTilings: false,
+    attentionKernel: DEFAULT_TRAIN.attentionKernel ?? 'auto',
+    matmulTuning: DEFAULT_TRAIN.matmulTuning ?? 'auto',
     out: null,
     help: false,
   };
@@ -77,7 +94,8 @@ export function helpText(): string {
     'Usage: npm run bench -- [flags]',
     '',
     'Kernel throughput (matmul f32/f16 in the forward and both backward layouts, intMatmul INT8/INT4 on the',
-    'dot4I8Packed and plain paths, Hadamard transform, LSQ quantize), end-to-end training tokens/s per',
+    'dot4I8Packed and plain paths, Hadamard transform, LSQ quantize), attention forward and backward (fused',
+    'and separate kernels, B32·32 heads·64 at T 256 and 1024), end-to-end training tokens/s per',
     'precision, and the same GPT in TF.js (WebGPU backend) as a peer. Every result is checked against a CPU',
     'computation before it is timed. See docs/benchmarks.md.',
     '',
@@ -87,6 +105,10 @@ export function helpText(): string {
     `  --sizes LIST           square kernel sizes (default ${DEFAULT_SIZES.join(',')}; quick ${QUICK_SIZES.join(',')})`,
     `  --models LIST          training models: ${Object.keys(TRAIN_MODELS).join(', ')} (default: all)`,
     `  --precisions LIST      training precisions (default ${TRAIN_PRECISIONS.join(',')})`,
+    `  --groups LIST          kernel groups: ${KERNEL_GROUPS.join(',')} (default: all)`,
+    '  --int-tilings          integer products on subgroup matrices in every tiling (multi-subgroup variants)',
+    '  --attention-kernel K   training runs: auto, fused or separate (default auto)',
+    '  --matmul-tuning M      training runs: auto (tune f32 tiles at start-up) or off (default auto)',
     '  --repeats N            timed passes per kernel (median; default 7)',
     '  --check-samples N      matmul entries compared with the CPU per result (default 256; 0 = all)',
     '  --hadamard-block N     block of the hadamard/lsq rows (default 32)',
@@ -105,13 +127,13 @@ function positiveInts(flag: string, value: string): number[] {
   return list;
 }
 
-function positiveInt(flag: string, value: string, allowZero = false): number {
+export function positiveInt(flag: string, value: string, allowZero = false): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new CliError(`--${flag} takes a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`);
   return n;
 }
 
-function listOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+export function listOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = list.filter((s) => !(allowed as readonly string[]).includes(s));
   if (list.length === 0 || bad.length) throw new CliError(`--${flag}: unknown ${bad.join(', ') || 'empty list'}; choose from ${allowed.join(', ')}`);
@@ -132,6 +154,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         models: { type: 'string' },
         precisions: { type: 'string' },
         repeats: { type: 'string' },
+        groups: { type: 'string' },
+        'int-tilings': { type: 'boolean' },
+        'attention-kernel': { type: 'string' },
+        'matmul-tuning': { type: 'string' },
         'check-samples': { type: 'string' },
         'hadamard-block': { type: 'string' },
         warmup: { type: 'string' },
@@ -155,6 +181,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     o.models = listOf('models', v.models, Object.keys(all)).map((name) => all[name]);
   }
   if (v.precisions) o.precisions = listOf('precisions', v.precisions, PRECISIONS);
+  if (v.groups) o.groups = listOf('groups', v.groups, KERNEL_GROUPS);
+  if (v['int-tilings']) o.intTilings = true;
+  if (v['attention-kernel']) o.attentionKernel = listOf('attention-kernel', v['attention-kernel'], ATTENTION_KERNEL_CHOICES)[0];
+  if (v['matmul-tuning']) o.matmulTuning = listOf('matmul-tuning', v['matmul-tuning'], MATMUL_TUNING_CHOICES)[0];
   if (v.repeats) o.kernelTiming = { ...o.kernelTiming, repeats: positiveInt('repeats', v.repeats) };
   if (v['check-samples']) o.checkSamples = positiveInt('check-samples', v['check-samples'], true);
   if (v['hadamard-block']) {
@@ -187,7 +217,12 @@ export async function runBenchmarks(ctx: GpuContext, o: BenchOptions, args: read
     skipped: [],
   };
   if (o.sections.includes('kernels')) {
-    const r = await runKernelBenches(ctx, { sizes: o.sizes, timing: o.kernelTiming, checkSamples: o.checkSamples, hadamardBlock: o.hadamardBlock, seed: o.seed, log });
+    const r = await runKernelBenches(ctx, { sizes: o.sizes, timing: o.kernelTiming, checkSamples: o.checkSamples, hadamardBlock: o.hadamardBlock, seed: o.seed, groups: o.groups, intTilings: o.intTilings, log });
+    report.rows.push(...r.rows);
+    report.skipped.push(...r.skipped);
+  }
+  if (o.sections.includes('attention')) {
+    const r = await runAttentionBenches(ctx, { timing: o.kernelTiming, seed: o.seed, shapes: o.quick ? QUICK_ATTENTION_SHAPES : undefined, log });
     report.rows.push(...r.rows);
     report.skipped.push(...r.skipped);
   }
@@ -200,6 +235,8 @@ export async function runBenchmarks(ctx: GpuContext, o: BenchOptions, args: read
       windows: o.windows,
       tfjs: o.sections.includes('peer'),
       seed: o.seed,
+      attentionKernel: o.attentionKernel,
+      matmulTuning: o.matmulTuning,
       log,
     });
     report.rows.push(...r.rows);

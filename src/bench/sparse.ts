@@ -14,7 +14,7 @@ import { type CodeFormat, intMatmul, intMatmulPathName, intMatmulPaths, packedWo
 import { compress24, compressedShape, sparseIntMatmul, sparseMatmul } from '../engine/sparsity/ops';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
 import { buildChecked, FastRandom, runOnce } from './kernels';
-import { PassTimer, type TimingOptions } from './timing';
+import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
 
 export interface SparseBenchOptions {
   sizes: number[];

@@ -1,7 +1,7 @@
 // End-to-end training benchmarks: the engine's Trainer on a synthetic task (no files needed), one run per
 // (model, precision), timed over whole steps with the queue drained at both ends of each window; and the
 // peer, the same GPT in TF.js on its WebGPU backend, with the same batches.
-import { DEFAULT_TRAIN, type ModelConfig, type ModelShape, type Precision, PRESETS, type RunConfig, validateRunConfig } from '../engine/config';
+import { type AttentionKernelChoice, DEFAULT_TRAIN, type MatmulTuningChoice, type ModelConfig, type ModelShape, type Precision, PRESETS, type RunConfig, validateRunConfig } from '../engine/config';
 import { reverseDataset, Rng } from '../engine/data';
 import type { Dataset } from '../engine/data/dataset';
 import type { GpuContext } from '../engine/gpu/device';
@@ -9,7 +9,7 @@ import { type NamedTensor, Trainer } from '../engine/train/trainer';
 import type { BenchResults } from './kernels';
 import { adapterName, type BenchRow } from './rows';
 import { TfjsGpt, type TfjsTrainOptions, TfjsUnavailableError, loadTfjsWebgpu } from './tfjs-gpt';
-import { median } from './timing';
+import { median } from '../engine/gpu/timing';
 
 export interface TrainBenchModel extends ModelShape {
   name: string;
@@ -45,6 +45,9 @@ export interface TrainBenchOptions {
   /** Also run the TF.js peer (per model, fp32). */
   tfjs: boolean;
   seed: number;
+  /** The engine's kernel choices (TrainConfig), for comparing them; default DEFAULT_TRAIN's. */
+  attentionKernel?: AttentionKernelChoice;
+  matmulTuning?: MatmulTuningChoice;
   log?: (line: string) => void;
 }
 
@@ -66,6 +69,8 @@ function runConfig(m: TrainBenchModel, dataset: Dataset, precision: Precision, o
     train: {
       ...DEFAULT_TRAIN, precision, steps, batchSize: m.batchSize, lr: 1e-3, warmupSteps: Math.min(DEFAULT_TRAIN.warmupSteps, steps),
       seed: o.seed, logEvery: o.stepsPerWindow, valBatches: 1,
+      attentionKernel: o.attentionKernel ?? DEFAULT_TRAIN.attentionKernel,
+      matmulTuning: o.matmulTuning ?? DEFAULT_TRAIN.matmulTuning,
     },
     dataset: dataset.name,
   });

@@ -43,6 +43,8 @@ const FLAG_VALUES: Record<FlagName, { kind: Kind; valid?: fc.Arbitrary<string>; 
   positional: { kind: 'choice', ...choice('learned', 'sinusoidal') },
   precision: { kind: 'choice', ...choice(...PRECISIONS) },
   'f16-path': { kind: 'choice', ...choice('auto', 'native', 'emulated') },
+  'attention-kernel': { kind: 'choice', ...choice('auto', 'fused', 'separate') },
+  'matmul-tuning': { kind: 'choice', ...choice('auto', 'off') },
   'hadamard-block': { kind: 'free', valid: fc.oneof(fc.constant('auto'), posInt) },
   'forward-quantizer': { kind: 'choice', ...choice(...FORWARD_QUANTIZERS) },
   'backward-quantizer': { kind: 'choice', ...choice(...BACKWARD_QUANTIZERS) },

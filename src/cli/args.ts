@@ -1,7 +1,7 @@
 // Command-line flags of `npm run train`: one table drives parsing, validation and --help, so the help
 // always lists every flag. Pure (no I/O), so it is tested directly.
 import { parseArgs } from 'node:util';
-import { type Activation, type Architecture, BACKWARD_QUANTIZERS, type BackwardQuantizer, DEFAULT_PRESET, type F16Path, FORWARD_QUANTIZERS, type ForwardQuantizer, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, SPARSITY_RECIPES, SPARSITY_SCHEDULES, type SparsityRecipe, type SparsitySchedule, type TrainConfig } from '../engine/config';
+import { type Activation, type Architecture, BACKWARD_QUANTIZERS, type BackwardQuantizer, DEFAULT_PRESET, type F16Path, type AttentionKernelChoice, type MatmulTuningChoice, FORWARD_QUANTIZERS, type ForwardQuantizer, DEFAULT_TRAIN, PRECISIONS, PRESETS, type PositionalEncoding, type Precision, SPARSITY_RECIPES, SPARSITY_SCHEDULES, type SparsityRecipe, type SparsitySchedule, type TrainConfig } from '../engine/config';
 import { DEFAULT_DISTILL } from '../engine/sparsity/config';
 
 /** Steps between per-layer measurements when --metrics is given without --measure-every. */
@@ -38,6 +38,8 @@ const FLAGS = {
   positional: { kind: 'string', help: 'positional encoding', choices: ['learned', 'sinusoidal'], default: 'learned' },
   precision: { kind: 'string', help: 'numeric scheme of the linear layers', choices: PRECISIONS, default: 'fp32' },
   'f16-path': { kind: 'string', help: 'fp16 kernels: native shader-f16 where offered (auto), or forced', choices: ['auto', 'native', 'emulated'], default: 'auto' },
+  'matmul-tuning': { kind: 'string', help: 'f32 products: auto checks and times generated tile shapes on this GPU at start-up and uses the fastest (not on CPU adapters); off keeps the built-in kernel (bit-repeatable runs)', choices: ['auto', 'off'], default: 'auto' },
+  'attention-kernel': { kind: 'string', help: 'attention: fused (FlashAttention-style, no B·heads·T² scores kept), separate (matmul, softmax, matmul), or auto (fused where heads are ≤ 128 wide)', choices: ['auto', 'fused', 'separate'], default: 'auto' },
   'hadamard-block': { kind: 'string', help: 'int4: "auto" searches each layer\'s block on the first batch (the official code\'s choice); N fixes the largest block (a power of two; each layer uses the largest one dividing its width)', default: DEFAULT_TRAIN.hadamardSearch ? 'auto' : String(DEFAULT_TRAIN.hadamardBlock) },
   'forward-quantizer': { kind: 'string', help: 'quantized precisions: override the forward quantizer of X and W (Hadamard+LSQ, LSQ, min-max, none)', choices: FORWARD_QUANTIZERS },
   'backward-quantizer': { kind: 'string', help: 'quantized precisions: override the quantizer of ∇Y (lss: the paper\'s sampling; bitsplit: every non-zero row, as the official code)', choices: BACKWARD_QUANTIZERS },
@@ -209,6 +211,8 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     ...DEFAULT_TRAIN,
     precision: get<string>('precision') as Precision,
     f16Path: get<string>('f16-path') as F16Path,
+    attentionKernel: get<string>('attention-kernel') as AttentionKernelChoice,
+    matmulTuning: get<string>('matmul-tuning') as MatmulTuningChoice,
     ...hadamardChoice(get<string>('hadamard-block')!),
     forwardQuantizer: get<string>('forward-quantizer') as ForwardQuantizer | undefined,
     backwardQuantizer: get<string>('backward-quantizer') as BackwardQuantizer | undefined,

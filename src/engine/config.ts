@@ -66,6 +66,14 @@ export interface TrainConfig {
   precision: Precision;
   /** FP16 kernels: native shader-f16 where the adapter offers it ('auto'), or forced either way. */
   f16Path: F16Path;
+  /** Attention kernel (ops/attention.ts): 'fused' (FlashAttention-style: no B·heads·T² scores kept),
+   *  'separate' (batched products with the softmax between them), 'auto' (fused where the head size
+   *  allows, ≤ 128). Same values up to f32 rounding. Absent (configs saved before it existed): separate. */
+  attentionKernel?: AttentionKernelChoice;
+  /** f32 products: 'auto' checks and times generated tile shapes on the run's layer shapes at start-up
+   *  and uses the fastest per layout (train/startup-tuning.ts; not on CPU adapters); 'off' keeps the
+   *  built-in kernel. Absent (older configs): off. */
+  matmulTuning?: MatmulTuningChoice;
   /** INT4 HQ: the largest block of the block-diagonal Hadamard transform (a power of two ≤ 1024);
    *  each layer uses the largest power of two up to it that divides its reduction dimension. The paper's
    *  typical value is 32 (k = 5, §3.3 / A.5). */
@@ -160,9 +168,25 @@ export const PRESETS: Record<string, ModelShape & { batchSize: number; lr: numbe
 };
 export const DEFAULT_PRESET = 'small';
 
+export type AttentionKernelChoice = 'auto' | 'fused' | 'separate';
+export type MatmulTuningChoice = 'auto' | 'off';
+export const MATMUL_TUNING_CHOICES: readonly MatmulTuningChoice[] = ['auto', 'off'];
+export const ATTENTION_KERNEL_CHOICES: readonly AttentionKernelChoice[] = ['auto', 'fused', 'separate'];
+/** The largest head size the fused attention kernel is generated for (ops/flash-attention.ts). */
+export const FUSED_ATTENTION_MAX_HEAD_SIZE = 128;
+
+/** The attention kernel a run uses: its choice, with 'auto' resolved by the head size. */
+export function attentionKernelFor(m: Pick<ModelConfig, 'dModel' | 'nHead'>, t: Pick<TrainConfig, 'attentionKernel'>): 'fused' | 'separate' {
+  const choice = t.attentionKernel ?? 'separate';
+  if (choice !== 'auto') return choice;
+  return m.dModel / m.nHead <= FUSED_ATTENTION_MAX_HEAD_SIZE ? 'fused' : 'separate';
+}
+
 export const DEFAULT_TRAIN: TrainConfig = {
   precision: 'fp32',
   f16Path: 'auto',
+  attentionKernel: 'auto',
+  matmulTuning: 'auto',
   hadamardBlock: 32,
   int8PerRow: false,
   quantizerLrScale: 0.1,
@@ -289,6 +313,12 @@ export function trainConfigErrors(t: TrainConfig): string[] {
   if (!(PRECISIONS as readonly unknown[]).includes(t.precision)) errs.push(`precision must be one of ${PRECISIONS.join(', ')} (got ${describeValue(t.precision)})`);
   // Optional in older saved configs: absent means 'auto' / off, as the linear schemes read them.
   if (t.f16Path !== undefined && !(F16_PATHS as readonly unknown[]).includes(t.f16Path)) errs.push(`f16-path must be one of ${F16_PATHS.join(', ')} (got ${describeValue(t.f16Path)})`);
+  if (t.attentionKernel !== undefined && !(ATTENTION_KERNEL_CHOICES as readonly unknown[]).includes(t.attentionKernel)) {
+    errs.push(`attention-kernel must be one of ${ATTENTION_KERNEL_CHOICES.join(', ')} (got ${describeValue(t.attentionKernel)})`);
+  }
+  if (t.matmulTuning !== undefined && !(MATMUL_TUNING_CHOICES as readonly unknown[]).includes(t.matmulTuning)) {
+    errs.push(`matmul-tuning must be one of ${MATMUL_TUNING_CHOICES.join(', ')} (got ${describeValue(t.matmulTuning)})`);
+  }
   for (const [k, v] of [['int8-per-row', t.int8PerRow], ['hadamard-search', t.hadamardSearch]] as const) {
     if (v !== undefined && typeof v !== 'boolean') errs.push(`${k} must be true or false (got ${describeValue(v)})`);
   }
@@ -346,6 +376,9 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (shapeErrs.length) throw new ConfigError(shapeErrs.join('; '));
   const errs = [...modelConfigErrors(c.model), ...trainConfigErrors(c.train)];
   if (errs.length === 0) errs.push(...quantizerConfigErrors(c.model, c.train), ...sparsityConfigErrors(c.model, c.train));
+  if (errs.length === 0 && c.train.attentionKernel === 'fused' && c.model.dModel / c.model.nHead > FUSED_ATTENTION_MAX_HEAD_SIZE) {
+    errs.push(`the fused attention kernel handles heads up to ${FUSED_ATTENTION_MAX_HEAD_SIZE} wide, and d_model ${c.model.dModel} / ${c.model.nHead} heads = ${c.model.dModel / c.model.nHead}: use at least ${Math.ceil(c.model.dModel / FUSED_ATTENTION_MAX_HEAD_SIZE)} heads, or attention-kernel separate or auto`);
+  }
   if (errs.length) throw new ConfigError(errs.join('; '));
   return c;
 }

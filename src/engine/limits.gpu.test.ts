@@ -19,6 +19,9 @@ const config = tinyRunConfig;
 /** Configs across precisions, quantizer choices, measurements and shapes (incl. split-K weight gradients). */
 const CASES: [string, RunConfig][] = [
   ['fp32 tiny', config({ precision: 'fp32' })],
+  ['fp32 tiny, separate attention kernel', config({ precision: 'fp32', attentionKernel: 'separate' })],
+  ['fp32 tiny, fused attention kernel', config({ precision: 'fp32', attentionKernel: 'fused' })],
+  ['int4 tiny, separate attention kernel', config({ precision: 'int4', attentionKernel: 'separate' })],
   ['fp32 tiny, checkpoints every 5', config({ precision: 'fp32', checkpointEvery: 5 })],
   ['fp32 tiny, measured, sinusoidal, relu', config({ precision: 'fp32', measureEvery: 5 }, { positionalEncoding: 'sinusoidal', activation: 'relu' })],
   ['fp32, 1024 tokens per batch (split-K)', config({ precision: 'fp32', batchSize: 32, logEvery: 10 }, { contextLength: 32, dModel: 64, dFF: 256 })],

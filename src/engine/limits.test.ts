@@ -12,9 +12,14 @@ describe('checkMemoryLimits', () => {
     const wideVocab = estimateRunMemory(config({ batchSize: 8 }, { vocabSize: 5000 }));
     expect(wideVocab.largest.label).toBe('logits (batch·context × vocab)');
     expect(wideVocab.largest.bytes).toBe(8 * 16 * 5000 * 4);
-    const longContext = estimateRunMemory(config({ batchSize: 8 }, { contextLength: 512, nHead: 8 }));
+    const longContext = estimateRunMemory(config({ batchSize: 8, attentionKernel: 'separate' }, { contextLength: 512, nHead: 8 }));
     expect(longContext.largest.label).toBe('attention scores (batch·heads × context × context)');
     expect(longContext.largest.bytes).toBe(8 * 8 * 512 * 512 * 4);
+    // The fused kernel keeps no scores: the largest T² buffer is the attention map of one sequence.
+    const fused = estimateRunMemory(config({ batchSize: 8, attentionKernel: 'fused' }, { contextLength: 512, nHead: 8 }));
+    expect(fused.largest.label).toBe('attention map (heads × context × context)');
+    expect(fused.largest.bytes).toBe(8 * 512 * 512 * 4);
+    expect(fused.totalBytes).toBeLessThan(longContext.totalBytes - 4 * 8 * 8 * 512 * 512 * 4 + 8 * 512 * 512 * 4 + 1);
   });
 
   it('passes a config that fits, returning the estimate', () => {
@@ -50,8 +55,11 @@ describe('checkMemoryLimits', () => {
     expect(() => checkMemoryLimits(c, { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 16 * 2 ** 20 })).toThrow(
       /for the parameters, but this GPU allows 16\.0 MiB per buffer .*even batch size 1 does not fit: use a smaller model/,
     );
-    expect(() => checkMemoryLimits(config({ batchSize: 2 }, { contextLength: 2048 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 32 * 2 ** 20 })).toThrow(
+    expect(() => checkMemoryLimits(config({ batchSize: 2, attentionKernel: 'separate' }, { contextLength: 2048 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 32 * 2 ** 20 })).toThrow(
       /attention scores.*even batch size 1 does not fit: use a shorter context or fewer heads/,
+    );
+    expect(() => checkMemoryLimits(config({ batchSize: 2, attentionKernel: 'fused' }, { contextLength: 2048 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 32 * 2 ** 20 })).toThrow(
+      /attention map.*even batch size 1 does not fit: use a shorter context or fewer heads/,
     );
   });
 

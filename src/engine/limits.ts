@@ -6,7 +6,7 @@
 // The list follows the build; small fixed-size buffers (uniforms, reduction scratch of a few hundred
 // floats) are left out or approximated, so the total is an estimate (tested within ±15% of
 // GpuMemory.bytes after a real build, limits.gpu.test.ts) and the sizes of the large buffers are exact.
-import { ConfigError, quantizerChoice, type RunConfig, validateRunConfig } from './config';
+import { attentionKernelFor, ConfigError, quantizerChoice, type RunConfig, validateRunConfig } from './config';
 import { linearSchemeFor } from './linear';
 import { modelParamSpecs } from './model/build';
 import { headOutputs } from './model/gpt';
@@ -270,7 +270,13 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   // Each LayerNorm backward sums ∇γ and ∇β over the tokens in two passes (ops/layernorm.ts).
   list.shared('colsum.partials', [2 * Math.ceil(N / COLSUM_CHUNK) * C]); // every LayerNorm's γ/β gradient sums
   f32('attention q·k·v input (batch·context × 3·d_model)', 3 * N * C, L);
-  f32('attention scores (batch·heads × context × context)', square, 2 * L);
+  // The separate attention kernel keeps scores and probabilities; the fused one each row's log-sum-exp,
+  // and attention maps recompute one layer's probabilities of one sequence into a buffer of their own.
+  const fused = attentionKernelFor(m, t) === 'fused';
+  const rowsByHead = B * m.nHead * T;
+  if (fused) f32('attention row log-sum-exp (batch·heads × context)', rowsByHead, L);
+  else f32('attention scores (batch·heads × context × context)', square, 2 * L);
+  if (fused && m.architecture !== 'encoder-decoder') f32('attention map (heads × context × context)', m.nHead * T * T);
   f32('MLP activations (batch·context × d_ff)', N * F, 2 * L);
   f32('logits (batch·context × vocab)', N * headOutputs(m));
 
@@ -278,7 +284,8 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   f32('activation gradients (batch·context × d_model)', N * C, L + 1 + 3 + 4);
   f32('attention q·k·v input gradient (batch·context × 3·d_model)', 3 * N * C);
   f32('MLP activation gradients (batch·context × d_ff)', N * F, 2);
-  f32('attention score gradients (batch·heads × context × context)', square, 2);
+  if (fused) f32('attention backward row statistics (batch·heads × context × 2)', 2 * rowsByHead);
+  else f32('attention score gradients (batch·heads × context × context)', square, 2);
   f32('logit gradients (batch·context × vocab)', N * headOutputs(m));
 
   // Per-layer measurements and their staging copies.
@@ -342,14 +349,19 @@ function encoderDecoderBuffers(list: BufferList, config: RunConfig, quantizedEmb
   f32('encoder activations (batch·source × d_model)', NS * C, 2 + 2 * L + 4 * L + 5 * L + 1);
   f32('encoder LayerNorm statistics', NS, 4 * L + 2);
   f32('encoder q·k·v input (batch·source × 3·d_model)', 3 * NS * C, L + 1);
-  f32('encoder attention scores (batch·heads × source × source)', B * m.nHead * S * S, 2 * L + 2);
+  const fused = attentionKernelFor(m, config.train) === 'fused';
+  if (fused) {
+    f32('encoder attention row log-sum-exp and backward statistics (batch·heads × source)', B * m.nHead * S, L + 2);
+    f32('attention map (heads × the largest of source², context², context × source)', m.nHead * Math.max(S * S, T * T, T * S));
+  } else f32('encoder attention scores (batch·heads × source × source)', B * m.nHead * S * S, 2 * L + 2);
   f32('encoder MLP activations (batch·source × d_ff)', NS * F, 2 * L + 2);
   f32('encoder activation gradients (batch·source × d_model)', NS * C, L + 8);
   if (quantizedEmbedding) f32('encoder embedding quantizer', NS * C, 4);
   // Cross-attention per decoder block: ln_cross, q, outputs, k/v of the encoder output, scores.
   f32('cross-attention activations (batch·context × d_model)', N * C, 8 * L + 3);
   f32('cross-attention k·v (batch·source × 2·d_model)', 2 * NS * C, 2 * L + 1);
-  f32('cross-attention scores (batch·heads × context × source)', B * m.nHead * T * S, 2 * L + 2);
+  if (fused) f32('cross-attention row log-sum-exp and backward statistics (batch·heads × context)', B * m.nHead * T, L + 2);
+  else f32('cross-attention scores (batch·heads × context × source)', B * m.nHead * T * S, 2 * L + 2);
   f32('cross-attention LayerNorm statistics', N, 2 * L);
   for (let l = 0; l < L; l++) {
     for (const [which, inF, outF] of [['attn.c_attn', C, 3 * C], ['attn.c_proj', C, C], ['mlp.c_fc', C, F], ['mlp.c_proj', F, C]] as const) {
@@ -401,7 +413,7 @@ export function formatBytes(bytes: number): string {
 
 /** What to change when the batch is not the problem: the model dimension the buffer grows with. */
 function shrinkHint(label: string): string {
-  if (/attention score/.test(label)) return 'a shorter context or fewer heads';
+  if (/attention (score|map)/.test(label)) return 'a shorter context or fewer heads';
   if (/logit/.test(label)) return 'a shorter context or a smaller vocabulary';
   if (['parameters', 'gradients', 'AdamW moments'].includes(label)) return 'a smaller model (fewer layers, a smaller d_model or d_ff)';
   // The copy of weights and AdamW moments that training checkpoints are read back through.

@@ -28,8 +28,8 @@ import type { ModelConfig } from '../config';
 import { type Dispatch, type Kernels } from '../gpu/kernels';
 import { fp32Scheme } from '../linear/fp32';
 import type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from '../linear/scheme';
-import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, keyLengthsForward } from '../ops/attention';
-import { accumulate, allocCrossAttentionActivations, allocCrossAttentionGrads, type CrossAttentionActivations, type CrossAttentionShape, crossAttentionBackward, crossAttentionForward } from '../ops/cross-attention';
+import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, attentionMapSource, keyLengthsForward } from '../ops/attention';
+import { accumulate, allocCrossAttentionActivations, allocCrossAttentionGrads, type CrossAttentionActivations, type CrossAttentionShape, crossAttentionBackward, crossAttentionMapSource, crossAttentionForward } from '../ops/cross-attention';
 import { activationBackward, activationForward, residualAdd } from '../ops/elementwise';
 import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops/embedding';
 import { layerNormBackward, layerNormForward, type LayerNormTensors } from '../ops/layernorm';
@@ -203,6 +203,11 @@ export class EncoderDecoder {
       this.firstForward.push(...(l.firstForward ?? l.forward));
     };
     const activation = (name: string, tensor: Tensor) => this.activations.push({ name, tensor });
+    const attentionKernel = o.attentionKernel ?? 'separate';
+    // The fused kernel keeps no probabilities: an attention map recomputes one layer's at a time here,
+    // sized for the largest of the encoder's, the decoder's and the cross-attention's maps.
+    let mapBuffer: Tensor | undefined;
+    const attentionMap = () => (mapBuffer ??= mem.tensor([c.nHead * Math.max(S * S, T * T, T * S)], 'attention.map'));
 
     /** Token embedding + positions (+ the scheme's embedding quantizer) of one stack; returns the
      *  stack's input, the gradient it receives and the backward. */
@@ -243,8 +248,8 @@ export class EncoderDecoder {
       fwdLinear(cProj);
       fwd(residualAdd(k, `${p}.resid_attn`, x, attnProj, out));
       for (const [what, t] of [['ln_1', ln1.y], ['attn.c_attn output (q, k, v)', qkv], ['attention output', attnOut], ['attn.c_proj output', attnProj], ['residual after attention', out]] as const) activation(`${p} ${what}`, t);
-      this.attentionProbes.push({ layer, kind, name: `${p}.attn`, probs: attn.probs, Tq: shape.T, Tk: shape.T });
-      const attnBackward = attentionBackward(k, `${p}.attn.backward`, shape, attn, scratch.grads, scratch.dAttnOut, scratch.dQkv);
+      this.attentionProbes.push({ layer, kind, name: `${p}.attn`, ...attentionMapSource(k, `${p}.attn.probs`, shape, attn, attentionMap, keyLengths), Tq: shape.T, Tk: shape.T });
+      const attnBackward = attentionBackward(k, `${p}.attn.backward`, shape, attn, scratch.grads, scratch.dAttnOut, scratch.dQkv, keyLengths);
       const ln1Backward = layerNormBackward(k, `${p}.ln_1.backward`, ln1, { dy: scratch.dLn, dx: dIn, dgamma: G(`${p}.ln_1.weight`), dbeta: G(`${p}.ln_1.bias`), dresidual: dOut }, rows, C);
       return { out, backward: (back: (l: LinearLayer) => Dispatch[]) => [...back(cProj), ...attnBackward, ...back(cAttn), ...ln1Backward] };
     };
@@ -275,7 +280,7 @@ export class EncoderDecoder {
     // Each source's length, for the key padding mask of the encoder and of every cross-attention.
     fwd(keyLengthsForward(k, 'encoder.key_lengths', { B, T: S, pad }, this.sources, this.keyLengths));
     const encEmb = embed('encoder', this.sources, S, NS);
-    const encShape: AttentionShape = { B, T: S, C, nHead: c.nHead, causal: false };
+    const encShape: AttentionShape = { B, T: S, C, nHead: c.nHead, causal: false, kernel: attentionKernel };
     const encScratch = {
       dLn: mem.tensor([NS, C], 'encoder.d_ln'),
       dQkv: mem.tensor([NS, 3 * C], 'encoder.d_qkv'),
@@ -305,8 +310,8 @@ export class EncoderDecoder {
 
     // --- decoder
     const decEmb = embed('transformer', this.inputs, T, N);
-    const decShape: AttentionShape = { B, T, C, nHead: c.nHead, causal: true };
-    const crossShape: CrossAttentionShape = { B, Tq: T, Tk: S, C, nHead: c.nHead };
+    const decShape: AttentionShape = { B, T, C, nHead: c.nHead, causal: true, kernel: attentionKernel };
+    const crossShape: CrossAttentionShape = { B, Tq: T, Tk: S, C, nHead: c.nHead, kernel: attentionKernel };
     const decScratch = {
       dLn: mem.tensor([N, C], 'd_ln'),
       dQkv: mem.tensor([N, 3 * C], 'd_qkv'),
@@ -347,8 +352,8 @@ export class EncoderDecoder {
       fwdLinear(cproj);
       fwd(residualAdd(k, `${p}.resid_cross`, attn.out, crossProj, afterCross));
       for (const [what, t] of [['ln_cross', lnCross.y], ['cross_attn.c_q output', q], ['cross_attn.c_kv output (k, v)', kv], ['cross-attention output', crossOut], ['cross_attn.c_proj output', crossProj], ['residual after cross-attention', afterCross]] as const) activation(`${p} ${what}`, t);
-      this.attentionProbes.push({ layer: l, kind: 'cross', name: `${p}.cross_attn`, probs: cross.probs, Tq: T, Tk: S });
-      const crossBackward = crossAttentionBackward(k, `${p}.cross_attn.backward`, crossShape, cross, crossGrads, dCrossOut, dQ, dKV);
+      this.attentionProbes.push({ layer: l, kind: 'cross', name: `${p}.cross_attn`, ...crossAttentionMapSource(k, `${p}.cross_attn.probs`, crossShape, cross, attentionMap, this.keyLengths), Tq: T, Tk: S });
+      const crossBackward = crossAttentionBackward(k, `${p}.cross_attn.backward`, crossShape, cross, crossGrads, dCrossOut, dQ, dKV, this.keyLengths);
       const lnCrossBackward = layerNormBackward(k, `${p}.ln_cross.backward`, lnCross, { dy: decScratch.dLn, dx: dMid1, dgamma: G(`${p}.ln_cross.weight`), dbeta: G(`${p}.ln_cross.bias`), dresidual: dMid2 }, N, C);
       const addEnc = first ? [] : [accumulate(k, `${p}.cross_attn.d_enc`, dEncPart, dEncOut, NS * C)];
       const ff = mlp(p, afterCross, N, decScratch, dResid[l + 1], dMid2);

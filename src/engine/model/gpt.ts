@@ -23,7 +23,7 @@ import { type Dispatch, type Kernels } from '../gpu/kernels';
 import type { GpuMemory } from '../gpu/memory';
 import { fp32Scheme } from '../linear/fp32';
 import type { LinearLayer, LinearLayerSpec, LinearScheme, SchemeParameter } from '../linear/scheme';
-import { type AttentionActivations, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, keyLengthsForward } from '../ops/attention';
+import { type AttentionActivations, type AttentionKernel, type AttentionShape, allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, attentionMapSource, keyLengthsForward } from '../ops/attention';
 import { activationBackward, activationForward, residualAdd } from '../ops/elementwise';
 import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops/embedding';
 import { layerNormBackward, layerNormForward, type LayerNormTensors } from '../ops/layernorm';
@@ -100,7 +100,10 @@ export interface AttentionProbe {
   kind: 'self' | 'encoder' | 'cross';
   /** Parameter prefix of the attention layer, e.g. `transformer.h.0.attn`. */
   name: string;
+  /** Sequence 0's probabilities [nh, Tq, Tk] at the start of this tensor, once `prepare` has run after
+   *  the forward (empty where the forward keeps them: the separate attention kernel). */
   probs: Tensor;
+  prepare: Dispatch[];
   Tq: number;
   Tk: number;
 }
@@ -144,6 +147,8 @@ export interface GptBuildOptions {
    *  not this one. A decoder ignores it: its causal mask already hides the padding after the scored
    *  positions from them. */
   padToken?: number;
+  /** Attention kernel of every attention layer (ops/attention.ts); default 'separate'. */
+  attentionKernel?: AttentionKernel;
 }
 
 /** The pad token of a build whose encoder masks padded keys: a token id of the vocabulary. */
@@ -239,7 +244,10 @@ export class Gpt {
 
     // --- activations
     const x0 = mem.tensor([N, C], 'embedding.out');
-    const attnShape: AttentionShape = { B, T, C, nHead: c.nHead, causal: c.architecture === 'decoder' };
+    const attnShape: AttentionShape = { B, T, C, nHead: c.nHead, causal: c.architecture === 'decoder', kernel: o.attentionKernel ?? 'separate' };
+    // The fused kernel keeps no probabilities: an attention map recomputes one layer's at a time here.
+    let mapBuffer: Tensor | undefined;
+    const attentionMap = () => (mapBuffer ??= mem.tensor([c.nHead * T * T], 'attention.map'));
     const blocks: BlockActivations[] = [];
     let residIn = x0;
     for (let l = 0; l < c.nLayer; l++) {
@@ -264,7 +272,10 @@ export class Gpt {
     }
     const lnf = ln('ln_f', residIn, 'transformer.ln_f');
     this.logits = mem.tensor([N, H], 'logits');
-    blocks.forEach((b, l) => this.attentionProbes.push({ layer: l, kind: 'self', name: `transformer.h.${l}.attn`, probs: b.attn.probs, Tq: T, Tk: T }));
+    blocks.forEach((b, l) => {
+      const name = `transformer.h.${l}.attn`;
+      this.attentionProbes.push({ layer: l, kind: 'self', name, ...attentionMapSource(k, `${name}.probs`, attnShape, b.attn, attentionMap, this.keyLengths), Tq: T, Tk: T });
+    });
     this.activations.push({ name: 'embedding output', tensor: x0 });
     blocks.forEach((b, l) => {
       const p = `transformer.h.${l}`;
@@ -354,7 +365,7 @@ export class Gpt {
       // adds it to the gradient it computes (see layernorm.wgsl).
       const actBackward = activationBackward(k, `${p}.act.backward`, c.activation, b.fc, dFcAct, dFc);
       const ln2Backward = layerNormBackward(k, `${p}.ln_2.backward`, b.ln2, { dy: dLn, dx: dResidMid, dgamma: G(`${p}.ln_2.weight`), dbeta: G(`${p}.ln_2.bias`), dresidual: dResid[l + 1] }, N, C);
-      const attnBackward = attentionBackward(k, `${p}.attn.backward`, attnShape, b.attn, attnGrads, dAttnOut, dQkv);
+      const attnBackward = attentionBackward(k, `${p}.attn.backward`, attnShape, b.attn, attnGrads, dAttnOut, dQkv, this.keyLengths);
       const ln1Backward = layerNormBackward(k, `${p}.ln_1.backward`, b.ln1, { dy: dLn, dx: dResid[l], dgamma: G(`${p}.ln_1.weight`), dbeta: G(`${p}.ln_1.bias`), dresidual: dResidMid }, N, C);
       blockBackward.push((measured) => {
         const back = (layer: LinearLayer) => [...layer.backward, ...(measured ? statsOf.get(layer) ?? [] : [])];

@@ -7,10 +7,21 @@
 // add nothing to y and get zero gradient: the backward needs no mask of its own.
 // The scores S and probabilities P stay float in every precision scheme (the paper quantizes only the
 // linear layers; its appendix A.1 discusses the attention products as an option).
+//
+// Two kernels compute the same thing: 'separate' (the products on the batched matmul, the masked softmax
+// between them; S and P kept for the backward: 2·B·heads·T² floats per layer) and 'fused'
+// (ops/flash-attention.ts, FlashAttention-style: S and P never leave the kernel; the backward recomputes
+// them from q, k and the rows' log-sum-exp). The model builds choose by TrainConfig.attentionKernel.
 import type { Tensor } from '../tensor';
 import { type Dispatch, grid1d, gridRows, type Kernels } from '../gpu/kernels';
 import type { GpuMemory } from '../gpu/memory';
+import { flashAttentionBackward, flashAttentionForward, flashAttentionLseFloats, flashAttentionProbs, flashAttentionScratchFloats, FLASH_ATTENTION_MAX_HEAD_SIZE } from './flash-attention';
 import { matmul } from './matmul';
+
+/** 'separate': products on the batched matmul with the softmax between them, S and P kept; 'fused': one
+ *  FlashAttention-style kernel each way, nothing of size T² kept. */
+export type AttentionKernel = 'separate' | 'fused';
+export const ATTENTION_KERNELS: readonly AttentionKernel[] = ['fused', 'separate'];
 
 export interface AttentionShape {
   B: number;
@@ -18,38 +29,56 @@ export interface AttentionShape {
   C: number;
   nHead: number;
   causal: boolean;
+  /** Default 'separate'. */
+  kernel?: AttentionKernel;
 }
 
-/** The intermediate tensors of one attention layer: kept from forward for backward. */
+/** Why a fused kernel cannot serve a head size, or null: it is generated for heads up to 128 wide. */
+export function fusedAttentionUnsupported(C: number, nHead: number): string | null {
+  const hs = C / nHead;
+  return hs > FLASH_ATTENTION_MAX_HEAD_SIZE ? `the fused attention kernel handles heads up to ${FLASH_ATTENTION_MAX_HEAD_SIZE} wide; d_model ${C} / ${nHead} heads = ${hs}: use more heads or the separate kernel` : null;
+}
+
+/** The intermediate tensors of one attention layer: kept from forward for backward. The separate kernel
+ *  keeps the scores and probabilities [B, nh, T, T]; the fused one the rows' log-sum-exp [B, nh, T]. */
 export interface AttentionActivations {
   q: Tensor;
   k: Tensor;
   v: Tensor;
-  scores: Tensor;
-  probs: Tensor;
+  scores: Tensor | null;
+  probs: Tensor | null;
+  lse: Tensor | null;
   y: Tensor;
 }
 
-/** Gradient scratch, shared by all layers (backward handles one layer at a time). */
+/** Gradient scratch, shared by all layers (backward handles one layer at a time): the separate kernel's
+ *  ∇P and ∇S, or the fused backward's per-row statistics. */
 export interface AttentionGrads {
   dy: Tensor;
-  dprobs: Tensor;
-  dscores: Tensor;
+  dprobs: Tensor | null;
+  dscores: Tensor | null;
+  rowStats: Tensor | null;
   dq: Tensor;
   dk: Tensor;
   dv: Tensor;
+}
+
+function isFused(s: { kernel?: AttentionKernel }): boolean {
+  return s.kernel === 'fused';
 }
 
 export function allocAttentionActivations(mem: GpuMemory, s: AttentionShape, label: string): AttentionActivations {
   const hs = s.C / s.nHead;
   const heads = [s.B, s.nHead, s.T, hs];
   const square = [s.B, s.nHead, s.T, s.T];
+  const fused = isFused(s);
   return {
     q: mem.tensor(heads, `${label}.q`),
     k: mem.tensor(heads, `${label}.k`),
     v: mem.tensor(heads, `${label}.v`),
-    scores: mem.tensor(square, `${label}.scores`),
-    probs: mem.tensor(square, `${label}.probs`),
+    scores: fused ? null : mem.tensor(square, `${label}.scores`),
+    probs: fused ? null : mem.tensor(square, `${label}.probs`),
+    lse: fused ? mem.tensor([flashAttentionLseFloats({ B: s.B, nHead: s.nHead, Tq: s.T })], `${label}.lse`) : null,
     y: mem.tensor(heads, `${label}.y`),
   };
 }
@@ -58,14 +87,22 @@ export function allocAttentionGrads(mem: GpuMemory, s: AttentionShape): Attentio
   const hs = s.C / s.nHead;
   const heads = [s.B, s.nHead, s.T, hs];
   const square = [s.B, s.nHead, s.T, s.T];
+  const fused = isFused(s);
   return {
     dy: mem.tensor(heads, 'attn.dy'),
-    dprobs: mem.tensor(square, 'attn.dprobs'),
-    dscores: mem.tensor(square, 'attn.dscores'),
+    dprobs: fused ? null : mem.tensor(square, 'attn.dprobs'),
+    dscores: fused ? null : mem.tensor(square, 'attn.dscores'),
+    rowStats: fused ? mem.tensor([flashAttentionScratchFloats({ B: s.B, nHead: s.nHead, Tq: s.T })], 'attn.row_stats') : null,
     dq: mem.tensor(heads, 'attn.dq'),
     dk: mem.tensor(heads, 'attn.dk'),
     dv: mem.tensor(heads, 'attn.dv'),
   };
+}
+
+/** The tensor a kept-from-forward field must be for the kernel the layer was allocated with. */
+export function required<T>(t: T | null, label: string, what: string): T {
+  if (t === null) throw new Error(`${label}: ${what} is missing (activations allocated for the other attention kernel)`);
+  return t;
 }
 
 function shapeUniforms(s: AttentionShape): number[] {
@@ -87,34 +124,69 @@ export function attentionForward(k: Kernels, label: string, s: AttentionShape, q
   const hs = s.C / s.nHead;
   const heads = s.B * s.nHead;
   const n = s.B * s.T * s.C;
+  const split = k.dispatch({ shader: 'attention', entry: 'split_heads', label: `${label}.split`, uniforms: shapeUniforms(s), bindings: [qkv, a.q, a.k, a.v], workgroups: grid1d(n) });
+  const merge = k.dispatch({ shader: 'attention', entry: 'merge_heads', label: `${label}.merge`, uniforms: shapeUniforms(s), bindings: [a.y, out], workgroups: grid1d(n) });
+  if (isFused(s)) {
+    const lse = required(a.lse, label, 'the row log-sum-exp');
+    return [split, flashAttentionForward(k, { label: `${label}.fused`, ...flashShape(s), q: a.q, k: a.k, v: a.v, out: a.y, lse, keyLengths }), merge];
+  }
+  const scores = required(a.scores, label, 'the scores');
+  const probs = required(a.probs, label, 'the probabilities');
   const softmax = keyLengths
-    ? k.dispatch({ shader: 'attention', entry: 'softmax_forward_masked', label: `${label}.softmax`, uniforms: shapeUniforms(s), bindings: [a.scores, a.probs, keyLengths], workgroups: gridRows(heads * s.T) })
-    : k.dispatch({ shader: 'attention', entry: 'softmax_forward', label: `${label}.softmax`, uniforms: shapeUniforms(s), bindings: [a.scores, a.probs], workgroups: gridRows(heads * s.T) });
+    ? k.dispatch({ shader: 'attention', entry: 'softmax_forward_masked', label: `${label}.softmax`, uniforms: shapeUniforms(s), bindings: [scores, probs, keyLengths], workgroups: gridRows(heads * s.T) })
+    : k.dispatch({ shader: 'attention', entry: 'softmax_forward', label: `${label}.softmax`, uniforms: shapeUniforms(s), bindings: [scores, probs], workgroups: gridRows(heads * s.T) });
   return [
-    k.dispatch({ shader: 'attention', entry: 'split_heads', label: `${label}.split`, uniforms: shapeUniforms(s), bindings: [qkv, a.q, a.k, a.v], workgroups: grid1d(n) }),
-    matmul(k, { label: `${label}.scores`, a: a.q, b: a.k, c: a.scores, M: s.T, N: s.T, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
+    split,
+    matmul(k, { label: `${label}.scores`, a: a.q, b: a.k, c: scores, M: s.T, N: s.T, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
     softmax,
-    matmul(k, { label: `${label}.pv`, a: a.probs, b: a.v, c: a.y, M: s.T, N: hs, K: s.T, batch: heads }),
-    k.dispatch({ shader: 'attention', entry: 'merge_heads', label: `${label}.merge`, uniforms: shapeUniforms(s), bindings: [a.y, out], workgroups: grid1d(n) }),
+    matmul(k, { label: `${label}.pv`, a: probs, b: a.v, c: a.y, M: s.T, N: hs, K: s.T, batch: heads }),
+    merge,
   ];
+}
+
+function flashShape(s: AttentionShape) {
+  return { B: s.B, nHead: s.nHead, Tq: s.T, Tk: s.T, hs: s.C / s.nHead, causal: s.causal };
+}
+
+/** Where an attention map reads one layer's probabilities of sequence 0 ([nh, T, T] at the start of
+ *  `probs`), and what must run after the forward to put them there (nothing for the separate kernel, which
+ *  keeps P; the fused one recomputes them from q, k and lse into `mapBuffer`, [nh, T, T] or larger). */
+export function attentionMapSource(k: Kernels, label: string, s: AttentionShape, a: AttentionActivations, mapBuffer: () => Tensor, keyLengths: Tensor | null = null): { probs: Tensor; prepare: Dispatch[] } {
+  if (!isFused(s)) return { probs: required(a.probs, label, 'the probabilities'), prepare: [] };
+  const probs = mapBuffer();
+  const lse = required(a.lse, label, 'the row log-sum-exp');
+  return { probs, prepare: [flashAttentionProbs(k, { label: `${label}.map`, ...flashShape(s), q: a.q, k: a.k, lse, probs, example: 0, keyLengths })] };
 }
 
 /** ∇out [B·T, C] → ∇qkv [B·T, 3C]. Masks need nothing here: masked probabilities are 0, and so are
  *  their score gradients (softmax_backward). */
-export function attentionBackward(k: Kernels, label: string, s: AttentionShape, a: AttentionActivations, g: AttentionGrads, dout: Tensor, dqkv: Tensor): Dispatch[] {
+export function attentionBackward(k: Kernels, label: string, s: AttentionShape, a: AttentionActivations, g: AttentionGrads, dout: Tensor, dqkv: Tensor, keyLengths: Tensor | null = null): Dispatch[] {
   const hs = s.C / s.nHead;
   const heads = s.B * s.nHead;
   const n = s.B * s.T * s.C;
   const scale = 1 / Math.sqrt(hs);
+  const split = k.dispatch({ shader: 'attention', entry: 'split_heads_grad', label: `${label}.dsplit`, uniforms: shapeUniforms(s), bindings: [dout, g.dy], workgroups: grid1d(n) });
+  const merge = k.dispatch({ shader: 'attention', entry: 'merge_heads_qkv', label: `${label}.dmerge`, uniforms: shapeUniforms(s), bindings: [g.dq, g.dk, g.dv, dqkv], workgroups: grid1d(n) });
+  if (isFused(s)) {
+    // The fused backward recomputes P, so it needs the key padding mask the forward applied.
+    const fused = flashAttentionBackward(k, {
+      label: `${label}.fused`, ...flashShape(s), q: a.q, k: a.k, v: a.v, out: a.y, lse: required(a.lse, label, 'the row log-sum-exp'),
+      dOut: g.dy, dq: g.dq, dk: g.dk, dv: g.dv, scratch: required(g.rowStats, label, 'the row statistics scratch'), keyLengths,
+    });
+    return [split, ...fused, merge];
+  }
+  const probs = required(a.probs, label, 'the probabilities');
+  const dprobs = required(g.dprobs, label, '∇P scratch');
+  const dscores = required(g.dscores, label, '∇S scratch');
   return [
-    k.dispatch({ shader: 'attention', entry: 'split_heads_grad', label: `${label}.dsplit`, uniforms: shapeUniforms(s), bindings: [dout, g.dy], workgroups: grid1d(n) }),
+    split,
     // y = P·v: ∇P = ∇y·vᵀ, ∇v = Pᵀ·∇y
-    matmul(k, { label: `${label}.dprobs`, a: g.dy, b: a.v, c: g.dprobs, M: s.T, N: s.T, K: hs, transB: true, batch: heads }),
-    matmul(k, { label: `${label}.dv`, a: a.probs, b: g.dy, c: g.dv, M: s.T, N: hs, K: s.T, transA: true, batch: heads }),
-    k.dispatch({ shader: 'attention', entry: 'softmax_backward', label: `${label}.dsoftmax`, uniforms: shapeUniforms(s), bindings: [a.probs, g.dprobs, g.dscores], workgroups: gridRows(heads * s.T) }),
+    matmul(k, { label: `${label}.dprobs`, a: g.dy, b: a.v, c: dprobs, M: s.T, N: s.T, K: hs, transB: true, batch: heads }),
+    matmul(k, { label: `${label}.dv`, a: probs, b: g.dy, c: g.dv, M: s.T, N: hs, K: s.T, transA: true, batch: heads }),
+    k.dispatch({ shader: 'attention', entry: 'softmax_backward', label: `${label}.dsoftmax`, uniforms: shapeUniforms(s), bindings: [probs, dprobs, dscores], workgroups: gridRows(heads * s.T) }),
     // S = q·kᵀ/√d_k: ∇q = ∇S·k/√d_k, ∇k = ∇Sᵀ·q/√d_k
-    matmul(k, { label: `${label}.dq`, a: g.dscores, b: a.k, c: g.dq, M: s.T, N: hs, K: s.T, alpha: scale, batch: heads }),
-    matmul(k, { label: `${label}.dk`, a: g.dscores, b: a.q, c: g.dk, M: s.T, N: hs, K: s.T, transA: true, alpha: scale, batch: heads }),
-    k.dispatch({ shader: 'attention', entry: 'merge_heads_qkv', label: `${label}.dmerge`, uniforms: shapeUniforms(s), bindings: [g.dq, g.dk, g.dv, dqkv], workgroups: grid1d(n) }),
+    matmul(k, { label: `${label}.dq`, a: dscores, b: a.k, c: g.dq, M: s.T, N: hs, K: s.T, alpha: scale, batch: heads }),
+    matmul(k, { label: `${label}.dk`, a: dscores, b: a.q, c: g.dk, M: s.T, N: hs, K: s.T, transA: true, alpha: scale, batch: heads }),
+    merge,
   ];
 }

@@ -12,6 +12,8 @@
 import type { Tensor } from '../tensor';
 import { type Dispatch, grid1d, gridRows, type Kernels } from '../gpu/kernels';
 import type { GpuMemory } from '../gpu/memory';
+import { type AttentionKernel, required } from './attention';
+import { flashAttentionBackward, flashAttentionForward, flashAttentionLseFloats, flashAttentionProbs, flashAttentionScratchFloats } from './flash-attention';
 import { matmul } from './matmul';
 
 export interface CrossAttentionShape {
@@ -22,22 +24,27 @@ export interface CrossAttentionShape {
   Tk: number;
   C: number;
   nHead: number;
+  /** Default 'separate' (ops/attention.ts AttentionKernel). */
+  kernel?: AttentionKernel;
 }
 
+/** Kept from forward for backward: the separate kernel's scores and probabilities [B, nh, Tq, Tk] (P is
+ *  what an attention map shows), or the fused kernel's rows' log-sum-exp [B, nh, Tq]. */
 export interface CrossAttentionActivations {
   q: Tensor;
   k: Tensor;
   v: Tensor;
-  scores: Tensor;
-  /** [B, nh, Tq, Tk]: the attention probabilities (what an attention map shows). */
-  probs: Tensor;
+  scores: Tensor | null;
+  probs: Tensor | null;
+  lse: Tensor | null;
   y: Tensor;
 }
 
 export interface CrossAttentionGrads {
   dy: Tensor;
-  dprobs: Tensor;
-  dscores: Tensor;
+  dprobs: Tensor | null;
+  dscores: Tensor | null;
+  rowStats: Tensor | null;
   dq: Tensor;
   dk: Tensor;
   dv: Tensor;
@@ -48,14 +55,20 @@ function shapes(s: CrossAttentionShape) {
   return { hs, qHeads: [s.B, s.nHead, s.Tq, hs], kHeads: [s.B, s.nHead, s.Tk, hs], rect: [s.B, s.nHead, s.Tq, s.Tk] };
 }
 
+function flashShape(s: CrossAttentionShape) {
+  return { B: s.B, nHead: s.nHead, Tq: s.Tq, Tk: s.Tk, hs: s.C / s.nHead, causal: false };
+}
+
 export function allocCrossAttentionActivations(mem: GpuMemory, s: CrossAttentionShape, label: string): CrossAttentionActivations {
   const { qHeads, kHeads, rect } = shapes(s);
+  const fused = s.kernel === 'fused';
   return {
     q: mem.tensor(qHeads, `${label}.q`),
     k: mem.tensor(kHeads, `${label}.k`),
     v: mem.tensor(kHeads, `${label}.v`),
-    scores: mem.tensor(rect, `${label}.scores`),
-    probs: mem.tensor(rect, `${label}.probs`),
+    scores: fused ? null : mem.tensor(rect, `${label}.scores`),
+    probs: fused ? null : mem.tensor(rect, `${label}.probs`),
+    lse: fused ? mem.tensor([flashAttentionLseFloats(flashShape(s))], `${label}.lse`) : null,
     y: mem.tensor(qHeads, `${label}.y`),
   };
 }
@@ -63,10 +76,12 @@ export function allocCrossAttentionActivations(mem: GpuMemory, s: CrossAttention
 /** Gradient scratch, shared by all layers (backward handles one layer at a time). */
 export function allocCrossAttentionGrads(mem: GpuMemory, s: CrossAttentionShape): CrossAttentionGrads {
   const { qHeads, kHeads, rect } = shapes(s);
+  const fused = s.kernel === 'fused';
   return {
     dy: mem.tensor(qHeads, 'cross_attn.dy'),
-    dprobs: mem.tensor(rect, 'cross_attn.dprobs'),
-    dscores: mem.tensor(rect, 'cross_attn.dscores'),
+    dprobs: fused ? null : mem.tensor(rect, 'cross_attn.dprobs'),
+    dscores: fused ? null : mem.tensor(rect, 'cross_attn.dscores'),
+    rowStats: fused ? mem.tensor([flashAttentionScratchFloats(flashShape(s))], 'cross_attn.row_stats') : null,
     dq: mem.tensor(qHeads, 'cross_attn.dq'),
     dk: mem.tensor(kHeads, 'cross_attn.dk'),
     dv: mem.tensor(kHeads, 'cross_attn.dv'),
@@ -85,39 +100,73 @@ export function crossAttentionForward(k: Kernels, label: string, s: CrossAttenti
   const heads = s.B * s.nHead;
   const rows = heads * s.Tq;
   const uniforms = [rows, s.Tk, s.nHead * s.Tq];
-  const softmax = keyLengths
-    ? k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward_masked', label: `${label}.softmax`, uniforms, bindings: [a.scores, a.probs, keyLengths], workgroups: gridRows(rows) })
-    : k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward', label: `${label}.softmax`, uniforms, bindings: [a.scores, a.probs], workgroups: gridRows(rows) });
-  return [
+  const split = [
     relayout(k, `${label}.split_q`, 'rows_to_heads', s, s.Tq, s.C, 0, Q, a.q),
     relayout(k, `${label}.split_k`, 'rows_to_heads', s, s.Tk, 2 * s.C, 0, KV, a.k),
     relayout(k, `${label}.split_v`, 'rows_to_heads', s, s.Tk, 2 * s.C, s.C, KV, a.v),
-    matmul(k, { label: `${label}.scores`, a: a.q, b: a.k, c: a.scores, M: s.Tq, N: s.Tk, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
-    softmax,
-    matmul(k, { label: `${label}.pv`, a: a.probs, b: a.v, c: a.y, M: s.Tq, N: hs, K: s.Tk, batch: heads }),
-    relayout(k, `${label}.merge`, 'heads_to_rows', s, s.Tq, s.C, 0, a.y, out),
   ];
+  const merge = relayout(k, `${label}.merge`, 'heads_to_rows', s, s.Tq, s.C, 0, a.y, out);
+  if (s.kernel === 'fused') {
+    const lse = required(a.lse, label, 'the row log-sum-exp');
+    return [...split, flashAttentionForward(k, { label: `${label}.fused`, ...flashShape(s), q: a.q, k: a.k, v: a.v, out: a.y, lse, keyLengths }), merge];
+  }
+  const scores = required(a.scores, label, 'the scores');
+  const probs = required(a.probs, label, 'the probabilities');
+  const softmax = keyLengths
+    ? k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward_masked', label: `${label}.softmax`, uniforms, bindings: [scores, probs, keyLengths], workgroups: gridRows(rows) })
+    : k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_forward', label: `${label}.softmax`, uniforms, bindings: [scores, probs], workgroups: gridRows(rows) });
+  return [
+    ...split,
+    matmul(k, { label: `${label}.scores`, a: a.q, b: a.k, c: scores, M: s.Tq, N: s.Tk, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
+    softmax,
+    matmul(k, { label: `${label}.pv`, a: probs, b: a.v, c: a.y, M: s.Tq, N: hs, K: s.Tk, batch: heads }),
+    merge,
+  ];
+}
+
+/** Where an attention map reads sequence 0's probabilities ([nh, Tq, Tk] at the start of `probs`), and
+ *  what must run after the forward to put them there (see ops/attention.ts attentionMapSource). */
+export function crossAttentionMapSource(k: Kernels, label: string, s: CrossAttentionShape, a: CrossAttentionActivations, mapBuffer: () => Tensor, keyLengths: Tensor | null = null): { probs: Tensor; prepare: Dispatch[] } {
+  if (s.kernel !== 'fused') return { probs: required(a.probs, label, 'the probabilities'), prepare: [] };
+  const probs = mapBuffer();
+  const lse = required(a.lse, label, 'the row log-sum-exp');
+  return { probs, prepare: [flashAttentionProbs(k, { label: `${label}.map`, ...flashShape(s), q: a.q, k: a.k, lse, probs, example: 0, keyLengths })] };
 }
 
 /** ∇out [B·Tq, C] → ∇Q [B·Tq, C] and ∇KV [B·Tk, 2C]. The mask needs nothing here: masked
  *  probabilities are 0, and so are their score gradients and their keys' and values' gradients. */
-export function crossAttentionBackward(k: Kernels, label: string, s: CrossAttentionShape, a: CrossAttentionActivations, g: CrossAttentionGrads, dout: Tensor, dQ: Tensor, dKV: Tensor): Dispatch[] {
+export function crossAttentionBackward(k: Kernels, label: string, s: CrossAttentionShape, a: CrossAttentionActivations, g: CrossAttentionGrads, dout: Tensor, dQ: Tensor, dKV: Tensor, keyLengths: Tensor | null = null): Dispatch[] {
   const { hs } = shapes(s);
   const heads = s.B * s.nHead;
   const rows = heads * s.Tq;
   const scale = 1 / Math.sqrt(hs);
-  return [
-    relayout(k, `${label}.dsplit`, 'rows_to_heads', s, s.Tq, s.C, 0, dout, g.dy),
-    // y = P·v: ∇P = ∇y·vᵀ [Tq, Tk], ∇v = Pᵀ·∇y [Tk, hs]
-    matmul(k, { label: `${label}.dprobs`, a: g.dy, b: a.v, c: g.dprobs, M: s.Tq, N: s.Tk, K: hs, transB: true, batch: heads }),
-    matmul(k, { label: `${label}.dv`, a: a.probs, b: g.dy, c: g.dv, M: s.Tk, N: hs, K: s.Tq, transA: true, batch: heads }),
-    k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_backward', label: `${label}.dsoftmax`, uniforms: [rows, s.Tk, s.nHead * s.Tq], bindings: [a.probs, g.dprobs, g.dscores], workgroups: gridRows(rows) }),
-    // S = q·kᵀ/√d_k: ∇q = ∇S·k/√d_k [Tq, hs], ∇k = ∇Sᵀ·q/√d_k [Tk, hs]
-    matmul(k, { label: `${label}.dq`, a: g.dscores, b: a.k, c: g.dq, M: s.Tq, N: hs, K: s.Tk, alpha: scale, batch: heads }),
-    matmul(k, { label: `${label}.dk`, a: g.dscores, b: a.q, c: g.dk, M: s.Tk, N: hs, K: s.Tq, transA: true, alpha: scale, batch: heads }),
+  const split = relayout(k, `${label}.dsplit`, 'rows_to_heads', s, s.Tq, s.C, 0, dout, g.dy);
+  const merge = [
     relayout(k, `${label}.merge_dq`, 'heads_to_rows', s, s.Tq, s.C, 0, g.dq, dQ),
     relayout(k, `${label}.merge_dk`, 'heads_to_rows', s, s.Tk, 2 * s.C, 0, g.dk, dKV),
     relayout(k, `${label}.merge_dv`, 'heads_to_rows', s, s.Tk, 2 * s.C, s.C, g.dv, dKV),
+  ];
+  if (s.kernel === 'fused') {
+    // The fused backward recomputes P, so it needs the key padding mask the forward applied.
+    const fused = flashAttentionBackward(k, {
+      label: `${label}.fused`, ...flashShape(s), q: a.q, k: a.k, v: a.v, out: a.y, lse: required(a.lse, label, 'the row log-sum-exp'),
+      dOut: g.dy, dq: g.dq, dk: g.dk, dv: g.dv, scratch: required(g.rowStats, label, 'the row statistics scratch'), keyLengths,
+    });
+    return [split, ...fused, ...merge];
+  }
+  const probs = required(a.probs, label, 'the probabilities');
+  const dprobs = required(g.dprobs, label, '∇P scratch');
+  const dscores = required(g.dscores, label, '∇S scratch');
+  return [
+    split,
+    // y = P·v: ∇P = ∇y·vᵀ [Tq, Tk], ∇v = Pᵀ·∇y [Tk, hs]
+    matmul(k, { label: `${label}.dprobs`, a: g.dy, b: a.v, c: dprobs, M: s.Tq, N: s.Tk, K: hs, transB: true, batch: heads }),
+    matmul(k, { label: `${label}.dv`, a: probs, b: g.dy, c: g.dv, M: s.Tk, N: hs, K: s.Tq, transA: true, batch: heads }),
+    k.dispatch({ shader: 'cross_attention', entry: 'softmax_rows_backward', label: `${label}.dsoftmax`, uniforms: [rows, s.Tk, s.nHead * s.Tq], bindings: [probs, dprobs, dscores], workgroups: gridRows(rows) }),
+    // S = q·kᵀ/√d_k: ∇q = ∇S·k/√d_k [Tq, hs], ∇k = ∇Sᵀ·q/√d_k [Tk, hs]
+    matmul(k, { label: `${label}.dq`, a: dscores, b: a.k, c: g.dq, M: s.Tq, N: hs, K: s.Tk, alpha: scale, batch: heads }),
+    matmul(k, { label: `${label}.dk`, a: dscores, b: a.q, c: g.dk, M: s.Tk, N: hs, K: s.Tq, transA: true, alpha: scale, batch: heads }),
+    ...merge,
   ];
 }
 

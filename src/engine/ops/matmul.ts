@@ -1,7 +1,10 @@
-// Matrix products as dispatches of src/shaders/matmul.wgsl.
+// Matrix products as dispatches of src/shaders/matmul.wgsl, or of a generated tiled kernel
+// (ops/matmul-tiled.ts) where start-up tuning (ops/matmul-tune.ts) found one faster for the layout.
 import { Tensor } from '../tensor';
 import { type Dispatch, f32, grid1d, type Kernels } from '../gpu/kernels';
 import { sharedScratch } from '../gpu/scratch';
+import { tiledMatmul } from './matmul-tiled';
+import type { MatmulTuning } from './matmul-tune';
 
 export interface MatmulSpec {
   label: string;
@@ -28,7 +31,28 @@ export interface MatmulSpec {
 
 export type F16Path = 'native' | 'emulated';
 
-export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
+/** Storage layout of a product's operands: N = as stored, T = transposed (A [K, M], B [N, K]). The
+ *  linear layers use NT (forward Y = X·Wᵀ), NN (∇X = ∇Y·W) and TN (∇W = ∇Yᵀ·X). */
+export type MatmulLayout = 'NN' | 'NT' | 'TN' | 'TT';
+
+export function matmulLayout(transA?: boolean, transB?: boolean): MatmulLayout {
+  return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}` as MatmulLayout;
+}
+
+const tunings = new WeakMap<Kernels, MatmulTuning>();
+
+/** Makes every later `matmul` on `k` use the tuning's chosen tile config for its layout (f32 products
+ *  that are not small); null goes back to the built-in kernels. Dispatches already built keep theirs. */
+export function setMatmulTuning(k: Kernels, tuning: MatmulTuning | null): void {
+  if (tuning) tunings.set(k, tuning);
+  else tunings.delete(k);
+}
+
+export function matmulTuning(k: Kernels): MatmulTuning | undefined {
+  return tunings.get(k);
+}
+
+function checkSizes(s: MatmulSpec): void {
   const batch = s.batch ?? 1;
   const need = (t: Tensor, n: number, what: string) => {
     if (t.size < n) throw new RangeError(`${s.label}: ${what} has ${t.size} values, needs ${n}`);
@@ -36,8 +60,27 @@ export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
   need(s.a, batch * s.M * s.K, 'A');
   need(s.b, batch * s.K * s.N, 'B');
   need(s.c, batch * s.M * s.N, 'C');
-  // Past a quarter of a 64×64 tile wasted on either edge, the 16×16 kernel does less work.
-  const small = s.M < 48 || s.N < 48;
+}
+
+/** Past a quarter of a 64×64 tile wasted on either edge, the 16×16 kernel does less work. */
+function isSmall(s: MatmulSpec): boolean {
+  return s.M < 48 || s.N < 48;
+}
+
+export function matmul(k: Kernels, s: MatmulSpec): Dispatch {
+  checkSizes(s);
+  if (s.f16 === undefined && !isSmall(s)) {
+    const config = tunings.get(k)?.layouts[matmulLayout(s.transA, s.transB)]?.chosen;
+    if (config) return tiledMatmul(k, s, config);
+  }
+  return builtinMatmul(k, s);
+}
+
+/** The product on src/shaders/matmul.wgsl whatever the tuning (what tuning compares against). */
+export function builtinMatmul(k: Kernels, s: MatmulSpec): Dispatch {
+  checkSizes(s);
+  const batch = s.batch ?? 1;
+  const small = isSmall(s);
   const tile = small ? 16 : 64;
   if (s.f16 === 'native' && !k.capabilities.shaderF16) throw new Error(`${s.label}: native f16 needs the shader-f16 feature`);
   return k.dispatch({
@@ -61,7 +104,9 @@ const SPLIT_K_MIN_TILES = 512;
 const SPLIT_K_MIN_K = 256;
 const SPLIT_K_MAX = 16;
 
-/** How many K-splits a weight gradient of this shape gets (1: none). A power of two dividing K. */
+/** How many K-splits a weight gradient of this shape gets (1: none). A power of two dividing K. Counted
+ *  in the built-in kernel's 64×64 tiles even when a tuned tile config runs the product: limits.ts sizes
+ *  the split-K scratch from this, before any tuning. */
 export function weightGradientSplits(M: number, N: number, K: number): number {
   const tiles = Math.ceil(M / 64) * Math.ceil(N / 64);
   let splits = 1;

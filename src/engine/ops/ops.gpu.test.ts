@@ -438,7 +438,7 @@ describe('attention', () => {
 
       const expected = ref.attentionForward(qkv, s.B, s.T, s.C, s.nHead, s.causal, s.lengths ?? null);
       expectClose('out', await h.read(tout), expected.out, TOL_MATMUL);
-      const probs = await h.read(acts.probs);
+      const probs = await h.read(acts.probs!);
       expectClose('probs', probs, expected.att, TOL_ELEMENTWISE * 4);
       // Masked keys (after the query in a causal layer, past the sequence's length) get probability exactly 0.
       for (let row = 0; row < s.B * s.nHead * s.T; row++) {

@@ -193,12 +193,12 @@ describe('attention maps', () => {
 
 describe('the memory estimate (limits.ts) of the new architectures', () => {
   for (const model of [encoderModel, encDecModel]) {
-    for (const precision of ['fp32', 'int4'] as Precision[]) {
-      it(`${model.architecture}, ${precision}: within 15% of GpuMemory.bytes, parameter layout exact`, async () => {
-        const t = await trainer(model, { precision, batchSize: 16 });
+    for (const [precision, attentionKernel] of [['fp32', 'fused'], ['fp32', 'separate'], ['int4', 'fused'], ['int4', 'separate']] as const) {
+      it(`${model.architecture}, ${precision}, ${attentionKernel} attention: within 15% of GpuMemory.bytes, parameter layout exact`, async () => {
+        const t = await trainer(model, { precision, batchSize: 16, attentionKernel });
         const e = estimateRunMemory(t.config, gpu.device.limits);
         const ratio = e.totalBytes / t.memory.bytes;
-        if (process.env.GPU_TEST_REPORT) console.log(`[memory] ${model.architecture} ${precision}: ratio ${ratio.toFixed(3)}`);
+        if (process.env.GPU_TEST_REPORT) console.log(`[memory] ${model.architecture} ${precision} ${attentionKernel}: ratio ${ratio.toFixed(3)}`);
         expect(ratio).toBeGreaterThan(0.85);
         expect(ratio).toBeLessThan(1.15);
         expect(e.parameterFloats).toBe(t.model.layout.totalFloats);

@@ -19,11 +19,15 @@ export interface ForwardRunner {
 }
 
 async function runForward(r: ForwardRunner, label: string): Promise<void> {
-  const encoder = r.device.createCommandEncoder({ label });
+  runDispatches(r.device, r.forward(), label);
+}
+
+function runDispatches(device: GPUDevice, dispatches: readonly Dispatch[], label: string): void {
+  const encoder = device.createCommandEncoder({ label });
   const pass = encoder.beginComputePass();
-  recordDispatches(pass, r.forward());
+  recordDispatches(pass, dispatches);
   pass.end();
-  r.device.queue.submit([encoder.finish()]);
+  device.queue.submit([encoder.finish()]);
 }
 
 function argmax(values: ArrayLike<number>, from = 0, count = values.length - from): number {
@@ -209,6 +213,9 @@ export async function attentionMaps(r: ForwardRunner, example: AttentionExample)
   for (const p of model.attentionProbes) {
     const nh = model.config.nHead;
     const size = nh * p.Tq * p.Tk;
+    // The fused attention kernel keeps no probabilities: they are recomputed from the forward's q, k and
+    // row log-sum-exp into a buffer the layers share, so each is read before the next is written.
+    if (p.prepare.length) runDispatches(r.device, p.prepare, `${p.name} probabilities`);
     // Row 0 of [B, nh, Tq, Tk] is the first nh·Tq·Tk values.
     const data = new Float32Array(await readBytes(r.device, p.probs.buffer, p.probs.offsetBytes, size * 4));
     const heads = Array.from({ length: nh }, (_, h) => data.slice(h * p.Tq * p.Tk, (h + 1) * p.Tq * p.Tk));

@@ -3,7 +3,7 @@
 // and nothing waits for a readback: per-step metrics are written on the GPU into a ring of records that
 // is copied out every `logEvery` steps and mapped asynchronously.
 import type { RunConfig } from '../config';
-import { ConfigError, validateRunConfig } from '../config';
+import { attentionKernelFor, ConfigError, validateRunConfig } from '../config';
 import { datasetArchitectureError } from '../data/open';
 import type { Dataset } from '../data/dataset';
 import { Rng } from '../data/rng';
@@ -13,6 +13,9 @@ import type { DispatchProfiler, DispatchTime } from '../gpu/profiler';
 import { GpuMemory, readBytes, readTensor, writeTensor } from '../gpu/memory';
 import { CHECKPOINT_STAGING, checkpointStagingFloats, checkRunFitsDevice, type MemoryEstimate, sharedScratchPlan } from '../limits';
 import { planScratch } from '../gpu/scratch';
+import { setMatmulTuning } from '../ops/matmul';
+import type { MatmulTuning } from '../ops/matmul-tune';
+import { matmulTuningSkipped, startupMatmulTuning, summarizeMatmulTuning } from './startup-tuning';
 import { type LinearScheme, linearSchemeFor } from '../linear';
 import { buildModel, type Model } from '../model/build';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
@@ -163,7 +166,11 @@ export class Trainer {
   private readonly plugin: TrainerPlugin | null;
   private readonly pluginSteps: PluginSteps = {};
 
-  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras, memoryEstimate: MemoryEstimate) {
+  /** The start-up tuning of the f32 products (null: built-in kernel; matmulSkipped says why). */
+  readonly matmulTuning: MatmulTuning | null;
+  private readonly matmulSkipped: string | null;
+
+  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras, memoryEstimate: MemoryEstimate, tuning: MatmulTuning | null) {
     this.config = validateRunConfig(config);
     this.dataset = dataset;
     this.device = gpu.device;
@@ -175,6 +182,9 @@ export class Trainer {
     }
     this.memory = new GpuMemory(this.device);
     this.kernels = new Kernels(this.device, this.memory, gpu.capabilities);
+    this.matmulTuning = tuning;
+    this.matmulSkipped = matmulTuningSkipped(gpu, config);
+    if (tuning) setMatmulTuning(this.kernels, tuning);
     // One buffer per scratch role across the layers of every shape, sized as the estimate (checked against
     // the device's limits in create) says.
     planScratch(this.kernels, sharedScratchPlan(memoryEstimate));
@@ -199,6 +209,7 @@ export class Trainer {
       headBackward: plugin?.headBackward ? (h) => plugin.headBackward!(this.kernels, h) : undefined,
       // The encoders mask padded keys; the lengths come from the uploaded tokens on the GPU.
       padToken: dataset.padToken,
+      attentionKernel: attentionKernelFor(config.model, t),
     });
     const measurements = this.model.measurements;
     for (let i = 0; measurements && i < MEASURE_STAGING; i++) {
@@ -248,11 +259,12 @@ export class Trainer {
   static async create(gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras = {}): Promise<Trainer> {
     // Before any GPU work: a config too large for the adapter's buffers is a ConfigError with a fix.
     const memoryEstimate = checkRunFitsDevice(config, gpu.device);
+    const tuning = await startupMatmulTuning(gpu, validateRunConfig(config));
     gpu.device.pushErrorScope('validation');
     gpu.device.pushErrorScope('out-of-memory');
     let trainer: Trainer;
     try {
-      trainer = new Trainer(gpu, config, dataset, extras, memoryEstimate);
+      trainer = new Trainer(gpu, config, dataset, extras, memoryEstimate, tuning);
     } finally {
       const oom = await gpu.device.popErrorScope();
       const invalid = await gpu.device.popErrorScope();
@@ -334,7 +346,8 @@ export class Trainer {
 
   /** The kernel path the linear layers run on, for the user. */
   get kernelPath(): string {
-    return this.scheme.kernelPath(this.gpu.capabilities);
+    const attention = attentionKernelFor(this.config.model, this.config.train) === 'fused' ? 'attention fused (FlashAttention-style)' : 'attention as separate products';
+    return `${this.scheme.kernelPath(this.gpu.capabilities)}; ${attention}; ${summarizeMatmulTuning(this.matmulTuning, this.matmulSkipped)}`;
   }
 
   /** The linear scheme trains with dynamic loss scaling (FP16). */

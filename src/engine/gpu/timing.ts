@@ -3,7 +3,7 @@
 // 'timestamp-query', the pass is timed on the GPU by timestamp writes at its start and end (the queue's
 // wall clock then also counts the submit and the wake-up of the waiting thread); else by the wall clock
 // around submit → onSubmittedWorkDone.
-import { type Dispatch, recordDispatches } from '../engine/gpu/kernels';
+import { type Dispatch, recordDispatches } from './kernels';
 
 export type TimingMethod = 'timestamp' | 'wall';
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The fast-engine measurements (docs/benchmarks.md) in a few batches, for a session that is lent a GPU
+# machine (../shared/docs/gpu-measurement.md): device time is scarce, so everything a session needs is
+# decided here, not typed on the day.
+#
+# Here, once:   bash scripts/gpu-session.sh prepare       bundles dist-node/*.mjs and packs .gpu/
+# There (run tool, carry [".gpu"]), one call per step, each under 10 minutes:
+#   bash scripts/gpu-session.sh kernels     f32 tile sweep at 4096³, integer tilings, every kernel path,
+#                                           fused vs separate attention
+#   bash scripts/gpu-session.sh train       tokens/s and memory, d2048/d1024/small, fp32/int8/int4, the
+#                                           engine's defaults (fused attention, tuned f32 tiles)
+#   bash scripts/gpu-session.sh baseline    the same with separate attention and built-in tiles
+#   bash scripts/gpu-session.sh profile     per-kernel GPU time of a d2048 INT4 step and an FP32 step
+# Every step writes its JSON and log under $OUT (which the run tool brings back).
+set -uo pipefail
+step=${1:-}
+out=${OUT:-/tmp/gpu-session}
+mkdir -p "$out"
+node_() { bash .gpu/run.sh "$@"; }
+case "$step" in
+  prepare)
+    set -e
+    node scripts/build-node.mjs --quiet bench=src/bench/main.ts bench-sparse=src/bench/sparse-main.ts
+    bash ../shared/gpu/make-carry.sh dist-node/bench.mjs dist-node/train.mjs dist-node/bench-sparse.mjs
+    ;;
+  kernels)
+    node_ .gpu/bench.mjs tune --sizes 4096 --out "$out/tune-4096.json" > "$out/tune-4096.txt" 2>&1
+    node_ .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096.json" > "$out/int-tilings-4096.txt" 2>&1
+    node_ .gpu/bench.mjs --sections kernels --sizes 1024,4096 --repeats 5 --out "$out/kernels.json" > "$out/kernels.txt" 2>&1
+    node_ .gpu/bench.mjs --sections attention --repeats 5 --out "$out/attention.json" > "$out/attention.txt" 2>&1
+    ;;
+  train)
+    node_ .gpu/bench.mjs --sections train,peer --models d2048,d1024,small --precisions fp32,int8,int4 --windows 3 --out "$out/train.json" > "$out/train.txt" 2>&1
+    ;;
+  baseline)
+    node_ .gpu/bench.mjs --sections train --models d2048,small --precisions fp32,int4 --windows 3 --attention-kernel separate --matmul-tuning off --out "$out/train-baseline.json" > "$out/train-baseline.txt" 2>&1
+    ;;
+  profile)
+    for p in int4 fp32; do
+      node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision $p --steps 6 --profile 2 --checkpoint-every 0 > "$out/profile-d2048-$p.txt" 2>&1
+    done
+    ;;
+  *)
+    echo "usage: bash scripts/gpu-session.sh prepare|kernels|train|baseline|profile" >&2
+    exit 2
+    ;;
+esac
+tail -n 5 "$out"/*.txt 2>/dev/null

@@ -1,0 +1,787 @@
+// Fused multi-head attention in the manner of FlashAttention (Dao et al., 2022, "FlashAttention: Fast and
+// Memory-Efficient Exact Attention with IO-Awareness", Algorithm 1 for the forward; the backward as in
+// FlashAttention-2, Dao 2023, §3.1.2): the scores S = q·kᵀ/√hs and probabilities P = softmax(mask(S)) of
+// "Attention Is All You Need" §3.2.1 are never written to global memory. The forward keeps, per query row,
+// only the log-sum-exp of its scaled, masked scores (lse); the backward recomputes P = exp(S − lse) from
+// q, k and lse, block by block. For a model of d_model 2048 at batch 32×256 this drops the B·nh·T² scores
+// and probabilities (1 GiB per layer) and the score gradients of the unfused path (ops/attention.ts).
+//
+// Layouts (as split_heads and cross-attention's rows_to_heads produce them): q, out, ∇out, ∇q are
+// [B, nh, Tq, hs]; k, v, ∇k, ∇v are [B, nh, Tk, hs]; lse is [B, nh, Tq]. Masks: causal (key s visible to
+// query t iff s ≤ t; self-attention, Tq = Tk) and key padding (u32 keyLengths [B], keyLengthsForward:
+// keys at or past a sequence's length are masked). Masked keys get probability exactly 0, so they add
+// nothing to out and get exactly zero ∇k and ∇v.
+//
+// Kernels (WGSL generated per head size and block sizes). On a GPU the block loops are written out and every
+// per-thread accumulator is a named vec4 variable, so that it stays in registers (the NVIDIA driver spills
+// dynamically indexed private arrays to local memory); on CPU Vulkan drivers (lavapipe, SwiftShader) the same
+// kernels are generated as loops over private arrays, which their LLVM compiles in a fraction of a second
+// instead of minutes (FlashAttentionTuning.unroll; both styles are tested).
+//   forward   one workgroup per (query block, head, sequence), one thread per query row. Key and value
+//             blocks are staged in workgroup memory (≤ 16 KiB, so the defaults of every browser fit) and
+//             read by all threads at once (broadcast); the online softmax (running max m, running sum l,
+//             output rescaled by exp(m_old − m_new) when the max grows) runs per thread without any
+//             cross-thread reduction. Causal workgroups stop at the key block holding their last query.
+//   backward  1. rowstats: (lse·log₂e, D = Σ_d ∇out·out) per query row (FlashAttention-2's D).
+//             2. ∇q: one thread per query row, key/value blocks staged as in the forward;
+//                ∇q = Σ_s dS·k/√hs with dS = P∘(∇P − D), ∇P = ∇out·vᵀ.
+//             3. ∇k, ∇v: one thread per key row, blocks of query rows (q, ∇out, rowstats) staged;
+//                ∇v = Σ_t P·∇out, ∇k = Σ_t dS·q/√hs. Causal workgroups start at the query block of their
+//                first key; workgroups whose keys are all padding skip the loop.
+//             Each output row is owned by one thread: deterministic, no float atomics. P is recomputed in
+//             passes 2 and 3 (FlashAttention-2 instead adds ∇q with atomics).
+//   probs     P of one example [nh, Tq, Tk] from q, k and lse, for the page's attention maps.
+// Exponentials are taken base 2 with log₂e folded into the score scale (exp(x) = 2^(x·log₂e)).
+import type { Tensor } from '../tensor';
+import { type Dispatch, f32, type GeneratedShader, grid1d, type Kernels } from '../gpu/kernels';
+
+/** The largest head size (d_model / nHead) the kernels are generated for. */
+export const FLASH_ATTENTION_MAX_HEAD_SIZE = 128;
+
+/** Workgroup memory the default block sizes stay within (WebGPU's default limit, which every browser
+ *  offers; Dawn on Vulkan offers 32 KiB). */
+const WORKGROUP_BYTES = 16384;
+
+export interface FlashAttentionShape {
+  B: number;
+  nHead: number;
+  /** Query positions. */
+  Tq: number;
+  /** Key positions (= Tq for self-attention). */
+  Tk: number;
+  /** Head size: d_model / nHead, 1 … 128. */
+  hs: number;
+  /** Key s is visible to query t only if s ≤ t (needs Tq = Tk). */
+  causal: boolean;
+}
+
+/** Block sizes of the generated kernels (defaults from flashAttentionTuning; the bench may sweep them). */
+export interface FlashAttentionTuning {
+  /** Forward: threads per workgroup; each owns `rowsPerThread` query rows. */
+  forwardThreads: number;
+  /** Forward: query rows per thread (they share every staged key and value load). */
+  rowsPerThread: number;
+  /** Forward and ∇q: keys per staged block (also the number of score registers per row). */
+  keyBlock: number;
+  /** ∇q: threads (query rows) per workgroup. */
+  gradQueryThreads: number;
+  /** ∇k/∇v: threads (key rows) per workgroup. */
+  gradKeyThreads: number;
+  /** ∇k/∇v: query rows per staged block. */
+  gradQueryBlock: number;
+  /** Write the block loops out, each accumulator element a named variable (what a GPU wants: its driver
+   *  keeps them in registers); else loops over private arrays, for CPU Vulkan drivers (lavapipe,
+   *  SwiftShader), whose LLVM takes minutes to compile the unrolled kernels. */
+  unroll: boolean;
+}
+
+const pow2Floor = (x: number) => 2 ** Math.floor(Math.log2(Math.max(1, x)));
+
+/** vec4 chunks of a head row. */
+const chunksOf = (hs: number) => Math.ceil(hs / 4);
+
+/** ∇k/∇v accumulate at most 16 vec4 (64 values) of each per dispatch: larger heads are split into
+ *  `parts` column ranges, each a workgroup of its own (the scores are recomputed in each). */
+function gradKvParts(hs: number): { parts: number; partChunks: number; stagedChunks: number } {
+  const H4 = chunksOf(hs);
+  const parts = Math.ceil(H4 / 16);
+  const partChunks = Math.ceil(H4 / parts);
+  return { parts, partChunks, stagedChunks: partChunks * parts };
+}
+
+/**
+ * Default block sizes for head size hs. Staged blocks stay within 16 KiB; per-thread registers stay near
+ * or under 200 floats: forward o (hs) + scores (keyBlock); ∇q: ∇q (hs) + scores and ∇P (2·keyBlock);
+ * ∇k/∇v: ∇k and ∇v (2·min(hs, 64)) + scores and ∇P (2·gradQueryBlock).
+ */
+export function flashAttentionTuning(hs: number, cpuAdapter = false): FlashAttentionTuning {
+  const H4 = chunksOf(hs);
+  const { stagedChunks } = gradKvParts(hs);
+  // k and v blocks: 2 · keyBlock · H4 · 16 bytes.
+  const keyBlock = Math.min(64, pow2Floor(WORKGROUP_BYTES / (32 * H4)));
+  // q and ∇out blocks (2 · 16 bytes per chunk) and the rowstats (8 bytes) of each query row.
+  const bySharedMemory = pow2Floor(WORKGROUP_BYTES / (32 * stagedChunks + 8));
+  const byRegisters = pow2Floor((200 - 2 * Math.min(hs, 64)) / 2);
+  const gradQueryBlock = Math.max(4, Math.min(64, bySharedMemory, byRegisters));
+  return { forwardThreads: 64, rowsPerThread: 1, keyBlock, gradQueryThreads: 64, gradKeyThreads: 64, gradQueryBlock, unroll: !cpuAdapter };
+}
+
+/** Whether the device is a CPU implementation of the GPU (the fallback adapter, llvmpipe / lavapipe,
+ *  SwiftShader), from GPUDevice.adapterInfo (absent in older implementations: then a GPU is assumed). */
+export function isCpuDevice(device: GPUDevice): boolean {
+  const info = (device as Partial<Pick<GPUDevice, 'adapterInfo'>>).adapterInfo;
+  if (!info) return false;
+  if ((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
+
+/** Floats of the backward's scratch (rowstats: lse·log₂e and D per query row), shared by all layers. */
+export function flashAttentionScratchFloats(s: Pick<FlashAttentionShape, 'B' | 'nHead' | 'Tq'>): number {
+  return 2 * s.B * s.nHead * s.Tq;
+}
+
+/** Floats of one layer's lse [B, nh, Tq] (kept from forward for backward). */
+export function flashAttentionLseFloats(s: Pick<FlashAttentionShape, 'B' | 'nHead' | 'Tq'>): number {
+  return s.B * s.nHead * s.Tq;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checks (before any GPU work)
+
+function checkShape(label: string, s: FlashAttentionShape): void {
+  for (const key of ['B', 'nHead', 'Tq', 'Tk', 'hs'] as const) {
+    const v = s[key];
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${key} must be a positive integer, got ${v}`);
+  }
+  if (s.hs > FLASH_ATTENTION_MAX_HEAD_SIZE) {
+    throw new Error(`${label}: head size ${s.hs} is over the fused attention's ${FLASH_ATTENTION_MAX_HEAD_SIZE}; use more heads (d_model / nHead ≤ ${FLASH_ATTENTION_MAX_HEAD_SIZE}) or the unfused attention`);
+  }
+  if (s.causal && s.Tq !== s.Tk) throw new Error(`${label}: a causal mask needs Tq = Tk (self-attention), got Tq ${s.Tq}, Tk ${s.Tk}`);
+  if (s.nHead > 65535 || s.B > 65535) throw new Error(`${label}: at most 65,535 heads and sequences per dispatch, got nHead ${s.nHead}, B ${s.B}`);
+}
+
+function checkTensor(label: string, name: string, t: Tensor, n: number): void {
+  if (t.size !== n) throw new Error(`${label}: ${name} has ${t.size} values, expected ${n} [${t.shape}]`);
+}
+
+function checkTuning(k: Kernels, label: string, t: FlashAttentionTuning, hs: number): void {
+  const maxThreads = k.device.limits.maxComputeInvocationsPerWorkgroup;
+  for (const key of ['forwardThreads', 'rowsPerThread', 'keyBlock', 'gradQueryThreads', 'gradKeyThreads', 'gradQueryBlock'] as const) {
+    if (!Number.isInteger(t[key]) || t[key] < 1) throw new Error(`${label}: tuning ${key} must be a positive integer, got ${t[key]}`);
+  }
+  for (const key of ['forwardThreads', 'gradQueryThreads', 'gradKeyThreads'] as const) {
+    if (t[key] > maxThreads) throw new Error(`${label}: tuning ${key} ${t[key]} is over this device's ${maxThreads} invocations per workgroup`);
+  }
+  const maxShared = k.device.limits.maxComputeWorkgroupStorageSize;
+  const H4 = chunksOf(hs);
+  const kvBytes = 2 * t.keyBlock * H4 * 16;
+  const qBytes = t.gradQueryBlock * (32 * gradKvParts(hs).stagedChunks + 8);
+  if (kvBytes > maxShared || qBytes > maxShared) {
+    throw new Error(`${label}: blocks of ${Math.max(kvBytes, qBytes)} bytes of workgroup memory are over this device's ${maxShared}; use smaller keyBlock / gradQueryBlock`);
+  }
+}
+
+function resolveTuning(k: Kernels, label: string, hs: number, tuning: Partial<FlashAttentionTuning> | undefined): FlashAttentionTuning {
+  const t = { ...flashAttentionTuning(hs, isCpuDevice(k.device)), ...tuning };
+  checkTuning(k, label, t, hs);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// WGSL generation
+
+/** A u32 index in generated code: `e` is its WGSL expression, `n` its value where the code is unrolled
+ *  (NaN inside a loop). */
+interface Idx {
+  e: string;
+  n: number;
+}
+const lit = (n: number): Idx => ({ e: `${n}u`, n });
+
+/** a·i + b as a WGSL u32 expression (folded to a literal when i is known). */
+function lin(i: Idx, a: number, b: number | string = 0): string {
+  if (Number.isFinite(i.n) && typeof b === 'number') return `${a * i.n + b}u`;
+  const ai = a === 1 ? i.e : `${i.e} * ${a}u`;
+  if (typeof b === 'number') return b === 0 ? `(${ai})` : `(${ai} + ${b}u)`;
+  return `(${ai} + ${b})`;
+}
+
+/**
+ * Emits WGSL in one of two styles from the same description: `unroll` writes every loop over a block
+ * out and keeps each accumulator element in a named variable (registers on a GPU); otherwise the loops
+ * stay loops over private arrays (compact code, for CPU Vulkan drivers whose compilers take minutes over
+ * the unrolled kernels).
+ */
+class Emitter {
+  private readonly lines: string[] = [];
+  private readonly dims = new Map<string, number[]>();
+  constructor(readonly unroll: boolean) {}
+
+  add(line: string): void {
+    this.lines.push(line);
+  }
+
+  /** A zero-initialised accumulator of shape `dims`. */
+  decl(indent: string, name: string, type: string, dims: number[]): void {
+    this.dims.set(name, dims);
+    if (!this.unroll) {
+      // An explicit zero value: inside a loop the array must restart at 0 on every iteration.
+      const n = dims.reduce((x, y) => x * y, 1);
+      this.add(`${indent}var ${name} = array<${type}, ${n}>();`);
+      return;
+    }
+    const walk = (prefix: string, rest: number[]) => {
+      if (rest.length === 0) return this.add(`${indent}var ${prefix} = ${type}();`);
+      for (let i = 0; i < rest[0]; i++) walk(`${prefix}${prefix === name ? '' : '_'}${i}`, rest.slice(1));
+    };
+    walk(name, dims);
+  }
+
+  /** Element `idx` of accumulator `name`. */
+  at(name: string, ...idx: Idx[]): string {
+    const dims = this.dims.get(name);
+    if (!dims || dims.length !== idx.length) throw new Error(`generator: ${name} has no shape [${idx.length}]`);
+    if (this.unroll) return `${name}${idx.map((i) => i.n).join('_')}`;
+    let flat = idx[0].e;
+    for (let d = 1; d < idx.length; d++) flat = `(${flat}) * ${dims[d]}u + ${idx[d].e}`;
+    return `${name}[${flat}]`;
+  }
+
+  /** The bound of a loop of n iterations. In the looped style it is not a compile-time constant
+   *  (p.loop_zero is 0): LLVM would otherwise unroll the loops and promote the arrays to registers, which
+   *  is the code that takes lavapipe minutes to compile. */
+  bound(n: number): string {
+    return this.unroll ? `${n}u` : `${n}u + p.loop_zero`;
+  }
+
+  /** body(i) for i = 0 … n − 1: written out n times, or inside a loop over `v`. */
+  each(indent: string, n: number, v: string, body: (i: Idx, indent: string) => void): void {
+    if (this.unroll) {
+      for (let i = 0; i < n; i++) body(lit(i), indent);
+      return;
+    }
+    this.add(`${indent}for (var ${v} = 0u; ${v} < ${this.bound(n)}; ${v}++) {`);
+    body({ e: v, n: NaN }, `${indent}  `);
+    this.add(`${indent}}`);
+  }
+
+  code(): string {
+    return this.lines.join('\n');
+  }
+}
+
+/** A head-row tensor binding: array<vec4<f32>> when hs is a multiple of 4 (16-byte loads), else
+ *  array<f32> read and written one value at a time, padded to whole vec4 chunks with zeros. */
+function rowTensor(hs: number, binding: number, name: string, access: 'read' | 'read_write'): string {
+  const H4 = chunksOf(hs);
+  const L: string[] = [];
+  if (hs % 4 === 0) {
+    L.push(`@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<vec4<f32>>;`);
+    L.push(`fn ld_${name}(r: u32, c: u32) -> vec4<f32> { return ${name}[r * ${H4}u + c]; }`);
+    if (access === 'read_write') L.push(`fn st_${name}(r: u32, c: u32, x: vec4<f32>) { ${name}[r * ${H4}u + c] = x; }`);
+  } else {
+    L.push(`@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<f32>;`);
+    L.push(`fn ld_${name}(r: u32, c: u32) -> vec4<f32> {`);
+    L.push(`  let at = r * ${hs}u + 4u * c;`);
+    L.push('  var x = vec4<f32>();');
+    ['x', 'y', 'z', 'w'].forEach((comp, i) => L.push(`  if (4u * c + ${i}u < ${hs}u) { x.${comp} = ${name}[at + ${i}u]; }`));
+    L.push('  return x;');
+    L.push('}');
+    if (access === 'read_write') {
+      L.push(`fn st_${name}(r: u32, c: u32, x: vec4<f32>) {`);
+      L.push(`  let at = r * ${hs}u + 4u * c;`);
+      ['x', 'y', 'z', 'w'].forEach((comp, i) => L.push(`  if (4u * c + ${i}u < ${hs}u) { ${name}[at + ${i}u] = x.${comp}; }`));
+      L.push('}');
+    }
+  }
+  return L.join('\n');
+}
+
+const PARAMS = 'struct Params { nh: u32, Tq: u32, Tk: u32, causal: u32, has_lengths: u32, scale_log2: f32, scale: f32, example: u32, loop_zero: u32 }\n@group(0) @binding(0) var<uniform> p: Params;';
+
+/** Keys of sequence b that any query may see, 1 … Tk (key 0 always counts). */
+const KEY_END = `fn key_end(b: u32) -> u32 {
+  if (p.has_lengths == 0u) { return p.Tk; }
+  return clamp(key_lengths[b], 1u, p.Tk);
+}`;
+
+/** Stages rows kb … kb + BC − 1 of k and v into kt, vt (zeros past the visible keys). */
+function stageKeyBlock(g: Emitter, H4: number, BC: number, threads: number): void {
+  g.add(`    for (var e = li; e < ${BC * H4}u; e += ${threads}u) {
+      let kk = kb + e / ${H4}u;
+      var kx = vec4<f32>();
+      var vx = vec4<f32>();
+      if (kk < k_end) {
+        kx = ld_k(k_rows + kk, e % ${H4}u);
+        vx = ld_v(k_rows + kk, e % ${H4}u);
+      }
+      kt[e] = kx;
+      vt[e] = vx;
+    }`);
+}
+
+function forwardWgsl(hs: number, t: FlashAttentionTuning): string {
+  const H4 = chunksOf(hs);
+  const BC = t.keyBlock;
+  const W = t.forwardThreads;
+  const R = t.rowsPerThread;
+  const g = new Emitter(t.unroll);
+  const add = (s: string) => g.add(s);
+  /** Query row r of this thread. */
+  const row = (r: Idx) => `(q0 + li + ${lin(r, W)})`;
+  add(PARAMS);
+  add(rowTensor(hs, 1, 'q', 'read'));
+  add(rowTensor(hs, 2, 'k', 'read'));
+  add(rowTensor(hs, 3, 'v', 'read'));
+  add(rowTensor(hs, 4, 'o', 'read_write'));
+  add('@group(0) @binding(5) var<storage, read_write> lse: array<f32>;');
+  add('@group(0) @binding(6) var<storage, read> key_lengths: array<u32>;');
+  add(KEY_END);
+  add(`var<workgroup> kt: array<vec4<f32>, ${BC * H4}>;`);
+  add(`var<workgroup> vt: array<vec4<f32>, ${BC * H4}>;`);
+  add('');
+  add(`@compute @workgroup_size(${W})`);
+  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
+  add('  let b = wg.z;');
+  add('  let head = b * p.nh + wg.y;');
+  add('  let q_rows = head * p.Tq;');
+  add('  let k_rows = head * p.Tk;');
+  add(`  let q0 = wg.x * ${W * R}u;`);
+  add('  let k_end = key_end(b);');
+  add('  // A causal block needs no key past its last query.');
+  add(`  let block_end = select(k_end, min(k_end, q0 + ${W * R}u), p.causal != 0u);`);
+  g.decl('  ', 'lim', 'u32', [R]); // keys 0 … lim − 1 are visible to the row
+  g.decl('  ', 'm', 'f32', [R]); // running max of the row's scores (log₂ units)
+  g.decl('  ', 'l', 'f32', [R]); // running Σ 2^(s − m)
+  g.decl('  ', 'o', 'vec4<f32>', [R, H4]); // running Σ 2^(s − m)·v
+  g.each('  ', R, 'r', (r, I) => {
+    add(`${I}${g.at('lim', r)} = select(k_end, min(k_end, ${row(r)} + 1u), p.causal != 0u);`);
+    add(`${I}${g.at('m', r)} = -3.0e38;`);
+  });
+  add(`  for (var kb = 0u; kb < block_end; kb += ${BC}u) {`);
+  add('    workgroupBarrier(); // the previous block is consumed');
+  stageKeyBlock(g, H4, BC, W);
+  add('    workgroupBarrier();');
+  g.decl('    ', 's', 'f32', [R, BC]);
+  add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
+  g.decl('      ', 'qx', 'vec4<f32>', [R]);
+  g.each('      ', R, 'r', (r, I) => add(`${I}if (${row(r)} < p.Tq) { ${g.at('qx', r)} = ld_q(q_rows + ${row(r)}, c); }`));
+  g.each('      ', BC, 'j', (j, I) => {
+    add(`${I}{`);
+    add(`${I}  let kx = kt[${lin(j, H4, 'c')}];`);
+    g.each(`${I}  `, R, 'r', (r, I2) => add(`${I2}${g.at('s', r, j)} += dot(${g.at('qx', r)}, kx);`));
+    add(`${I}}`);
+  });
+  add('    }');
+  add('    // Online softmax: scale and mask the block\'s scores, raise the running max, rescale what was summed.');
+  g.each('    ', R, 'r', (r, I) => {
+    add(`${I}{`);
+    add(`${I}  var mb = ${g.at('m', r)};`);
+    g.each(`${I}  `, BC, 'j', (j, I2) => {
+      add(`${I2}${g.at('s', r, j)} = select(-3.0e38, ${g.at('s', r, j)} * p.scale_log2, kb + ${j.e} < ${g.at('lim', r)});`);
+      add(`${I2}mb = max(mb, ${g.at('s', r, j)});`);
+    });
+    add(`${I}  let alpha = exp2(${g.at('m', r)} - mb);`);
+    add(`${I}  ${g.at('m', r)} = mb;`);
+    add(`${I}  var ps = 0.0;`);
+    g.each(`${I}  `, BC, 'j', (j, I2) => {
+      add(`${I2}${g.at('s', r, j)} = select(0.0, exp2(${g.at('s', r, j)} - mb), kb + ${j.e} < ${g.at('lim', r)}); // P (unnormalised)`);
+      add(`${I2}ps += ${g.at('s', r, j)};`);
+    });
+    add(`${I}  ${g.at('l', r)} = ${g.at('l', r)} * alpha + ps;`);
+    g.each(`${I}  `, H4, 'c', (c, I2) => add(`${I2}${g.at('o', r, c)} *= alpha;`));
+    add(`${I}}`);
+  });
+  g.each('    ', BC, 'j', (j, I) => {
+    g.each(I, H4, 'c', (c, I2) => {
+      add(`${I2}{`);
+      add(`${I2}  let vx = vt[${Number.isFinite(j.n) && Number.isFinite(c.n) ? `${j.n * H4 + c.n}u` : `${lin(j, H4)} + ${c.e}`}];`);
+      g.each(`${I2}  `, R, 'r', (r, I3) => add(`${I3}${g.at('o', r, c)} += ${g.at('s', r, j)} * vx;`));
+      add(`${I2}}`);
+    });
+  });
+  add('  }');
+  g.each('  ', R, 'r', (r, I) => {
+    add(`${I}if (${row(r)} < p.Tq) {`);
+    add(`${I}  let inv = 1.0 / ${g.at('l', r)};`);
+    g.each(`${I}  `, H4, 'c', (c, I2) => add(`${I2}st_o(q_rows + ${row(r)}, ${c.e}, ${g.at('o', r, c)} * inv);`));
+    add(`${I}  lse[q_rows + ${row(r)}] = (${g.at('m', r)} + log2(${g.at('l', r)})) * ${Math.LN2};`);
+    add(`${I}}`);
+  });
+  add('}');
+  return g.code();
+}
+
+/** Pass 1 of the backward: rowstats[r] = (lse·log₂e, Σ_d ∇out·out). */
+function rowstatsWgsl(hs: number): string {
+  const H4 = chunksOf(hs);
+  return [
+    'struct Params { rows: u32, loop_zero: u32 }',
+    '@group(0) @binding(0) var<uniform> p: Params;',
+    rowTensor(hs, 1, 'o', 'read'),
+    rowTensor(hs, 2, 'dout', 'read'),
+    '@group(0) @binding(3) var<storage, read> lse: array<f32>;',
+    '@group(0) @binding(4) var<storage, read_write> rowstats: array<vec2<f32>>;',
+    '@compute @workgroup_size(64)',
+    'fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {',
+    '  let r = gid.x + gid.y * nwg.x * 64u;',
+    '  if (r >= p.rows) { return; }',
+    '  var d = 0.0;',
+    `  for (var c = 0u; c < ${H4}u + p.loop_zero; c++) { d += dot(ld_dout(r, c), ld_o(r, c)); }`,
+    `  rowstats[r] = vec2<f32>(lse[r] * ${Math.LOG2E}, d);`,
+    '}',
+  ].join('\n');
+}
+
+/** Pass 2: ∇q, one thread per query row, key/value blocks staged. */
+function gradQWgsl(hs: number, t: FlashAttentionTuning): string {
+  const H4 = chunksOf(hs);
+  const BC = t.keyBlock;
+  const W = t.gradQueryThreads;
+  const g = new Emitter(t.unroll);
+  const add = (s: string) => g.add(s);
+  add(PARAMS);
+  add(rowTensor(hs, 1, 'q', 'read'));
+  add(rowTensor(hs, 2, 'k', 'read'));
+  add(rowTensor(hs, 3, 'v', 'read'));
+  add(rowTensor(hs, 4, 'dout', 'read'));
+  add('@group(0) @binding(5) var<storage, read> rowstats: array<vec2<f32>>;');
+  add(rowTensor(hs, 6, 'dq', 'read_write'));
+  add('@group(0) @binding(7) var<storage, read> key_lengths: array<u32>;');
+  add(KEY_END);
+  add(`var<workgroup> kt: array<vec4<f32>, ${BC * H4}>;`);
+  add(`var<workgroup> vt: array<vec4<f32>, ${BC * H4}>;`);
+  add('');
+  add(`@compute @workgroup_size(${W})`);
+  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
+  add('  let b = wg.z;');
+  add('  let head = b * p.nh + wg.y;');
+  add('  let q_rows = head * p.Tq;');
+  add('  let k_rows = head * p.Tk;');
+  add(`  let q0 = wg.x * ${W}u;`);
+  add('  let k_end = key_end(b);');
+  add(`  let block_end = select(k_end, min(k_end, q0 + ${W}u), p.causal != 0u);`);
+  add('  let t = q0 + li;');
+  add('  let lim = select(k_end, min(k_end, t + 1u), p.causal != 0u);');
+  add('  let q_ok = t < p.Tq;');
+  add('  var st = vec2<f32>(); // (lse·log₂e, D)');
+  add('  if (q_ok) { st = rowstats[q_rows + t]; }');
+  g.decl('  ', 'g', 'vec4<f32>', [H4]);
+  add(`  for (var kb = 0u; kb < block_end; kb += ${BC}u) {`);
+  add('    workgroupBarrier();');
+  stageKeyBlock(g, H4, BC, W);
+  add('    workgroupBarrier();');
+  g.decl('    ', 's', 'f32', [BC]);
+  g.decl('    ', 'dp', 'f32', [BC]);
+  add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
+  add('      var qx = vec4<f32>();');
+  add('      var dx = vec4<f32>();');
+  add('      if (q_ok) { qx = ld_q(q_rows + t, c); dx = ld_dout(q_rows + t, c); }');
+  g.each('      ', BC, 'j', (j, I) => {
+    add(`${I}${g.at('s', j)} += dot(qx, kt[${lin(j, H4, 'c')}]);`);
+    add(`${I}${g.at('dp', j)} += dot(dx, vt[${lin(j, H4, 'c')}]);`);
+  });
+  add('    }');
+  add('    // dS = P∘(∇P − D) with P = 2^(s·scale·log₂e − lse·log₂e), 0 where masked (kept in s).');
+  g.each('    ', BC, 'j', (j, I) => {
+    add(`${I}${g.at('s', j)} = select(0.0, exp2(${g.at('s', j)} * p.scale_log2 - st.x), kb + ${j.e} < lim) * (${g.at('dp', j)} - st.y);`);
+  });
+  g.each('    ', BC, 'j', (j, I) => {
+    g.each(I, H4, 'c', (c, I2) => add(`${I2}${g.at('g', c)} += ${g.at('s', j)} * kt[${Number.isFinite(j.n) && Number.isFinite(c.n) ? `${j.n * H4 + c.n}u` : `${lin(j, H4)} + ${c.e}`}];`));
+  });
+  add('  }');
+  add('  if (q_ok) {');
+  g.each('    ', H4, 'c', (c, I) => add(`${I}st_dq(q_rows + t, ${c.e}, ${g.at('g', c)} * p.scale);`));
+  add('  }');
+  add('}');
+  return g.code();
+}
+
+/** Pass 3: ∇k and ∇v, one thread per key row, blocks of query rows staged; columns split in parts for
+ *  heads over 64 (workgroup x = key block · parts + part). */
+function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
+  const H4 = chunksOf(hs);
+  const { parts, partChunks: PC, stagedChunks: H4S } = gradKvParts(hs);
+  const BQ = t.gradQueryBlock;
+  const W = t.gradKeyThreads;
+  const g = new Emitter(t.unroll);
+  const add = (s: string) => g.add(s);
+  add(PARAMS);
+  add(rowTensor(hs, 1, 'q', 'read'));
+  add(rowTensor(hs, 2, 'k', 'read'));
+  add(rowTensor(hs, 3, 'v', 'read'));
+  add(rowTensor(hs, 4, 'dout', 'read'));
+  add('@group(0) @binding(5) var<storage, read> rowstats: array<vec2<f32>>;');
+  add(rowTensor(hs, 6, 'dk', 'read_write'));
+  add(rowTensor(hs, 7, 'dv', 'read_write'));
+  add('@group(0) @binding(8) var<storage, read> key_lengths: array<u32>;');
+  add(KEY_END);
+  add(`var<workgroup> qt: array<vec4<f32>, ${BQ * H4S}>;`);
+  add(`var<workgroup> dt: array<vec4<f32>, ${BQ * H4S}>;`);
+  add(`var<workgroup> rs: array<vec2<f32>, ${BQ}>;`);
+  add('');
+  add(`@compute @workgroup_size(${W})`);
+  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
+  add('  let b = wg.z;');
+  add('  let head = b * p.nh + wg.y;');
+  add('  let q_rows = head * p.Tq;');
+  add('  let k_rows = head * p.Tk;');
+  add(`  let k0 = (wg.x / ${parts}u) * ${W}u;`);
+  add(`  let c0 = (wg.x % ${parts}u) * ${PC}u; // this workgroup's columns: chunks c0 … c0 + ${PC - 1}`);
+  add('  let k_end = key_end(b);');
+  add('  let j = k0 + li;');
+  add('  let causal = p.causal != 0u;');
+  add("  // Queries before the block's first key see none of its keys (causal); padding keys are seen by none.");
+  add(`  let q_start = select(0u, (k0 / ${BQ}u) * ${BQ}u, causal);`);
+  add('  let q_end = select(0u, p.Tq, k0 < k_end);');
+  add('  let k_ok = j < k_end;');
+  add('  // Key j is visible to queries q_lo … q_hi − 1.');
+  add('  let q_lo = select(0u, j, causal);');
+  add('  let q_hi = select(0u, p.Tq, k_ok);');
+  g.decl('  ', 'gk', 'vec4<f32>', [PC]);
+  g.decl('  ', 'gv', 'vec4<f32>', [PC]);
+  add(`  for (var qb = q_start; qb < q_end; qb += ${BQ}u) {`);
+  add('    workgroupBarrier();');
+  add(`    for (var e = li; e < ${BQ * H4S}u; e += ${W}u) {`);
+  add(`      let tt = qb + e / ${H4S}u;`);
+  add(`      let c = e % ${H4S}u;`);
+  add('      var qx = vec4<f32>();');
+  add('      var dx = vec4<f32>();');
+  add(`      if (tt < p.Tq${H4S > H4 ? ` && c < ${H4}u` : ''}) { qx = ld_q(q_rows + tt, c); dx = ld_dout(q_rows + tt, c); }`);
+  add('      qt[e] = qx;');
+  add('      dt[e] = dx;');
+  add('    }');
+  add(`    for (var e = li; e < ${BQ}u; e += ${W}u) {`);
+  add('      var x = vec2<f32>();');
+  add('      if (qb + e < p.Tq) { x = rowstats[q_rows + qb + e]; }');
+  add('      rs[e] = x;');
+  add('    }');
+  add('    workgroupBarrier();');
+  g.decl('    ', 's', 'f32', [BQ]);
+  g.decl('    ', 'dp', 'f32', [BQ]);
+  add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
+  add('      var kx = vec4<f32>();');
+  add('      var vx = vec4<f32>();');
+  add('      if (k_ok) { kx = ld_k(k_rows + j, c); vx = ld_v(k_rows + j, c); }');
+  g.each('      ', BQ, 'i', (i, I) => {
+    add(`${I}${g.at('s', i)} += dot(qt[${lin(i, H4S, 'c')}], kx);`);
+    add(`${I}${g.at('dp', i)} += dot(dt[${lin(i, H4S, 'c')}], vx);`);
+  });
+  add('    }');
+  add('    // P (kept in s) and dS = P∘(∇P − D) (kept in dp); 0 where masked.');
+  g.each('    ', BQ, 'i', (i, I) => {
+    add(`${I}{`);
+    add(`${I}  let r = rs[${i.e}];`);
+    add(`${I}  let pr = select(0.0, exp2(${g.at('s', i)} * p.scale_log2 - r.x), (qb + ${i.e} >= q_lo) & (qb + ${i.e} < q_hi));`);
+    add(`${I}  ${g.at('s', i)} = pr;`);
+    add(`${I}  ${g.at('dp', i)} = pr * (${g.at('dp', i)} - r.y);`);
+    add(`${I}}`);
+  });
+  // With one part the staged offsets are constants.
+  const col = (i: Idx, c: Idx) => {
+    if (parts === 1 && Number.isFinite(i.n) && Number.isFinite(c.n)) return `${i.n * H4S + c.n}u`;
+    return `${lin(i, H4S)} + ${parts === 1 ? '' : 'c0 + '}${c.e}`;
+  };
+  g.each('    ', BQ, 'i', (i, I) => {
+    g.each(I, PC, 'c', (c, I2) => {
+      add(`${I2}${g.at('gv', c)} += ${g.at('s', i)} * dt[${col(i, c)}];`);
+      add(`${I2}${g.at('gk', c)} += ${g.at('dp', i)} * qt[${col(i, c)}];`);
+    });
+  });
+  add('  }');
+  add('  if (j < p.Tk) {');
+  g.each('    ', PC, 'c', (c, I) => {
+    const guard = H4S > H4 ? `if (c0 + ${c.e} < ${H4}u) ` : '';
+    add(`${I}${guard}{ st_dk(k_rows + j, c0 + ${c.e}, ${g.at('gk', c)} * p.scale); st_dv(k_rows + j, c0 + ${c.e}, ${g.at('gv', c)}); }`);
+  });
+  add('  }');
+  add('}');
+  return g.code();
+}
+
+/** P of one example: probs[h, t, s] = 2^(q·k·scale·log₂e − lse·log₂e), 0 where masked. */
+function probsWgsl(hs: number): string {
+  const H4 = chunksOf(hs);
+  return [
+    PARAMS,
+    rowTensor(hs, 1, 'q', 'read'),
+    rowTensor(hs, 2, 'k', 'read'),
+    '@group(0) @binding(3) var<storage, read> lse: array<f32>;',
+    '@group(0) @binding(4) var<storage, read_write> probs: array<f32>;',
+    '@group(0) @binding(5) var<storage, read> key_lengths: array<u32>;',
+    KEY_END,
+    '@compute @workgroup_size(256)',
+    'fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {',
+    '  let i = gid.x + gid.y * nwg.x * 256u;',
+    '  if (i >= p.nh * p.Tq * p.Tk) { return; }',
+    '  let s = i % p.Tk;',
+    '  let t = (i / p.Tk) % p.Tq;',
+    '  let head = p.example * p.nh + i / (p.Tk * p.Tq);',
+    '  let visible = (s < key_end(p.example)) & ((p.causal == 0u) | (s <= t));',
+    '  var x = 0.0;',
+    '  if (visible) {',
+    '    var dot_qk = 0.0;',
+    `    for (var c = 0u; c < ${H4}u + p.loop_zero; c++) { dot_qk += dot(ld_q(head * p.Tq + t, c), ld_k(head * p.Tk + s, c)); }`,
+    `    x = exp2(dot_qk * p.scale_log2 - lse[head * p.Tq + t] * ${Math.LOG2E});`,
+    '  }',
+    '  probs[i] = x;',
+    '}',
+  ].join('\n');
+}
+
+/** Generated modules, keyed by everything their code depends on. */
+const tuningKey = (t: FlashAttentionTuning) =>
+  `w${t.forwardThreads}r${t.rowsPerThread}bc${t.keyBlock}gq${t.gradQueryThreads}gk${t.gradKeyThreads}gb${t.gradQueryBlock}${t.unroll ? 'u' : 'l'}`;
+const moduleCache = new Map<string, GeneratedShader>();
+function shader(name: string, make: () => string): GeneratedShader {
+  let s = moduleCache.get(name);
+  if (!s) {
+    s = { name, code: make() };
+    moduleCache.set(name, s);
+  }
+  return s;
+}
+
+/** The generated WGSL of every kernel for head size hs (for tests and inspection). */
+export function flashAttentionWgsl(hs: number, tuning: Partial<FlashAttentionTuning> = {}): Record<'forward' | 'rowstats' | 'gradQ' | 'gradKv' | 'probs', string> {
+  const t = { ...flashAttentionTuning(hs), ...tuning };
+  return { forward: forwardWgsl(hs, t), rowstats: rowstatsWgsl(hs), gradQ: gradQWgsl(hs, t), gradKv: gradKvWgsl(hs, t), probs: probsWgsl(hs) };
+}
+
+function uniforms(s: FlashAttentionShape, hasLengths: boolean, example = 0) {
+  const scale = 1 / Math.sqrt(s.hs);
+  return [s.nHead, s.Tq, s.Tk, s.causal ? 1 : 0, hasLengths ? 1 : 0, f32(scale * Math.LOG2E), f32(scale), example, 0];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ops
+
+export interface FlashAttentionForwardArgs extends FlashAttentionShape {
+  label: string;
+  /** [B, nh, Tq, hs] */
+  q: Tensor;
+  /** [B, nh, Tk, hs] */
+  k: Tensor;
+  v: Tensor;
+  /** [B, nh, Tq, hs]: softmax(mask(q·kᵀ/√hs))·v */
+  out: Tensor;
+  /** [B, nh, Tq]: log Σ_s exp(q·k_s/√hs) over the visible keys s; what the backward reads. */
+  lse: Tensor;
+  /** u32 [B], keyLengthsForward: keys at or past a sequence's length are masked (1 … Tk). */
+  keyLengths?: Tensor | null;
+  tuning?: Partial<FlashAttentionTuning>;
+}
+
+/** out and lse from q, k, v in one dispatch. */
+export function flashAttentionForward(k: Kernels, a: FlashAttentionForwardArgs): Dispatch {
+  checkShape(a.label, a);
+  const { B, nHead, Tq, Tk, hs } = a;
+  checkTensor(a.label, 'q', a.q, B * nHead * Tq * hs);
+  checkTensor(a.label, 'k', a.k, B * nHead * Tk * hs);
+  checkTensor(a.label, 'v', a.v, B * nHead * Tk * hs);
+  checkTensor(a.label, 'out', a.out, B * nHead * Tq * hs);
+  checkTensor(a.label, 'lse', a.lse, B * nHead * Tq);
+  if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, B);
+  const t = resolveTuning(k, a.label, hs, a.tuning);
+  const blocks = Math.ceil(Tq / (t.forwardThreads * t.rowsPerThread));
+  if (blocks > 65535) throw new Error(`${a.label}: ${Tq} queries make ${blocks} query blocks, over 65,535`);
+  return k.dispatch({
+    shader: shader(`flash_attention_forward_hs${hs}_${tuningKey(t)}`, () => forwardWgsl(hs, t)),
+    entry: 'main',
+    label: a.label,
+    uniforms: uniforms(a, Boolean(a.keyLengths)),
+    bindings: [a.q, a.k, a.v, a.out, a.lse, a.keyLengths ?? k.placeholder],
+    workgroups: [blocks, nHead, B],
+  });
+}
+
+export interface FlashAttentionBackwardArgs extends FlashAttentionShape {
+  label: string;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  /** The forward's out and lse. */
+  out: Tensor;
+  lse: Tensor;
+  /** ∇out [B, nh, Tq, hs] */
+  dOut: Tensor;
+  /** Outputs: ∇q [B, nh, Tq, hs], ∇k and ∇v [B, nh, Tk, hs] (overwritten). */
+  dq: Tensor;
+  dk: Tensor;
+  dv: Tensor;
+  /** flashAttentionScratchFloats(shape) floats, shared by all layers. */
+  scratch: Tensor;
+  keyLengths?: Tensor | null;
+  tuning?: Partial<FlashAttentionTuning>;
+}
+
+/** ∇q, ∇k, ∇v from q, k, v, out, lse and ∇out: three dispatches (rowstats, ∇q, ∇k/∇v). */
+export function flashAttentionBackward(k: Kernels, a: FlashAttentionBackwardArgs): Dispatch[] {
+  checkShape(a.label, a);
+  const { B, nHead, Tq, Tk, hs } = a;
+  const qn = B * nHead * Tq * hs;
+  const kn = B * nHead * Tk * hs;
+  checkTensor(a.label, 'q', a.q, qn);
+  checkTensor(a.label, 'k', a.k, kn);
+  checkTensor(a.label, 'v', a.v, kn);
+  checkTensor(a.label, 'out', a.out, qn);
+  checkTensor(a.label, 'lse', a.lse, B * nHead * Tq);
+  checkTensor(a.label, 'dOut', a.dOut, qn);
+  checkTensor(a.label, 'dq', a.dq, qn);
+  checkTensor(a.label, 'dk', a.dk, kn);
+  checkTensor(a.label, 'dv', a.dv, kn);
+  if (a.scratch.size < flashAttentionScratchFloats(a)) throw new Error(`${a.label}: scratch has ${a.scratch.size} values, needs flashAttentionScratchFloats = ${flashAttentionScratchFloats(a)}`);
+  if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, B);
+  const t = resolveTuning(k, a.label, hs, a.tuning);
+  const qBlocks = Math.ceil(Tq / t.gradQueryThreads);
+  const kvGroups = Math.ceil(Tk / t.gradKeyThreads) * gradKvParts(hs).parts;
+  if (qBlocks > 65535 || kvGroups > 65535) throw new Error(`${a.label}: Tq ${Tq} / Tk ${Tk} make over 65,535 blocks`);
+  const rows = B * nHead * Tq;
+  // The rowstats view of the scratch: exactly 2 floats per query row.
+  const rowstats = { buffer: a.scratch.buffer, offset: a.scratch.offsetBytes, size: 8 * rows };
+  const lengths = a.keyLengths ?? k.placeholder;
+  const u = uniforms(a, Boolean(a.keyLengths));
+  const tk = tuningKey(t);
+  return [
+    k.dispatch({
+      shader: shader(`flash_attention_rowstats_hs${hs}`, () => rowstatsWgsl(hs)),
+      entry: 'main',
+      label: `${a.label}.rowstats`,
+      uniforms: [rows, 0],
+      bindings: [a.out, a.dOut, a.lse, rowstats],
+      workgroups: grid1d(rows, 64),
+    }),
+    k.dispatch({
+      shader: shader(`flash_attention_grad_q_hs${hs}_${tk}`, () => gradQWgsl(hs, t)),
+      entry: 'main',
+      label: `${a.label}.dq`,
+      uniforms: u,
+      bindings: [a.q, a.k, a.v, a.dOut, rowstats, a.dq, lengths],
+      workgroups: [qBlocks, nHead, B],
+    }),
+    k.dispatch({
+      shader: shader(`flash_attention_grad_kv_hs${hs}_${tk}`, () => gradKvWgsl(hs, t)),
+      entry: 'main',
+      label: `${a.label}.dkv`,
+      uniforms: u,
+      bindings: [a.q, a.k, a.v, a.dOut, rowstats, a.dk, a.dv, lengths],
+      workgroups: [kvGroups, nHead, B],
+    }),
+  ];
+}
+
+export interface FlashAttentionProbsArgs extends FlashAttentionShape {
+  label: string;
+  q: Tensor;
+  k: Tensor;
+  /** The forward's lse. */
+  lse: Tensor;
+  /** Output: the attention probabilities of sequence `example`, [nh, Tq, Tk] at its start (it may be
+   *  larger, e.g. a buffer shared by every layer's map). */
+  probs: Tensor;
+  /** Which sequence of the batch (default 0, the row attention maps write their example to). */
+  example?: number;
+  keyLengths?: Tensor | null;
+}
+
+/** The probabilities of one example, recomputed from q, k and lse (for attention maps: the fused
+ *  forward keeps no P). Rows sum to 1 over the visible keys; masked keys are exactly 0. */
+export function flashAttentionProbs(k: Kernels, a: FlashAttentionProbsArgs): Dispatch {
+  checkShape(a.label, a);
+  const { B, nHead, Tq, Tk, hs } = a;
+  const example = a.example ?? 0;
+  if (!Number.isInteger(example) || example < 0 || example >= B) throw new Error(`${a.label}: example ${example} is not a sequence of the batch (0 … ${B - 1})`);
+  checkTensor(a.label, 'q', a.q, B * nHead * Tq * hs);
+  checkTensor(a.label, 'k', a.k, B * nHead * Tk * hs);
+  checkTensor(a.label, 'lse', a.lse, B * nHead * Tq);
+  if (a.probs.size < nHead * Tq * Tk) throw new Error(`${a.label}: probs has ${a.probs.size} values, needs at least nHead·Tq·Tk = ${nHead * Tq * Tk}`);
+  if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, B);
+  return k.dispatch({
+    shader: shader(`flash_attention_probs_hs${hs}`, () => probsWgsl(hs)),
+    entry: 'main',
+    label: a.label,
+    uniforms: uniforms(a, Boolean(a.keyLengths), example),
+    bindings: [a.q, a.k, a.lse, a.probs, a.keyLengths ?? k.placeholder],
+    workgroups: grid1d(nHead * Tq * Tk),
+  });
+}

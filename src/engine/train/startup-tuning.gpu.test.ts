@@ -1,0 +1,62 @@
+// Start-up tuning (train/startup-tuning.ts): skipped with a reason on CPU adapters and when off; where it
+// runs (here with the adapter described as a discrete GPU and one small candidate, since this machine
+// has only lavapipe), every layout gets a result, the run's products use the choice, and a second run on
+// the same device and shapes reuses the same tuning.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TRAIN, type RunConfig } from '../config';
+import type { GpuContext } from '../gpu/device';
+import { testGpu } from '../gpu/test-device';
+import { matmulTuningSkipped, runLinearShapes, startupMatmulTuning, summarizeMatmulTuning } from './startup-tuning';
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await testGpu();
+});
+
+const config: RunConfig = {
+  model: { architecture: 'decoder', nLayer: 1, dModel: 64, nHead: 2, dFF: 128, contextLength: 16, vocabSize: 54, activation: 'gelu', positionalEncoding: 'learned', layerNormEps: 1e-5 },
+  train: { ...DEFAULT_TRAIN, batchSize: 4, matmulTuning: 'auto' },
+  dataset: 'names',
+};
+
+describe('start-up tuning of the f32 products', () => {
+  it('is skipped, with the reason shown, on a CPU adapter and when off', () => {
+    expect(matmulTuningSkipped(gpu, config)).toBe('not tuned on a CPU adapter');
+    expect(matmulTuningSkipped(gpu, { ...config, train: { ...config.train, matmulTuning: 'off' } })).toBe('tuning off');
+    expect(summarizeMatmulTuning(null, 'tuning off')).toContain('built-in 64×64 tiles (tuning off)');
+  });
+
+  it('lists the three products of each linear layer of the run, head included', () => {
+    const rows = 4 * 16;
+    expect(runLinearShapes(config)).toEqual([
+      { rows, dIn: 64, dOut: 192 },
+      { rows, dIn: 64, dOut: 64 },
+      { rows, dIn: 64, dOut: 128 },
+      { rows, dIn: 128, dOut: 64 },
+      { rows, dIn: 64, dOut: 54 },
+    ]);
+  });
+
+  it('on a GPU adapter: times the built-in kernel and the candidates for every layout, and caches the result per device', async () => {
+    const discrete: GpuContext = { ...gpu, adapterInfo: { ...gpu.adapterInfo, vendor: 'nvidia', architecture: 'hopper', device: 'H100', description: 'NVIDIA H100', isFallbackAdapter: false } };
+    expect(matmulTuningSkipped(discrete, config)).toBeNull();
+    const candidates = [{ tileM: 32, tileN: 32, tileK: 8, threadM: 4, threadN: 4, vectorLoads: true, doubleBuffer: true }];
+    const tuning = await startupMatmulTuning(discrete, config, { candidates });
+    expect(tuning).not.toBeNull();
+    for (const layout of ['NT', 'NN', 'TN'] as const) {
+      const l = tuning!.layouts[layout]!;
+      expect(l.candidates.map((c) => c.name)).toEqual(['built-in', '32x32x8_t4x4_v4_db']);
+      // Both passed their float64 check and were timed.
+      for (const c of l.candidates) {
+        expect(c.dropped, `${layout} ${c.name}`).toBeUndefined();
+        expect(c.tflops).toBeGreaterThan(0);
+      }
+      // The choice is the candidate only if it beat the built-in kernel by the margin.
+      const [builtin, candidate] = l.candidates;
+      expect(l.chosen === null).toBe(!(candidate.tflops! >= 1.02 * builtin.tflops!));
+    }
+    expect(summarizeMatmulTuning(tuning, null)).toMatch(/^f32 products tuned at start-up: NT .*; NN .*; TN /);
+    // Same device and shapes: the same tuning object, not a second round of timing.
+    expect(await startupMatmulTuning(discrete, config, { candidates })).toBe(tuning);
+  }, 120_000);
+});
