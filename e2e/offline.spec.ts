@@ -9,7 +9,8 @@ import { expect, test } from '@playwright/test';
 import { collectPageErrors, QUICK, SCREENSHOT_DIR, waitForPhase } from './helpers';
 
 const SUB_PATH = '/some/sub/path/';
-const DIST = resolve(import.meta.dirname, '..', 'dist');
+// The build the other specs serve (E2E_DIST, playwright.config.ts), else the default dist/.
+const DIST = resolve(process.env.E2E_DIST ?? resolve(import.meta.dirname, '..', 'dist'));
 const TYPES: Record<string, string> = {
   '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.txt': 'text/plain', '.md': 'text/markdown',
 };

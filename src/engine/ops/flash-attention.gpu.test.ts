@@ -140,11 +140,16 @@ function reference(c: Case, q: Float64Array, k: Float64Array, v: Float64Array, d
 async function buildFused(c: Case, q: Float64Array, k: Float64Array, v: Float64Array, dout: Float64Array, keyLengths: Tensor | null) {
   const qn = c.B * c.nHead * c.Tq * c.hs;
   const kn = c.B * c.nHead * c.Tk * c.hs;
+  const inputs = { q: h.upload([qn], q, 'q'), k: h.upload([kn], k, 'k'), v: h.upload([kn], v, 'v'), dOut: h.upload([qn], dout, 'dout') };
+  return buildFusedOn(c, inputs, keyLengths);
+}
+
+/** Builds the fused forward + backward on input tensors already on the GPU, into new outputs. */
+async function buildFusedOn(c: Case, inputs: { q: Tensor; k: Tensor; v: Tensor; dOut: Tensor }, keyLengths: Tensor | null) {
+  const qn = c.B * c.nHead * c.Tq * c.hs;
+  const kn = c.B * c.nHead * c.Tk * c.hs;
   const t = {
-    q: h.upload([qn], q, 'q'),
-    k: h.upload([kn], k, 'k'),
-    v: h.upload([kn], v, 'v'),
-    dOut: h.upload([qn], dout, 'dout'),
+    ...inputs,
     out: h.empty([qn], 'out'),
     lse: h.empty([flashAttentionLseFloats(c)], 'lse'),
     dq: h.empty([qn], 'dq'),
@@ -155,6 +160,21 @@ async function buildFused(c: Case, q: Float64Array, k: Float64Array, v: Float64A
   const fwd = await buildChecked(h.device, () => flashAttentionForward(h.kernels, { label: 'flash', ...c, ...t, keyLengths, tuning: c.tuning }));
   const bwd = await buildChecked(h.device, () => flashAttentionBackward(h.kernels, { label: 'flash.backward', ...c, ...t, keyLengths, tuning: c.tuning }));
   return { t, fwd, bwd };
+}
+
+/** The fused kernels on the unfused path's own head tensors (split from its inputs and from ∇out): out,
+ *  ∇q, ∇k and ∇v as the unfused path computed them. */
+async function expectFusedMatchesUnfused(
+  c: Case,
+  acts: { q: Tensor; k: Tensor; v: Tensor; y: Tensor },
+  grads: { dy: Tensor; dq: Tensor; dk: Tensor; dv: Tensor },
+  keyLengths: Tensor | null,
+): Promise<void> {
+  const { t, fwd, bwd } = await buildFusedOn(c, { q: acts.q, k: acts.k, v: acts.v, dOut: grads.dy }, keyLengths);
+  await h.run([fwd, ...bwd]);
+  for (const [name, fused, unfused] of [['out', t.out, acts.y], ['dq', t.dq, grads.dq], ['dk', t.dk, grads.dk], ['dv', t.dv, grads.dv]] as const) {
+    expectClose(`${name} vs unfused`, await h.read(fused), await h.read(unfused), TOL);
+  }
 }
 
 function uploadLengths(c: Case): Tensor | null {
@@ -334,24 +354,7 @@ describe('flash attention vs the unfused GPU path', () => {
       ...attentionBackward(h.kernels, 'attn', s, acts, grads, tdout, h.empty([N, 3 * s.C], 'dqkv')),
     ]);
     await h.run(unfused);
-    // The fused kernels on the unfused path's own head tensors (split from qkv and from ∇out).
-    const t = {
-      out: h.empty([N * s.C], 'out'),
-      lse: h.empty([flashAttentionLseFloats(c)], 'lse'),
-      dq: h.empty([N * s.C], 'dq'),
-      dk: h.empty([N * s.C], 'dk'),
-      dv: h.empty([N * s.C], 'dv'),
-      scratch: h.empty([flashAttentionScratchFloats(c)], 'scratch'),
-    };
-    const fused = await buildChecked(h.device, () => [
-      flashAttentionForward(h.kernels, { label: 'flash', ...c, q: acts.q, k: acts.k, v: acts.v, out: t.out, lse: t.lse, keyLengths }),
-      ...flashAttentionBackward(h.kernels, { label: 'flash.backward', ...c, q: acts.q, k: acts.k, v: acts.v, dOut: grads.dy, ...t, keyLengths }),
-    ]);
-    await h.run(fused);
-    expectClose('out vs unfused y', await h.read(t.out), await h.read(acts.y), TOL);
-    expectClose('dq vs unfused', await h.read(t.dq), await h.read(grads.dq), TOL);
-    expectClose('dk vs unfused', await h.read(t.dk), await h.read(grads.dk), TOL);
-    expectClose('dv vs unfused', await h.read(t.dv), await h.read(grads.dv), TOL);
+    await expectFusedMatchesUnfused(c, acts, grads, keyLengths);
   });
 
   it('cross-attention (ops/cross-attention.ts): out, dq, dk, dv', async () => {
@@ -369,25 +372,7 @@ describe('flash attention vs the unfused GPU path', () => {
       ...crossAttentionBackward(h.kernels, 'cross', s, acts, grads, h.upload([s.B * s.Tq, s.C], doutRows, 'dout'), h.empty([s.B * s.Tq, s.C], 'dQ'), h.empty([s.B * s.Tk, 2 * s.C], 'dKV')),
     ]);
     await h.run(unfused);
-    const qn = s.B * s.Tq * s.C;
-    const kn = s.B * s.Tk * s.C;
-    const t = {
-      out: h.empty([qn], 'out'),
-      lse: h.empty([flashAttentionLseFloats(c)], 'lse'),
-      dq: h.empty([qn], 'dq'),
-      dk: h.empty([kn], 'dk'),
-      dv: h.empty([kn], 'dv'),
-      scratch: h.empty([flashAttentionScratchFloats(c)], 'scratch'),
-    };
-    const fused = await buildChecked(h.device, () => [
-      flashAttentionForward(h.kernels, { label: 'flash', ...c, q: acts.q, k: acts.k, v: acts.v, out: t.out, lse: t.lse, keyLengths }),
-      ...flashAttentionBackward(h.kernels, { label: 'flash.backward', ...c, q: acts.q, k: acts.k, v: acts.v, dOut: grads.dy, ...t, keyLengths }),
-    ]);
-    await h.run(fused);
-    expectClose('out vs unfused y', await h.read(t.out), await h.read(acts.y), TOL);
-    expectClose('dq vs unfused', await h.read(t.dq), await h.read(grads.dq), TOL);
-    expectClose('dk vs unfused', await h.read(t.dk), await h.read(grads.dk), TOL);
-    expectClose('dv vs unfused', await h.read(t.dv), await h.read(grads.dv), TOL);
+    await expectFusedMatchesUnfused(c, acts, grads, keyLengths);
   });
 });
 

@@ -144,6 +144,17 @@ function checkTensor(label: string, name: string, t: Tensor, n: number): void {
   if (t.size !== n) throw new Error(`${label}: ${name} has ${t.size} values, expected ${n} [${t.shape}]`);
 }
 
+/** Checks the shape, then the sizes of the head tensors: `queryRows` [B, nh, Tq, hs], `keyRows`
+ *  [B, nh, Tk, hs], lse [B, nh, Tq] and keyLengths [B]. */
+function checkArgs(a: FlashAttentionArgs, queryRows: Record<string, Tensor>, keyRows: Record<string, Tensor>): void {
+  checkShape(a.label, a);
+  const heads = a.B * a.nHead;
+  for (const [name, t] of Object.entries(queryRows)) checkTensor(a.label, name, t, heads * a.Tq * a.hs);
+  for (const [name, t] of Object.entries(keyRows)) checkTensor(a.label, name, t, heads * a.Tk * a.hs);
+  checkTensor(a.label, 'lse', a.lse, heads * a.Tq);
+  if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, a.B);
+}
+
 function checkTuning(k: Kernels, label: string, t: FlashAttentionTuning, hs: number): void {
   const maxThreads = k.device.limits.maxComputeInvocationsPerWorkgroup;
   for (const key of ['forwardThreads', 'rowsPerThread', 'keyBlock', 'gradQueryThreads', 'gradKeyThreads', 'gradQueryBlock'] as const) {
@@ -250,54 +261,139 @@ class Emitter {
   }
 }
 
+type Access = 'read' | 'read_write';
+
 /** A head-row tensor binding: array<vec4<f32>> when hs is a multiple of 4 (16-byte loads), else
  *  array<f32> read and written one value at a time, padded to whole vec4 chunks with zeros. */
-function rowTensor(hs: number, binding: number, name: string, access: 'read' | 'read_write'): string {
+function rowTensor(hs: number, binding: number, name: string, access: Access): string {
   const H4 = chunksOf(hs);
-  const L: string[] = [];
+  const rw = access === 'read_write';
   if (hs % 4 === 0) {
-    L.push(`@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<vec4<f32>>;`);
-    L.push(`fn ld_${name}(r: u32, c: u32) -> vec4<f32> { return ${name}[r * ${H4}u + c]; }`);
-    if (access === 'read_write') L.push(`fn st_${name}(r: u32, c: u32, x: vec4<f32>) { ${name}[r * ${H4}u + c] = x; }`);
-  } else {
-    L.push(`@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<f32>;`);
-    L.push(`fn ld_${name}(r: u32, c: u32) -> vec4<f32> {`);
-    L.push(`  let at = r * ${hs}u + 4u * c;`);
-    L.push('  var x = vec4<f32>();');
-    ['x', 'y', 'z', 'w'].forEach((comp, i) => L.push(`  if (4u * c + ${i}u < ${hs}u) { x.${comp} = ${name}[at + ${i}u]; }`));
-    L.push('  return x;');
-    L.push('}');
-    if (access === 'read_write') {
-      L.push(`fn st_${name}(r: u32, c: u32, x: vec4<f32>) {`);
-      L.push(`  let at = r * ${hs}u + 4u * c;`);
-      ['x', 'y', 'z', 'w'].forEach((comp, i) => L.push(`  if (4u * c + ${i}u < ${hs}u) { ${name}[at + ${i}u] = x.${comp}; }`));
-      L.push('}');
-    }
+    return [
+      `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<vec4<f32>>;`,
+      `fn ld_${name}(r: u32, c: u32) -> vec4<f32> { return ${name}[r * ${H4}u + c]; }`,
+      ...(rw ? [`fn st_${name}(r: u32, c: u32, x: vec4<f32>) { ${name}[r * ${H4}u + c] = x; }`] : []),
+    ].join('\n');
   }
-  return L.join('\n');
+  // The values of chunk c that lie inside the row (the rest of the last chunk reads as 0, is never written).
+  const inRow = (stmt: (comp: string, i: number) => string) =>
+    ['x', 'y', 'z', 'w'].map((comp, i) => `  if (4u * c + ${i}u < ${hs}u) { ${stmt(comp, i)} }`);
+  const at = `  let at = r * ${hs}u + 4u * c;`;
+  return [
+    `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<f32>;`,
+    `fn ld_${name}(r: u32, c: u32) -> vec4<f32> {`,
+    at,
+    '  var x = vec4<f32>();',
+    ...inRow((comp, i) => `x.${comp} = ${name}[at + ${i}u];`),
+    '  return x;',
+    '}',
+    ...(rw ? [`fn st_${name}(r: u32, c: u32, x: vec4<f32>) {`, at, ...inRow((comp, i) => `${name}[at + ${i}u] = x.${comp};`), '}'] : []),
+  ].join('\n');
 }
 
-const PARAMS = 'struct Params { nh: u32, Tq: u32, Tk: u32, causal: u32, has_lengths: u32, scale_log2: f32, scale: f32, example: u32, loop_zero: u32 }\n@group(0) @binding(0) var<uniform> p: Params;';
-
-/** Keys of sequence b that any query may see, 1 … Tk (key 0 always counts). */
-const KEY_END = `fn key_end(b: u32) -> u32 {
+/** One binding of a kernel: its WGSL declarations, given its binding number. */
+type Binding = (binding: number, hs: number) => string;
+/** A head-row tensor with accessors ld_<name> (and st_<name>), see rowTensor. */
+const headRows = (name: string, access: Access = 'read'): Binding => (n, hs) => rowTensor(hs, n, name, access);
+/** A plain storage array. */
+const storage = (name: string, type: string, access: Access = 'read'): Binding => (n) =>
+  `@group(0) @binding(${n}) var<storage, ${access}> ${name}: array<${type}>;`;
+/** The key padding lengths (u32 [B]) and key_end(b): keys of sequence b that any query may see, 1 … Tk
+ *  (key 0 always counts). */
+const keyPadding: Binding = (n, hs) => `${storage('key_lengths', 'u32')(n, hs)}
+fn key_end(b: u32) -> u32 {
   if (p.has_lengths == 0u) { return p.Tk; }
   return clamp(key_lengths[b], 1u, p.Tk);
 }`;
 
-/** Stages rows kb … kb + BC − 1 of k and v into kt, vt (zeros past the visible keys). */
-function stageKeyBlock(g: Emitter, H4: number, BC: number, threads: number): void {
-  g.add(`    for (var e = li; e < ${BC * H4}u; e += ${threads}u) {
-      let kk = kb + e / ${H4}u;
-      var kx = vec4<f32>();
-      var vx = vec4<f32>();
-      if (kk < k_end) {
-        kx = ld_k(k_rows + kk, e % ${H4}u);
-        vx = ld_v(k_rows + kk, e % ${H4}u);
-      }
-      kt[e] = kx;
-      vt[e] = vx;
-    }`);
+/** The uniforms (the fields of uniforms() below, unless given) at binding 0, then `bindings` numbered
+ *  1, 2, … in the order the ops bind them. */
+function declarations(hs: number, bindings: Binding[], params = 'nh: u32, Tq: u32, Tk: u32, causal: u32, has_lengths: u32, scale_log2: f32, scale: f32, example: u32, loop_zero: u32'): string {
+  return [`struct Params { ${params} }`, '@group(0) @binding(0) var<uniform> p: Params;', ...bindings.map((b, i) => b(i + 1, hs))].join('\n');
+}
+
+/** The entry point of a kernel run as one workgroup per (block, head, sequence): the head's first query
+ *  and key rows and the keys of its sequence that any query may see. */
+function headBlockMain(g: Emitter, threads: number): void {
+  g.add(`
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let b = wg.z;
+  let head = b * p.nh + wg.y;
+  let q_rows = head * p.Tq;
+  let k_rows = head * p.Tk;
+  let k_end = key_end(b);`);
+}
+
+/** The entry point of a kernel run as one thread per value i < count, over grid1d's workgroups of `size`. */
+function gridMain(size: number, i: string, count: string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let ${i} = gid.x + gid.y * nwg.x * ${size}u;
+  if (${i} >= ${count}) { return; }`;
+}
+
+/** `acc += a·b` over the chunks of two head rows, a loop (p.loop_zero: see Emitter.bound). */
+const rowDot = (H4: number, acc: string, a: string, ra: string, b: string, rb: string) =>
+  `for (var c = 0u; c < ${H4}u + p.loop_zero; c++) { ${acc} += dot(ld_${a}(${ra}, c), ld_${b}(${rb}, c)); }`;
+
+/** Keys visible to a query under the causal mask: those before `end` and before k_end; all before k_end without it. */
+const causalKeyEnd = (end: string) => `select(k_end, min(k_end, ${end}), p.causal != 0u)`;
+
+/** The loop variable `c` over the chunks of a head row. */
+const C: Idx = { e: 'c', n: NaN };
+
+/** Chunk c (plus the WGSL `offset`) of staged row i, in a block of `stride` chunks a row; folded to a
+ *  literal where both are known. */
+function blockAt(i: Idx, stride: number, c: Idx, offset = ''): string {
+  if (!offset && Number.isFinite(i.n) && Number.isFinite(c.n)) return `${i.n * stride + c.n}u`;
+  return `${lin(i, stride)} + ${offset}${c.e}`;
+}
+
+/** `var x_<t> = ld_<t>(row, c)` for each tensor t where `cond` holds, else zeros. */
+function loadChunks(g: Emitter, indent: string, cond: string, row: string, c: string, tensors: string[]): void {
+  for (const t of tensors) g.add(`${indent}var x_${t} = vec4<f32>();`);
+  g.add(`${indent}if (${cond}) { ${tensors.map((t) => `x_${t} = ld_${t}(${row}, ${c});`).join(' ')} }`);
+}
+
+/** Forward and ∇q: workgroup memory kt, vt for blocks of BC key and value rows, the entry point, the
+ *  workgroup's first query q0 and its key bound block_end. */
+function keyBlockMain(g: Emitter, H4: number, BC: number, threads: number, queriesPerGroup: number): void {
+  g.add(`var<workgroup> kt: array<vec4<f32>, ${BC * H4}>;\nvar<workgroup> vt: array<vec4<f32>, ${BC * H4}>;`);
+  headBlockMain(g, threads);
+  g.add(`  let q0 = wg.x * ${queriesPerGroup}u;`);
+  g.add('  // A causal block needs no key past its last query.');
+  g.add(`  let block_end = ${causalKeyEnd(`q0 + ${queriesPerGroup}u`)};`);
+}
+
+/** Forward and ∇q: the loop over key blocks kb; body runs once rows kb … kb + BC − 1 of k and v are
+ *  staged in kt, vt (zeros past the visible keys). */
+function keyBlockLoop(g: Emitter, H4: number, BC: number, threads: number, body: () => void): void {
+  g.add(`  for (var kb = 0u; kb < block_end; kb += ${BC}u) {
+    workgroupBarrier(); // the previous block is consumed
+    for (var e = li; e < ${BC * H4}u; e += ${threads}u) {
+      let kk = kb + e / ${H4}u;`);
+  loadChunks(g, '      ', 'kk < k_end', 'k_rows + kk', `e % ${H4}u`, ['k', 'v']);
+  g.add(`      kt[e] = x_k;
+      vt[e] = x_v;
+    }
+    workgroupBarrier();`);
+  body();
+  g.add('  }');
+}
+
+/** ∇q and ∇k/∇v: the scores s = q·k and ∇P = ∇out·v of this thread's row (tensors `own`, loaded where
+ *  `ownOk`) against each of the n rows staged in `staged` (stride chunks a row). */
+function blockScores(g: Emitter, H4: number, n: number, stride: number, ownOk: string, ownRow: string, own: [string, string], staged: [string, string]): void {
+  g.decl('    ', 's', 'f32', [n]);
+  g.decl('    ', 'dp', 'f32', [n]);
+  g.add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
+  loadChunks(g, '      ', ownOk, ownRow, 'c', own);
+  g.each('      ', n, 'i', (i, I) => {
+    g.add(`${I}${g.at('s', i)} += dot(x_${own[0]}, ${staged[0]}[${blockAt(i, stride, C)}]);`);
+    g.add(`${I}${g.at('dp', i)} += dot(x_${own[1]}, ${staged[1]}[${blockAt(i, stride, C)}]);`);
+  });
+  g.add('    }');
 }
 
 function forwardWgsl(hs: number, t: FlashAttentionTuning): string {
@@ -309,78 +405,56 @@ function forwardWgsl(hs: number, t: FlashAttentionTuning): string {
   const add = (s: string) => g.add(s);
   /** Query row r of this thread. */
   const row = (r: Idx) => `(q0 + li + ${lin(r, W)})`;
-  add(PARAMS);
-  add(rowTensor(hs, 1, 'q', 'read'));
-  add(rowTensor(hs, 2, 'k', 'read'));
-  add(rowTensor(hs, 3, 'v', 'read'));
-  add(rowTensor(hs, 4, 'o', 'read_write'));
-  add('@group(0) @binding(5) var<storage, read_write> lse: array<f32>;');
-  add('@group(0) @binding(6) var<storage, read> key_lengths: array<u32>;');
-  add(KEY_END);
-  add(`var<workgroup> kt: array<vec4<f32>, ${BC * H4}>;`);
-  add(`var<workgroup> vt: array<vec4<f32>, ${BC * H4}>;`);
-  add('');
-  add(`@compute @workgroup_size(${W})`);
-  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
-  add('  let b = wg.z;');
-  add('  let head = b * p.nh + wg.y;');
-  add('  let q_rows = head * p.Tq;');
-  add('  let k_rows = head * p.Tk;');
-  add(`  let q0 = wg.x * ${W * R}u;`);
-  add('  let k_end = key_end(b);');
-  add('  // A causal block needs no key past its last query.');
-  add(`  let block_end = select(k_end, min(k_end, q0 + ${W * R}u), p.causal != 0u);`);
+  add(declarations(hs, [headRows('q'), headRows('k'), headRows('v'), headRows('o', 'read_write'), storage('lse', 'f32', 'read_write'), keyPadding]));
+  keyBlockMain(g, H4, BC, W, W * R);
   g.decl('  ', 'lim', 'u32', [R]); // keys 0 … lim − 1 are visible to the row
   g.decl('  ', 'm', 'f32', [R]); // running max of the row's scores (log₂ units)
   g.decl('  ', 'l', 'f32', [R]); // running Σ 2^(s − m)
   g.decl('  ', 'o', 'vec4<f32>', [R, H4]); // running Σ 2^(s − m)·v
   g.each('  ', R, 'r', (r, I) => {
-    add(`${I}${g.at('lim', r)} = select(k_end, min(k_end, ${row(r)} + 1u), p.causal != 0u);`);
+    add(`${I}${g.at('lim', r)} = ${causalKeyEnd(`${row(r)} + 1u`)};`);
     add(`${I}${g.at('m', r)} = -3.0e38;`);
   });
-  add(`  for (var kb = 0u; kb < block_end; kb += ${BC}u) {`);
-  add('    workgroupBarrier(); // the previous block is consumed');
-  stageKeyBlock(g, H4, BC, W);
-  add('    workgroupBarrier();');
-  g.decl('    ', 's', 'f32', [R, BC]);
-  add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
-  g.decl('      ', 'qx', 'vec4<f32>', [R]);
-  g.each('      ', R, 'r', (r, I) => add(`${I}if (${row(r)} < p.Tq) { ${g.at('qx', r)} = ld_q(q_rows + ${row(r)}, c); }`));
-  g.each('      ', BC, 'j', (j, I) => {
-    add(`${I}{`);
-    add(`${I}  let kx = kt[${lin(j, H4, 'c')}];`);
-    g.each(`${I}  `, R, 'r', (r, I2) => add(`${I2}${g.at('s', r, j)} += dot(${g.at('qx', r)}, kx);`));
-    add(`${I}}`);
-  });
-  add('    }');
-  add('    // Online softmax: scale and mask the block\'s scores, raise the running max, rescale what was summed.');
-  g.each('    ', R, 'r', (r, I) => {
-    add(`${I}{`);
-    add(`${I}  var mb = ${g.at('m', r)};`);
-    g.each(`${I}  `, BC, 'j', (j, I2) => {
-      add(`${I2}${g.at('s', r, j)} = select(-3.0e38, ${g.at('s', r, j)} * p.scale_log2, kb + ${j.e} < ${g.at('lim', r)});`);
-      add(`${I2}mb = max(mb, ${g.at('s', r, j)});`);
+  keyBlockLoop(g, H4, BC, W, () => {
+    g.decl('    ', 's', 'f32', [R, BC]);
+    add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
+    g.decl('      ', 'qx', 'vec4<f32>', [R]);
+    g.each('      ', R, 'r', (r, I) => add(`${I}if (${row(r)} < p.Tq) { ${g.at('qx', r)} = ld_q(q_rows + ${row(r)}, c); }`));
+    g.each('      ', BC, 'j', (j, I) => {
+      add(`${I}{`);
+      add(`${I}  let kx = kt[${blockAt(j, H4, C)}];`);
+      g.each(`${I}  `, R, 'r', (r, I2) => add(`${I2}${g.at('s', r, j)} += dot(${g.at('qx', r)}, kx);`));
+      add(`${I}}`);
     });
-    add(`${I}  let alpha = exp2(${g.at('m', r)} - mb);`);
-    add(`${I}  ${g.at('m', r)} = mb;`);
-    add(`${I}  var ps = 0.0;`);
-    g.each(`${I}  `, BC, 'j', (j, I2) => {
-      add(`${I2}${g.at('s', r, j)} = select(0.0, exp2(${g.at('s', r, j)} - mb), kb + ${j.e} < ${g.at('lim', r)}); // P (unnormalised)`);
-      add(`${I2}ps += ${g.at('s', r, j)};`);
+    add('    }');
+    add('    // Online softmax: scale and mask the block\'s scores, raise the running max, rescale what was summed.');
+    g.each('    ', R, 'r', (r, I) => {
+      add(`${I}{`);
+      add(`${I}  var mb = ${g.at('m', r)};`);
+      g.each(`${I}  `, BC, 'j', (j, I2) => {
+        add(`${I2}${g.at('s', r, j)} = select(-3.0e38, ${g.at('s', r, j)} * p.scale_log2, kb + ${j.e} < ${g.at('lim', r)});`);
+        add(`${I2}mb = max(mb, ${g.at('s', r, j)});`);
+      });
+      add(`${I}  let alpha = exp2(${g.at('m', r)} - mb);`);
+      add(`${I}  ${g.at('m', r)} = mb;`);
+      add(`${I}  var ps = 0.0;`);
+      g.each(`${I}  `, BC, 'j', (j, I2) => {
+        add(`${I2}${g.at('s', r, j)} = select(0.0, exp2(${g.at('s', r, j)} - mb), kb + ${j.e} < ${g.at('lim', r)}); // P (unnormalised)`);
+        add(`${I2}ps += ${g.at('s', r, j)};`);
+      });
+      add(`${I}  ${g.at('l', r)} = ${g.at('l', r)} * alpha + ps;`);
+      g.each(`${I}  `, H4, 'c', (c, I2) => add(`${I2}${g.at('o', r, c)} *= alpha;`));
+      add(`${I}}`);
     });
-    add(`${I}  ${g.at('l', r)} = ${g.at('l', r)} * alpha + ps;`);
-    g.each(`${I}  `, H4, 'c', (c, I2) => add(`${I2}${g.at('o', r, c)} *= alpha;`));
-    add(`${I}}`);
-  });
-  g.each('    ', BC, 'j', (j, I) => {
-    g.each(I, H4, 'c', (c, I2) => {
-      add(`${I2}{`);
-      add(`${I2}  let vx = vt[${Number.isFinite(j.n) && Number.isFinite(c.n) ? `${j.n * H4 + c.n}u` : `${lin(j, H4)} + ${c.e}`}];`);
-      g.each(`${I2}  `, R, 'r', (r, I3) => add(`${I3}${g.at('o', r, c)} += ${g.at('s', r, j)} * vx;`));
-      add(`${I2}}`);
+    g.each('    ', BC, 'j', (j, I) => {
+      g.each(I, H4, 'c', (c, I2) => {
+        add(`${I2}{`);
+        add(`${I2}  let vx = vt[${blockAt(j, H4, c)}];`);
+        g.each(`${I2}  `, R, 'r', (r, I3) => add(`${I3}${g.at('o', r, c)} += ${g.at('s', r, j)} * vx;`));
+        add(`${I2}}`);
+      });
     });
   });
-  add('  }');
   g.each('  ', R, 'r', (r, I) => {
     add(`${I}if (${row(r)} < p.Tq) {`);
     add(`${I}  let inv = 1.0 / ${g.at('l', r)};`);
@@ -394,20 +468,11 @@ function forwardWgsl(hs: number, t: FlashAttentionTuning): string {
 
 /** Pass 1 of the backward: rowstats[r] = (lse·log₂e, Σ_d ∇out·out). */
 function rowstatsWgsl(hs: number): string {
-  const H4 = chunksOf(hs);
   return [
-    'struct Params { rows: u32, loop_zero: u32 }',
-    '@group(0) @binding(0) var<uniform> p: Params;',
-    rowTensor(hs, 1, 'o', 'read'),
-    rowTensor(hs, 2, 'dout', 'read'),
-    '@group(0) @binding(3) var<storage, read> lse: array<f32>;',
-    '@group(0) @binding(4) var<storage, read_write> rowstats: array<vec2<f32>>;',
-    '@compute @workgroup_size(64)',
-    'fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {',
-    '  let r = gid.x + gid.y * nwg.x * 64u;',
-    '  if (r >= p.rows) { return; }',
+    declarations(hs, [headRows('o'), headRows('dout'), storage('lse', 'f32'), storage('rowstats', 'vec2<f32>', 'read_write')], 'rows: u32, loop_zero: u32'),
+    gridMain(64, 'r', 'p.rows'),
     '  var d = 0.0;',
-    `  for (var c = 0u; c < ${H4}u + p.loop_zero; c++) { d += dot(ld_dout(r, c), ld_o(r, c)); }`,
+    `  ${rowDot(chunksOf(hs), 'd', 'dout', 'r', 'o', 'r')}`,
     `  rowstats[r] = vec2<f32>(lse[r] * ${Math.LOG2E}, d);`,
     '}',
   ].join('\n');
@@ -420,56 +485,24 @@ function gradQWgsl(hs: number, t: FlashAttentionTuning): string {
   const W = t.gradQueryThreads;
   const g = new Emitter(t.unroll);
   const add = (s: string) => g.add(s);
-  add(PARAMS);
-  add(rowTensor(hs, 1, 'q', 'read'));
-  add(rowTensor(hs, 2, 'k', 'read'));
-  add(rowTensor(hs, 3, 'v', 'read'));
-  add(rowTensor(hs, 4, 'dout', 'read'));
-  add('@group(0) @binding(5) var<storage, read> rowstats: array<vec2<f32>>;');
-  add(rowTensor(hs, 6, 'dq', 'read_write'));
-  add('@group(0) @binding(7) var<storage, read> key_lengths: array<u32>;');
-  add(KEY_END);
-  add(`var<workgroup> kt: array<vec4<f32>, ${BC * H4}>;`);
-  add(`var<workgroup> vt: array<vec4<f32>, ${BC * H4}>;`);
-  add('');
-  add(`@compute @workgroup_size(${W})`);
-  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
-  add('  let b = wg.z;');
-  add('  let head = b * p.nh + wg.y;');
-  add('  let q_rows = head * p.Tq;');
-  add('  let k_rows = head * p.Tk;');
-  add(`  let q0 = wg.x * ${W}u;`);
-  add('  let k_end = key_end(b);');
-  add(`  let block_end = select(k_end, min(k_end, q0 + ${W}u), p.causal != 0u);`);
+  add(declarations(hs, [headRows('q'), headRows('k'), headRows('v'), headRows('dout'), storage('rowstats', 'vec2<f32>'), headRows('dq', 'read_write'), keyPadding]));
+  keyBlockMain(g, H4, BC, W, W);
   add('  let t = q0 + li;');
-  add('  let lim = select(k_end, min(k_end, t + 1u), p.causal != 0u);');
+  add(`  let lim = ${causalKeyEnd('t + 1u')};`);
   add('  let q_ok = t < p.Tq;');
   add('  var st = vec2<f32>(); // (lse·log₂e, D)');
   add('  if (q_ok) { st = rowstats[q_rows + t]; }');
   g.decl('  ', 'g', 'vec4<f32>', [H4]);
-  add(`  for (var kb = 0u; kb < block_end; kb += ${BC}u) {`);
-  add('    workgroupBarrier();');
-  stageKeyBlock(g, H4, BC, W);
-  add('    workgroupBarrier();');
-  g.decl('    ', 's', 'f32', [BC]);
-  g.decl('    ', 'dp', 'f32', [BC]);
-  add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
-  add('      var qx = vec4<f32>();');
-  add('      var dx = vec4<f32>();');
-  add('      if (q_ok) { qx = ld_q(q_rows + t, c); dx = ld_dout(q_rows + t, c); }');
-  g.each('      ', BC, 'j', (j, I) => {
-    add(`${I}${g.at('s', j)} += dot(qx, kt[${lin(j, H4, 'c')}]);`);
-    add(`${I}${g.at('dp', j)} += dot(dx, vt[${lin(j, H4, 'c')}]);`);
+  keyBlockLoop(g, H4, BC, W, () => {
+    blockScores(g, H4, BC, H4, 'q_ok', 'q_rows + t', ['q', 'dout'], ['kt', 'vt']);
+    add('    // dS = P∘(∇P − D) with P = 2^(s·scale·log₂e − lse·log₂e), 0 where masked (kept in s).');
+    g.each('    ', BC, 'j', (j, I) => {
+      add(`${I}${g.at('s', j)} = select(0.0, exp2(${g.at('s', j)} * p.scale_log2 - st.x), kb + ${j.e} < lim) * (${g.at('dp', j)} - st.y);`);
+    });
+    g.each('    ', BC, 'j', (j, I) => {
+      g.each(I, H4, 'c', (c, I2) => add(`${I2}${g.at('g', c)} += ${g.at('s', j)} * kt[${blockAt(j, H4, c)}];`));
+    });
   });
-  add('    }');
-  add('    // dS = P∘(∇P − D) with P = 2^(s·scale·log₂e − lse·log₂e), 0 where masked (kept in s).');
-  g.each('    ', BC, 'j', (j, I) => {
-    add(`${I}${g.at('s', j)} = select(0.0, exp2(${g.at('s', j)} * p.scale_log2 - st.x), kb + ${j.e} < lim) * (${g.at('dp', j)} - st.y);`);
-  });
-  g.each('    ', BC, 'j', (j, I) => {
-    g.each(I, H4, 'c', (c, I2) => add(`${I2}${g.at('g', c)} += ${g.at('s', j)} * kt[${Number.isFinite(j.n) && Number.isFinite(c.n) ? `${j.n * H4 + c.n}u` : `${lin(j, H4)} + ${c.e}`}];`));
-  });
-  add('  }');
   add('  if (q_ok) {');
   g.each('    ', H4, 'c', (c, I) => add(`${I}st_dq(q_rows + t, ${c.e}, ${g.at('g', c)} * p.scale);`));
   add('  }');
@@ -486,29 +519,13 @@ function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
   const W = t.gradKeyThreads;
   const g = new Emitter(t.unroll);
   const add = (s: string) => g.add(s);
-  add(PARAMS);
-  add(rowTensor(hs, 1, 'q', 'read'));
-  add(rowTensor(hs, 2, 'k', 'read'));
-  add(rowTensor(hs, 3, 'v', 'read'));
-  add(rowTensor(hs, 4, 'dout', 'read'));
-  add('@group(0) @binding(5) var<storage, read> rowstats: array<vec2<f32>>;');
-  add(rowTensor(hs, 6, 'dk', 'read_write'));
-  add(rowTensor(hs, 7, 'dv', 'read_write'));
-  add('@group(0) @binding(8) var<storage, read> key_lengths: array<u32>;');
-  add(KEY_END);
+  add(declarations(hs, [headRows('q'), headRows('k'), headRows('v'), headRows('dout'), storage('rowstats', 'vec2<f32>'), headRows('dk', 'read_write'), headRows('dv', 'read_write'), keyPadding]));
   add(`var<workgroup> qt: array<vec4<f32>, ${BQ * H4S}>;`);
   add(`var<workgroup> dt: array<vec4<f32>, ${BQ * H4S}>;`);
   add(`var<workgroup> rs: array<vec2<f32>, ${BQ}>;`);
-  add('');
-  add(`@compute @workgroup_size(${W})`);
-  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
-  add('  let b = wg.z;');
-  add('  let head = b * p.nh + wg.y;');
-  add('  let q_rows = head * p.Tq;');
-  add('  let k_rows = head * p.Tk;');
+  headBlockMain(g, W);
   add(`  let k0 = (wg.x / ${parts}u) * ${W}u;`);
   add(`  let c0 = (wg.x % ${parts}u) * ${PC}u; // this workgroup's columns: chunks c0 … c0 + ${PC - 1}`);
-  add('  let k_end = key_end(b);');
   add('  let j = k0 + li;');
   add('  let causal = p.causal != 0u;');
   add("  // Queries before the block's first key see none of its keys (causal); padding keys are seen by none.");
@@ -525,11 +542,9 @@ function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
   add(`    for (var e = li; e < ${BQ * H4S}u; e += ${W}u) {`);
   add(`      let tt = qb + e / ${H4S}u;`);
   add(`      let c = e % ${H4S}u;`);
-  add('      var qx = vec4<f32>();');
-  add('      var dx = vec4<f32>();');
-  add(`      if (tt < p.Tq${H4S > H4 ? ` && c < ${H4}u` : ''}) { qx = ld_q(q_rows + tt, c); dx = ld_dout(q_rows + tt, c); }`);
-  add('      qt[e] = qx;');
-  add('      dt[e] = dx;');
+  loadChunks(g, '      ', `tt < p.Tq${H4S > H4 ? ` && c < ${H4}u` : ''}`, 'q_rows + tt', 'c', ['q', 'dout']);
+  add('      qt[e] = x_q;');
+  add('      dt[e] = x_dout;');
   add('    }');
   add(`    for (var e = li; e < ${BQ}u; e += ${W}u) {`);
   add('      var x = vec2<f32>();');
@@ -537,17 +552,7 @@ function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
   add('      rs[e] = x;');
   add('    }');
   add('    workgroupBarrier();');
-  g.decl('    ', 's', 'f32', [BQ]);
-  g.decl('    ', 'dp', 'f32', [BQ]);
-  add(`    for (var c = 0u; c < ${g.bound(H4)}; c++) {`);
-  add('      var kx = vec4<f32>();');
-  add('      var vx = vec4<f32>();');
-  add('      if (k_ok) { kx = ld_k(k_rows + j, c); vx = ld_v(k_rows + j, c); }');
-  g.each('      ', BQ, 'i', (i, I) => {
-    add(`${I}${g.at('s', i)} += dot(qt[${lin(i, H4S, 'c')}], kx);`);
-    add(`${I}${g.at('dp', i)} += dot(dt[${lin(i, H4S, 'c')}], vx);`);
-  });
-  add('    }');
+  blockScores(g, H4, BQ, H4S, 'k_ok', 'k_rows + j', ['k', 'v'], ['qt', 'dt']);
   add('    // P (kept in s) and dS = P∘(∇P − D) (kept in dp); 0 where masked.');
   g.each('    ', BQ, 'i', (i, I) => {
     add(`${I}{`);
@@ -558,10 +563,7 @@ function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
     add(`${I}}`);
   });
   // With one part the staged offsets are constants.
-  const col = (i: Idx, c: Idx) => {
-    if (parts === 1 && Number.isFinite(i.n) && Number.isFinite(c.n)) return `${i.n * H4S + c.n}u`;
-    return `${lin(i, H4S)} + ${parts === 1 ? '' : 'c0 + '}${c.e}`;
-  };
+  const col = (i: Idx, c: Idx) => blockAt(i, H4S, c, parts === 1 ? '' : 'c0 + ');
   g.each('    ', BQ, 'i', (i, I) => {
     g.each(I, PC, 'c', (c, I2) => {
       add(`${I2}${g.at('gv', c)} += ${g.at('s', i)} * dt[${col(i, c)}];`);
@@ -581,19 +583,9 @@ function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
 
 /** P of one example: probs[h, t, s] = 2^(q·k·scale·log₂e − lse·log₂e), 0 where masked. */
 function probsWgsl(hs: number): string {
-  const H4 = chunksOf(hs);
   return [
-    PARAMS,
-    rowTensor(hs, 1, 'q', 'read'),
-    rowTensor(hs, 2, 'k', 'read'),
-    '@group(0) @binding(3) var<storage, read> lse: array<f32>;',
-    '@group(0) @binding(4) var<storage, read_write> probs: array<f32>;',
-    '@group(0) @binding(5) var<storage, read> key_lengths: array<u32>;',
-    KEY_END,
-    '@compute @workgroup_size(256)',
-    'fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {',
-    '  let i = gid.x + gid.y * nwg.x * 256u;',
-    '  if (i >= p.nh * p.Tq * p.Tk) { return; }',
+    declarations(hs, [headRows('q'), headRows('k'), storage('lse', 'f32'), storage('probs', 'f32', 'read_write'), keyPadding]),
+    gridMain(256, 'i', 'p.nh * p.Tq * p.Tk'),
     '  let s = i % p.Tk;',
     '  let t = (i / p.Tk) % p.Tq;',
     '  let head = p.example * p.nh + i / (p.Tk * p.Tq);',
@@ -601,7 +593,7 @@ function probsWgsl(hs: number): string {
     '  var x = 0.0;',
     '  if (visible) {',
     '    var dot_qk = 0.0;',
-    `    for (var c = 0u; c < ${H4}u + p.loop_zero; c++) { dot_qk += dot(ld_q(head * p.Tq + t, c), ld_k(head * p.Tk + s, c)); }`,
+    `    ${rowDot(chunksOf(hs), 'dot_qk', 'q', 'head * p.Tq + t', 'k', 'head * p.Tk + s')}`,
     `    x = exp2(dot_qk * p.scale_log2 - lse[head * p.Tq + t] * ${Math.LOG2E});`,
     '  }',
     '  probs[i] = x;',
@@ -636,32 +628,32 @@ function uniforms(s: FlashAttentionShape, hasLengths: boolean, example = 0) {
 // ---------------------------------------------------------------------------------------------------
 // Ops
 
-export interface FlashAttentionForwardArgs extends FlashAttentionShape {
+/** What every op takes: the shape, q, k, lse and the key padding. */
+export interface FlashAttentionArgs extends FlashAttentionShape {
   label: string;
   /** [B, nh, Tq, hs] */
   q: Tensor;
   /** [B, nh, Tk, hs] */
   k: Tensor;
-  v: Tensor;
-  /** [B, nh, Tq, hs]: softmax(mask(q·kᵀ/√hs))·v */
-  out: Tensor;
-  /** [B, nh, Tq]: log Σ_s exp(q·k_s/√hs) over the visible keys s; what the backward reads. */
+  /** [B, nh, Tq]: log Σ_s exp(q·k_s/√hs) over the visible keys s; the forward writes it, the backward
+   *  and the probabilities read it. */
   lse: Tensor;
   /** u32 [B], keyLengthsForward: keys at or past a sequence's length are masked (1 … Tk). */
   keyLengths?: Tensor | null;
+}
+
+export interface FlashAttentionForwardArgs extends FlashAttentionArgs {
+  /** [B, nh, Tk, hs] */
+  v: Tensor;
+  /** [B, nh, Tq, hs]: softmax(mask(q·kᵀ/√hs))·v */
+  out: Tensor;
   tuning?: Partial<FlashAttentionTuning>;
 }
 
 /** out and lse from q, k, v in one dispatch. */
 export function flashAttentionForward(k: Kernels, a: FlashAttentionForwardArgs): Dispatch {
-  checkShape(a.label, a);
-  const { B, nHead, Tq, Tk, hs } = a;
-  checkTensor(a.label, 'q', a.q, B * nHead * Tq * hs);
-  checkTensor(a.label, 'k', a.k, B * nHead * Tk * hs);
-  checkTensor(a.label, 'v', a.v, B * nHead * Tk * hs);
-  checkTensor(a.label, 'out', a.out, B * nHead * Tq * hs);
-  checkTensor(a.label, 'lse', a.lse, B * nHead * Tq);
-  if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, B);
+  checkArgs(a, { q: a.q, out: a.out }, { k: a.k, v: a.v });
+  const { B, nHead, Tq, hs } = a;
   const t = resolveTuning(k, a.label, hs, a.tuning);
   const blocks = Math.ceil(Tq / (t.forwardThreads * t.rowsPerThread));
   if (blocks > 65535) throw new Error(`${a.label}: ${Tq} queries make ${blocks} query blocks, over 65,535`);
@@ -675,14 +667,10 @@ export function flashAttentionForward(k: Kernels, a: FlashAttentionForwardArgs):
   });
 }
 
-export interface FlashAttentionBackwardArgs extends FlashAttentionShape {
-  label: string;
-  q: Tensor;
-  k: Tensor;
+export interface FlashAttentionBackwardArgs extends FlashAttentionArgs {
   v: Tensor;
-  /** The forward's out and lse. */
+  /** The forward's out. */
   out: Tensor;
-  lse: Tensor;
   /** ∇out [B, nh, Tq, hs] */
   dOut: Tensor;
   /** Outputs: ∇q [B, nh, Tq, hs], ∇k and ∇v [B, nh, Tk, hs] (overwritten). */
@@ -691,27 +679,14 @@ export interface FlashAttentionBackwardArgs extends FlashAttentionShape {
   dv: Tensor;
   /** flashAttentionScratchFloats(shape) floats, shared by all layers. */
   scratch: Tensor;
-  keyLengths?: Tensor | null;
   tuning?: Partial<FlashAttentionTuning>;
 }
 
 /** ∇q, ∇k, ∇v from q, k, v, out, lse and ∇out: three dispatches (rowstats, ∇q, ∇k/∇v). */
 export function flashAttentionBackward(k: Kernels, a: FlashAttentionBackwardArgs): Dispatch[] {
-  checkShape(a.label, a);
+  checkArgs(a, { q: a.q, out: a.out, dOut: a.dOut, dq: a.dq }, { k: a.k, v: a.v, dk: a.dk, dv: a.dv });
   const { B, nHead, Tq, Tk, hs } = a;
-  const qn = B * nHead * Tq * hs;
-  const kn = B * nHead * Tk * hs;
-  checkTensor(a.label, 'q', a.q, qn);
-  checkTensor(a.label, 'k', a.k, kn);
-  checkTensor(a.label, 'v', a.v, kn);
-  checkTensor(a.label, 'out', a.out, qn);
-  checkTensor(a.label, 'lse', a.lse, B * nHead * Tq);
-  checkTensor(a.label, 'dOut', a.dOut, qn);
-  checkTensor(a.label, 'dq', a.dq, qn);
-  checkTensor(a.label, 'dk', a.dk, kn);
-  checkTensor(a.label, 'dv', a.dv, kn);
   if (a.scratch.size < flashAttentionScratchFloats(a)) throw new Error(`${a.label}: scratch has ${a.scratch.size} values, needs flashAttentionScratchFloats = ${flashAttentionScratchFloats(a)}`);
-  if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, B);
   const t = resolveTuning(k, a.label, hs, a.tuning);
   const qBlocks = Math.ceil(Tq / t.gradQueryThreads);
   const kvGroups = Math.ceil(Tk / t.gradKeyThreads) * gradKvParts(hs).parts;
@@ -750,32 +725,22 @@ export function flashAttentionBackward(k: Kernels, a: FlashAttentionBackwardArgs
   ];
 }
 
-export interface FlashAttentionProbsArgs extends FlashAttentionShape {
-  label: string;
-  q: Tensor;
-  k: Tensor;
-  /** The forward's lse. */
-  lse: Tensor;
+export interface FlashAttentionProbsArgs extends FlashAttentionArgs {
   /** Output: the attention probabilities of sequence `example`, [nh, Tq, Tk] at its start (it may be
    *  larger, e.g. a buffer shared by every layer's map). */
   probs: Tensor;
   /** Which sequence of the batch (default 0, the row attention maps write their example to). */
   example?: number;
-  keyLengths?: Tensor | null;
 }
 
 /** The probabilities of one example, recomputed from q, k and lse (for attention maps: the fused
  *  forward keeps no P). Rows sum to 1 over the visible keys; masked keys are exactly 0. */
 export function flashAttentionProbs(k: Kernels, a: FlashAttentionProbsArgs): Dispatch {
-  checkShape(a.label, a);
+  checkArgs(a, { q: a.q }, { k: a.k });
   const { B, nHead, Tq, Tk, hs } = a;
   const example = a.example ?? 0;
   if (!Number.isInteger(example) || example < 0 || example >= B) throw new Error(`${a.label}: example ${example} is not a sequence of the batch (0 … ${B - 1})`);
-  checkTensor(a.label, 'q', a.q, B * nHead * Tq * hs);
-  checkTensor(a.label, 'k', a.k, B * nHead * Tk * hs);
-  checkTensor(a.label, 'lse', a.lse, B * nHead * Tq);
   if (a.probs.size < nHead * Tq * Tk) throw new Error(`${a.label}: probs has ${a.probs.size} values, needs at least nHead·Tq·Tk = ${nHead * Tq * Tk}`);
-  if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, B);
   return k.dispatch({
     shader: shader(`flash_attention_probs_hs${hs}`, () => probsWgsl(hs)),
     entry: 'main',

@@ -9,7 +9,8 @@
 // around onSubmittedWorkDone), as docs/gpu-measurement.md asks.
 import { PassTimer, type TimingMethod, type TimingOptions } from '../gpu/timing';
 import type { AdapterDescription } from '../gpu/device';
-import { type Dispatch, Kernels, recordDispatches } from '../gpu/kernels';
+import { type Dispatch, Kernels } from '../gpu/kernels';
+import { submitAndWait, withErrorScopes } from '../gpu/submit';
 import { GpuMemory, readTensor, writeTensor } from '../gpu/memory';
 import { matmul as referenceMatmul } from '../reference/matmul';
 import type { Tensor } from '../tensor';
@@ -138,35 +139,6 @@ function fillHashed(n: number, seed: number): Float32Array {
   return out;
 }
 
-async function withErrorScopes<T>(device: GPUDevice, body: () => Promise<T> | T): Promise<T> {
-  device.pushErrorScope('validation');
-  device.pushErrorScope('internal');
-  device.pushErrorScope('out-of-memory');
-  let out: T | undefined;
-  let thrown: unknown = null;
-  try {
-    out = await body();
-  } catch (e) {
-    thrown = e;
-  }
-  const oom = await device.popErrorScope();
-  const internal = await device.popErrorScope();
-  const invalid = await device.popErrorScope();
-  if (thrown) throw thrown;
-  const error = invalid ?? internal ?? oom;
-  if (error) throw new Error(error.message.split('\n').slice(0, 3).join(' '));
-  return out as T;
-}
-
-async function runOnce(device: GPUDevice, work: readonly Dispatch[]): Promise<void> {
-  const encoder = device.createCommandEncoder({ label: 'matmul-tune' });
-  const pass = encoder.beginComputePass({ label: 'matmul-tune' });
-  recordDispatches(pass, work);
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  await device.queue.onSubmittedWorkDone();
-}
-
 /** The problem a candidate is checked on: a little over the largest tile in M and N (so full and partial
  *  tiles both occur), a few k-slices with a partial last one, two batch entries, and each size with the
  *  same remainder mod 4 as the real shape's, so the check runs the vec4 / scalar variant the timing runs. */
@@ -236,7 +208,7 @@ async function checkCandidate(device: GPUDevice, problem: CheckProblem, build: (
   writeTensor(device, problem.c, initial);
   await withErrorScopes(device, async () => {
     const d = build({ label: 'tune.check', a: problem.a, b: problem.b, c: problem.c, M, N, K, transA, transB, alpha: problem.alpha, accumulate: true, bias: problem.bias, batch });
-    await runOnce(device, [d]);
+    await submitAndWait(device, [d], 'matmul-tune');
   });
   const got = await readTensor(device, problem.c);
   // f32 accumulation of K products errs by about K·2^-24 of their magnitudes at worst; a missing or

@@ -293,18 +293,34 @@ export interface IntMatmulSpec {
   tiling?: SubgroupMatrixTiling;
 }
 
-const sgmatTilings = new WeakMap<Kernels, SubgroupMatrixTiling>();
-
-/** The subgroup-matrix tiling the products built on these kernels use by default: only one that was
- *  checked against exact integer sums on this device (the integer bench, or a start-up check). */
-export function setSubgroupMatrixTiling(k: Kernels, tiling: SubgroupMatrixTiling | null): void {
-  if (tiling) sgmatTilings.set(k, tiling);
-  else sgmatTilings.delete(k);
+/** A kernel for the integer products: a path and, on the subgroup-matrix path, its tiling. */
+export interface IntMatmulChoice {
+  path: IntMatmulPath;
+  tiling?: SubgroupMatrixTiling;
 }
 
-/** The tiling intMatmul uses on these kernels' subgroup-matrix path, for the user. */
+const intChoices = new WeakMap<Kernels, IntMatmulChoice>();
+
+/** The kernel the integer products built on these kernels use by default (where it applies: a product
+ *  whose K the subgroup-matrix path cannot take falls back as without a choice): only one that was checked
+ *  against exact integer sums on this device (start-up tuning, ops/intmatmul-tune.ts). null: the fastest
+ *  path the capabilities name, single-subgroup tiles. */
+export function setIntMatmulChoice(k: Kernels, choice: IntMatmulChoice | null): void {
+  if (choice) intChoices.set(k, choice);
+  else intChoices.delete(k);
+}
+
+/** The tiling intMatmul uses on these kernels' subgroup-matrix path. */
 export function subgroupMatrixTiling(k: Kernels): SubgroupMatrixTiling {
-  return sgmatTilings.get(k) ?? SGMAT_BASE_TILING;
+  return intChoices.get(k)?.tiling ?? SGMAT_BASE_TILING;
+}
+
+/** The path a product of reduction length K takes on these kernels: the spec's, else the chosen one where
+ *  it applies, else the fastest the capabilities name. */
+function defaultIntPath(k: Kernels, K: number, format: CodeFormat): IntMatmulPath {
+  const chosen = intChoices.get(k)?.path;
+  if (chosen && (chosen !== 'subgroup-matrix' || subgroupMatrixFits(K, format))) return chosen;
+  return intMatmulPath(k.capabilities, K, format);
 }
 
 function isBaseTiling(t: SubgroupMatrixTiling): boolean {
@@ -320,7 +336,7 @@ export { describeSgmatTiling };
  */
 export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   const format = s.format ?? 'int4';
-  const path = s.path ?? intMatmulPath(k.capabilities, s.K, format);
+  const path = s.path ?? defaultIntPath(k, s.K, format);
   positiveInteger(s.label, s.M, 'M');
   positiveInteger(s.label, s.N, 'N');
   positiveInteger(s.label, s.K, 'K');

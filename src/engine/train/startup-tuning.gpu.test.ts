@@ -6,7 +6,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN, type RunConfig } from '../config';
 import type { GpuContext } from '../gpu/device';
 import { testGpu } from '../gpu/test-device';
-import { matmulTuningSkipped, runLinearShapes, startupMatmulTuning, summarizeMatmulTuning } from './startup-tuning';
+import { GpuMemory } from '../gpu/memory';
+import { Kernels } from '../gpu/kernels';
+import { SGMAT_BASE_TILING } from '../ops/intmatmul-sgmat';
+import { summarizeIntTuning, tuneIntMatmul } from '../ops/intmatmul-tune';
+import { intMatmul, setIntMatmulChoice } from '../ops/quant';
+import { matmulTuningSkipped, runIntShapes, runLinearShapes, startupIntTuning, startupMatmulTuning, summarizeMatmulTuning } from './startup-tuning';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -58,5 +63,51 @@ describe('start-up tuning of the f32 products', () => {
     expect(summarizeMatmulTuning(tuning, null)).toMatch(/^f32 products tuned at start-up: NT .*; NN .*; TN /);
     // Same device and shapes: the same tuning object, not a second round of timing.
     expect(await startupMatmulTuning(discrete, config, { candidates })).toBe(tuning);
+  }, 120_000);
+
+  it('integer products: every path the device offers is checked exactly, then timed; the fastest by the margin is chosen and used', async () => {
+    const discrete: GpuContext = { ...gpu, adapterInfo: { ...gpu.adapterInfo, vendor: 'nvidia', architecture: 'hopper', device: 'H100', description: 'NVIDIA H100', isFallbackAdapter: false } };
+    const int4: RunConfig = { ...config, train: { ...config.train, precision: 'int4' } };
+    expect(await startupIntTuning(discrete, { ...int4, train: { ...int4.train, precision: 'fp32' } })).toBeNull();
+    expect(await startupIntTuning(gpu, int4)).toBeNull();
+    // Forward products in 4-bit codes, ∇X's in int8 lanes, for the four block layers.
+    expect(runIntShapes(int4)).toContainEqual({ M: 64, N: 128, K: 64, format: 'int4' });
+    expect(runIntShapes(int4)).toContainEqual({ M: 64, N: 64, K: 128, format: 'int8' });
+    const tuning = (await startupIntTuning(discrete, int4))!;
+    const names = tuning.candidates.map((c) => c.name);
+    // lavapipe offers dot4I8Packed and plain integer math; the default (dot4) comes first.
+    expect(names).toEqual(['dot4I8Packed', 'plain integer']);
+    for (const c of tuning.candidates) {
+      expect(c.dropped, c.name).toBeUndefined();
+      expect(c.check).toMatch(/^exact on int4 and int8 codes/);
+      expect(c.tops).toBeGreaterThan(0);
+    }
+    const [base, other] = tuning.candidates;
+    expect(tuning.chosen).toBe(other.tops! >= 1.02 * base.tops! ? other.choice : base.choice);
+    expect(summarizeIntTuning(tuning)).toMatch(/^integer products/);
+    expect(await startupIntTuning(discrete, int4)).toBe(tuning);
+  }, 120_000);
+
+  it('integer products: a kernel the device cannot run is dropped with its reason and never chosen; a choice steers intMatmul', async () => {
+    const memory = new GpuMemory(gpu.device);
+    try {
+      const k = new Kernels(gpu.device, memory, gpu.capabilities);
+      const tuning = await tuneIntMatmul(k, {
+        shapes: [{ M: 64, N: 64, K: 64, format: 'int4' }],
+        candidates: [{ path: 'plain' }, { path: 'subgroup-matrix', tiling: SGMAT_BASE_TILING }],
+        minSpeedup: 0,
+      });
+      expect(tuning.candidates[1].dropped).toMatch(/subgroup-matrix/);
+      expect(tuning.chosen).toEqual({ path: 'plain' });
+      // With a choice set, a product without an explicit path runs on it.
+      const t = (n: number) => memory.tensor([n], 'x');
+      const spec = { label: 'p', a: t(64 * 8), b: t(64 * 8), stepA: t(1), stepB: t(1), c: t(64 * 64), M: 64, N: 64, K: 64, format: 'int4' as const };
+      setIntMatmulChoice(k, { path: 'plain' });
+      expect(intMatmul(k, spec).pipeline.label).toContain('intmatmul_plain');
+      setIntMatmulChoice(k, null);
+      expect(intMatmul(k, spec).pipeline.label).not.toContain('intmatmul_plain');
+    } finally {
+      memory.destroy();
+    }
   }, 120_000);
 });

@@ -1,4 +1,6 @@
-// Start-up tuning of the f32 matrix products (ops/matmul-tune.ts): before a run builds its model, the
+// Start-up tuning of the f32 matrix products (ops/matmul-tune.ts) and, for the quantized precisions, of
+// the integer products' kernel (ops/intmatmul-tune.ts: path and subgroup-matrix tiling, each checked for
+// exact results first). For the f32 products: before a run builds its model, the
 // generated tile configurations are checked against float64 and timed on the run's own linear-layer
 // shapes, on this adapter, next to the built-in kernel; matmul() then uses the fastest for each layout
 // (forward X·Wᵀ, ∇X, ∇W). The fast-engine issue asks for tile shapes chosen per adapter at start-up and
@@ -9,7 +11,8 @@
 // which changes only the order of f32 additions; TrainConfig.matmulTuning 'off' keeps the built-in kernel
 // for runs that must repeat bit for bit across processes. Within a process, tunings are cached per device
 // and shape list, so every later run on the same device and shapes gets the same choice.
-import type { RunConfig } from '../config';
+import { quantizerChoice, type RunConfig } from '../config';
+import { type IntMatmulTuning, type IntProductShape, tuneIntMatmul } from '../ops/intmatmul-tune';
 import type { GpuContext } from '../gpu/device';
 import { GpuMemory } from '../gpu/memory';
 import { Kernels } from '../gpu/kernels';
@@ -17,6 +20,52 @@ import { describeTileConfig, type MatmulTileConfig } from '../ops/matmul-tiled';
 import { linearLayersTuningShapes, type MatmulTuning, shouldTune, TUNED_LAYOUTS, tuneMatmul } from '../ops/matmul-tune';
 
 const cache = new WeakMap<GPUDevice, Map<string, Promise<MatmulTuning>>>();
+const intCache = new WeakMap<GPUDevice, Map<string, Promise<IntMatmulTuning>>>();
+
+/** One tuning per device and key, run once (on kernels of its own, freed after); a failure is logged, not
+ *  cached, and leaves the default (null): tuning never stops a run. */
+async function tunedOnce<T>(caches: WeakMap<GPUDevice, Map<string, Promise<T>>>, gpu: GpuContext, key: string, what: string, tune: (k: Kernels) => Promise<T>, log?: (line: string) => void): Promise<T | null> {
+  let perDevice = caches.get(gpu.device);
+  if (!perDevice) {
+    perDevice = new Map();
+    caches.set(gpu.device, perDevice);
+  }
+  let tuning = perDevice.get(key);
+  if (!tuning) {
+    const memory = new GpuMemory(gpu.device);
+    tuning = tune(new Kernels(gpu.device, memory, gpu.capabilities)).finally(() => memory.destroy());
+    perDevice.set(key, tuning);
+  }
+  try {
+    return await tuning;
+  } catch (e) {
+    perDevice.delete(key);
+    log?.(`${what} tuning failed, keeping the default kernel: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** The integer products of a quantized run's block linear layers: the forward's (4- or 8-bit codes) and
+ *  ∇X's (the bit-split gradient as int8 lanes). */
+export function runIntShapes(config: RunConfig): IntProductShape[] {
+  const q = quantizerChoice(config.train);
+  const format = (q?.bits ?? 8) <= 4 ? 'int4' : 'int8';
+  return runLinearShapes(config).slice(0, 4).flatMap(({ rows, dIn, dOut }) => [
+    { M: rows, N: dOut, K: dIn, format },
+    { M: rows, N: dIn, K: dOut, format: 'int8' as const },
+  ]);
+}
+
+/** The integer kernel a quantized run uses (null: not tuned; the default path then). Cached per device and
+ *  shapes like the f32 tuning; a failure leaves the default. */
+export async function startupIntTuning(gpu: GpuContext, config: RunConfig, o: { log?: (line: string) => void } = {}): Promise<IntMatmulTuning | null> {
+  if (matmulTuningSkipped(gpu, config) !== null) return null;
+  const q = quantizerChoice(config.train);
+  const integer = config.train.precision === 'int8' || (q !== null && (q.forward === 'hq' || q.forward === 'lsq'));
+  if (!integer) return null;
+  const shapes = runIntShapes(config);
+  return tunedOnce(intCache, gpu, JSON.stringify(shapes), 'integer product', (k) => tuneIntMatmul(k, { shapes, log: o.log }), o.log);
+}
 
 /** Why a run keeps the built-in f32 kernel without tuning, or null when it tunes. */
 export function matmulTuningSkipped(gpu: Pick<GpuContext, 'adapterInfo'>, config: RunConfig): string | null {
@@ -47,26 +96,8 @@ export async function startupMatmulTuning(gpu: GpuContext, config: RunConfig, o:
   if (matmulTuningSkipped(gpu, config) !== null) return null;
   const shapes = linearLayersTuningShapes(runLinearShapes(config));
   const key = JSON.stringify([shapes, o.candidates ?? null]);
-  let perDevice = cache.get(gpu.device);
-  if (!perDevice) {
-    perDevice = new Map();
-    cache.set(gpu.device, perDevice);
-  }
-  let tuning = perDevice.get(key);
-  if (!tuning) {
-    const memory = new GpuMemory(gpu.device);
-    const k = new Kernels(gpu.device, memory, gpu.capabilities);
-    // Three timed passes of ≈10 ms per candidate and layout: seconds at start-up, not minutes.
-    tuning = tuneMatmul(k, { shapes, candidates: o.candidates, repeats: 3, timing: { targetPassSeconds: 0.01 }, log }).finally(() => memory.destroy());
-    perDevice.set(key, tuning);
-  }
-  try {
-    return await tuning;
-  } catch (e) {
-    perDevice.delete(key);
-    log?.(`matmul tuning failed, keeping the built-in kernel: ${(e as Error).message}`);
-    return null;
-  }
+  // Three timed passes of ≈10 ms per candidate and layout: seconds at start-up, not minutes.
+  return tunedOnce(cache, gpu, key, 'f32 matmul', (k) => tuneMatmul(k, { shapes, candidates: o.candidates, repeats: 3, timing: { targetPassSeconds: 0.01 }, log }), log);
 }
 
 /** One line for the kernel path: what each tuned layout runs and its speed against the built-in kernel. */

@@ -15,7 +15,9 @@ import { CHECKPOINT_STAGING, checkpointStagingFloats, checkRunFitsDevice, type M
 import { planScratch } from '../gpu/scratch';
 import { setMatmulTuning } from '../ops/matmul';
 import type { MatmulTuning } from '../ops/matmul-tune';
-import { matmulTuningSkipped, startupMatmulTuning, summarizeMatmulTuning } from './startup-tuning';
+import { matmulTuningSkipped, startupIntTuning, startupMatmulTuning, summarizeMatmulTuning } from './startup-tuning';
+import { type IntMatmulTuning, summarizeIntTuning } from '../ops/intmatmul-tune';
+import { setIntMatmulChoice } from '../ops/quant';
 import { type LinearScheme, linearSchemeFor } from '../linear';
 import { buildModel, type Model } from '../model/build';
 import { optimizerStep, packAdamWStep } from '../ops/optimizer';
@@ -168,9 +170,11 @@ export class Trainer {
 
   /** The start-up tuning of the f32 products (null: built-in kernel; matmulSkipped says why). */
   readonly matmulTuning: MatmulTuning | null;
+  /** The start-up choice of the integer products' kernel (quantized runs; null: the default). */
+  readonly intTuning: IntMatmulTuning | null;
   private readonly matmulSkipped: string | null;
 
-  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras, memoryEstimate: MemoryEstimate, tuning: MatmulTuning | null) {
+  private constructor(readonly gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras, memoryEstimate: MemoryEstimate, tuning: { f32: MatmulTuning | null; int: IntMatmulTuning | null }) {
     this.config = validateRunConfig(config);
     this.dataset = dataset;
     this.device = gpu.device;
@@ -182,9 +186,11 @@ export class Trainer {
     }
     this.memory = new GpuMemory(this.device);
     this.kernels = new Kernels(this.device, this.memory, gpu.capabilities);
-    this.matmulTuning = tuning;
+    this.matmulTuning = tuning.f32;
+    this.intTuning = tuning.int;
     this.matmulSkipped = matmulTuningSkipped(gpu, config);
-    if (tuning) setMatmulTuning(this.kernels, tuning);
+    if (tuning.f32) setMatmulTuning(this.kernels, tuning.f32);
+    if (tuning.int) setIntMatmulChoice(this.kernels, tuning.int.chosen);
     // One buffer per scratch role across the layers of every shape, sized as the estimate (checked against
     // the device's limits in create) says.
     planScratch(this.kernels, sharedScratchPlan(memoryEstimate));
@@ -259,7 +265,8 @@ export class Trainer {
   static async create(gpu: GpuContext, config: RunConfig, dataset: Dataset, extras: TrainerExtras = {}): Promise<Trainer> {
     // Before any GPU work: a config too large for the adapter's buffers is a ConfigError with a fix.
     const memoryEstimate = checkRunFitsDevice(config, gpu.device);
-    const tuning = await startupMatmulTuning(gpu, validateRunConfig(config));
+    const valid = validateRunConfig(config);
+    const tuning = { f32: await startupMatmulTuning(gpu, valid), int: await startupIntTuning(gpu, valid) };
     gpu.device.pushErrorScope('validation');
     gpu.device.pushErrorScope('out-of-memory');
     let trainer: Trainer;
@@ -347,7 +354,8 @@ export class Trainer {
   /** The kernel path the linear layers run on, for the user. */
   get kernelPath(): string {
     const attention = attentionKernelFor(this.config.model, this.config.train) === 'fused' ? 'attention fused (FlashAttention-style)' : 'attention as separate products';
-    return `${this.scheme.kernelPath(this.gpu.capabilities)}; ${attention}; ${summarizeMatmulTuning(this.matmulTuning, this.matmulSkipped)}`;
+    const integer = this.intTuning ? `; ${summarizeIntTuning(this.intTuning)}` : '';
+    return `${this.scheme.kernelPath(this.gpu.capabilities)}; ${attention}; ${summarizeMatmulTuning(this.matmulTuning, this.matmulSkipped)}${integer}`;
   }
 
   /** The linear scheme trains with dynamic loss scaling (FP16). */
