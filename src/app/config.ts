@@ -1,11 +1,15 @@
 // The page's description of one run: what the config panel edits, what the URL carries and what the
 // worker turns into the engine's RunConfig. Pure data and functions, no DOM, so it is unit-tested in Node.
 import {
+  ATTENTION_KERNEL_CHOICES,
+  type AttentionKernelChoice,
   type Architecture,
   ARCHITECTURES,
   BACKWARD_QUANTIZERS,
   type BackwardQuantizer,
   ConfigError,
+  MATMUL_TUNING_CHOICES,
+  type MatmulTuningChoice,
   DEFAULT_TRAIN,
   FORWARD_QUANTIZERS,
   type ForwardQuantizer,
@@ -130,7 +134,21 @@ export interface PageConfig {
   /** Steps between attention-map snapshots of the shown example (0 = only at the end); absent in runs
    *  saved before it existed: the default. */
   attentionEvery?: number;
+  /** GPU kernels (TrainConfig): absent = the engine's default ('auto' both). */
+  attentionKernel?: AttentionKernelChoice;
+  matmulTuning?: MatmulTuningChoice;
 }
+
+export { ATTENTION_KERNEL_CHOICES, MATMUL_TUNING_CHOICES };
+export const ATTENTION_KERNEL_LABELS: Record<AttentionKernelChoice, string> = {
+  auto: 'auto: fused where heads are ≤ 128 wide',
+  fused: 'fused (FlashAttention-style)',
+  separate: 'separate products (scores kept)',
+};
+export const MATMUL_TUNING_LABELS: Record<MatmulTuningChoice, string> = {
+  auto: 'auto: time tile shapes on this GPU',
+  off: 'off: built-in kernel',
+};
 
 export const DEFAULT_CONFIG: PageConfig = {
   architecture: 'decoder',
@@ -201,6 +219,8 @@ export function trainConfigFor(c: PageConfig): TrainConfig {
     measureEvery: c.measureEvery,
     checkpointEvery: c.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
   };
+  if (c.attentionKernel !== undefined) train.attentionKernel = c.attentionKernel;
+  if (c.matmulTuning !== undefined) train.matmulTuning = c.matmulTuning;
   if (c.forwardQuantizer !== undefined) train.forwardQuantizer = c.forwardQuantizer;
   if (c.backwardQuantizer !== undefined) train.backwardQuantizer = c.backwardQuantizer;
   if (c.bits !== undefined) train.bits = c.bits;
@@ -339,6 +359,8 @@ const DIFF_FIELDS: { key: keyof PageConfig; label: string }[] = [
   { key: 'backwardQuantizer', label: 'backward quantizer' },
   { key: 'bits', label: 'bits' },
   { key: 'hadamardBlock', label: 'Hadamard block' },
+  { key: 'attentionKernel', label: 'attention kernel' },
+  { key: 'matmulTuning', label: 'f32 tile tuning' },
   { key: 'lr', label: 'learning rate' },
   { key: 'batchSize', label: 'batch' },
   { key: 'steps', label: 'steps' },

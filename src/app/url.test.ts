@@ -46,6 +46,17 @@ describe('toSearch', () => {
     expect(toSearch({ config: s.config, hidden: [], compare: [...DEFAULT_COMPARISON] })).toContain('hadamard=auto');
   });
 
+  it('attentionKernel= and tuning= choose the GPU kernels and reach the engine config; absent = the engine default; bad values say what to give', () => {
+    const s = parseUrl('?attentionKernel=separate&tuning=off');
+    expect(s.problems).toEqual([]);
+    expect(trainConfigFor(s.config)).toMatchObject({ attentionKernel: 'separate', matmulTuning: 'off' });
+    expect(toSearch({ config: s.config, hidden: [], compare: [...DEFAULT_COMPARISON] })).toContain('attentionKernel=separate&tuning=off');
+    expect(trainConfigFor(parseUrl('?').config)).toMatchObject({ attentionKernel: 'auto', matmulTuning: 'auto' });
+    const bad = parseUrl('?attentionKernel=flash');
+    expect(bad.problems.join(' ')).toMatch(/attentionKernel.*flash.*auto, fused, separate/);
+    expect(bad.config.attentionKernel).toBeUndefined();
+  });
+
   it('round-trips through parseUrl', () => {
     const state = {
       config: { ...DEFAULT_CONFIG, dataset: 'addmod' as const, precision: 'int4-lsq-luq' as const, bits: 5, lr: 0.0025, batchSize: 16, measureEvery: 0 },

@@ -5,6 +5,7 @@
 // Only values that differ from the defaults are written. `hide=` names controls a teacher wants out of
 // the way (?hide=precision,advanced), `compare=` the precisions of a comparison.
 import {
+  ATTENTION_KERNEL_CHOICES,
   type Architecture,
   ARCHITECTURES,
   BACKWARD_QUANTIZERS,
@@ -17,6 +18,7 @@ import {
   DEFAULT_DATASET,
   FORWARD_QUANTIZERS,
   HADAMARD_BLOCKS,
+  MATMUL_TUNING_CHOICES,
   MAX_BATCH,
   MAX_CONTEXT,
   MAX_SOURCE_LENGTH,
@@ -116,6 +118,8 @@ const FIELDS: { key: string; field: keyof PageConfig; parse: Parser }[] = [
   { key: 'samples', field: 'samples', parse: integer(0, 32) },
   { key: 'sampleEvery', field: 'sampleEvery', parse: integer(0, MAX_STEPS) },
   { key: 'attention', field: 'attentionEvery', parse: integer(0, MAX_STEPS) },
+  { key: 'attentionKernel', field: 'attentionKernel', parse: oneOf(ATTENTION_KERNEL_CHOICES) },
+  { key: 'tuning', field: 'matmulTuning', parse: oneOf(MATMUL_TUNING_CHOICES) },
 ];
 
 /** A value as a problem quotes it: a pasted link may carry kilobytes in one parameter, and the message

@@ -5,6 +5,8 @@ import {
   ARCHITECTURE_LABELS,
   architectureOf,
   ARCHITECTURES,
+  ATTENTION_KERNEL_CHOICES,
+  ATTENTION_KERNEL_LABELS,
   BACKWARD_LABELS,
   BACKWARD_QUANTIZERS,
   configProblems,
@@ -22,6 +24,8 @@ import {
   MAX_BATCH,
   MAX_CONTEXT,
   MAX_SOURCE_LENGTH,
+  MATMUL_TUNING_CHOICES,
+  MATMUL_TUNING_LABELS,
   MAX_STEPS,
   PRECISION_LABELS,
   PRECISIONS,
@@ -165,6 +169,8 @@ export function ConfigPanel() {
           <NumberField label="Checkpoint every (steps)" value={config.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY} min={0} max={MAX_STEPS} integer disabled={busy} testId="checkpoint-every" hint="Weights and optimizer state copied on the GPU without stalling: a lost GPU or a NaN resumes from the last one, and it is saved with the run. 0 = off" onChange={(v) => v !== undefined && setConfig({ checkpointEvery: v })} onValidity={validity('checkpoint every')} />
           <NumberField label={architecture === 'decoder' ? 'Samples at the end' : 'Examples listed'} value={config.samples} min={0} max={32} integer disabled={busy} testId="samples" hint={architecture === 'decoder' ? undefined : `Validation examples shown with the ${trainsOn}, which is measured at the end in any case`} onChange={(v) => v !== undefined && setConfig({ samples: v })} onValidity={validity('samples')} />
           <NumberField label={architecture === 'decoder' ? 'Sample every (steps)' : `Measure ${trainsOn} every (steps)`} value={config.sampleEvery} min={0} max={MAX_STEPS} integer disabled={busy} testId="sample-every" hint={architecture === 'encoder-decoder' ? '0 = only at the end (greedy decoding reads back every position: slow)' : architecture === 'encoder' ? '0 = only at the end' : '0 = only at the end (sampling reads back every token: slow)'} onChange={(v) => v !== undefined && setConfig({ sampleEvery: v })} onValidity={validity('sample every')} />
+          <Select label="Attention kernel" value={config.attentionKernel ?? 'auto'} choices={ATTENTION_KERNEL_CHOICES} labels={ATTENTION_KERNEL_LABELS} disabled={busy} testId="attention-kernel" onChange={(attentionKernel) => setConfig({ attentionKernel: attentionKernel === 'auto' ? undefined : attentionKernel })} />
+          <Select label="f32 product tile shapes" value={config.matmulTuning ?? 'auto'} choices={MATMUL_TUNING_CHOICES} labels={MATMUL_TUNING_LABELS} disabled={busy} testId="matmul-tuning" onChange={(matmulTuning) => setConfig({ matmulTuning: matmulTuning === 'auto' ? undefined : matmulTuning })} />
           <NumberField label="Attention maps every (steps)" value={config.attentionEvery ?? DEFAULT_ATTENTION_EVERY} min={0} max={MAX_STEPS} integer disabled={busy} testId="attention-every" hint="One forward pass of the shown example, after the first step and every this many; 0 = only at the end" onChange={(v) => v !== undefined && setConfig({ attentionEvery: v })} onValidity={validity('attention every')} />
         </details>
       )}

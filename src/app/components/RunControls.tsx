@@ -8,7 +8,7 @@ import { NumberField } from './NumberField';
 
 const STATUS_TEXT: Record<RunStatus, string> = {
   queued: 'Queued',
-  starting: 'Building the model (compiling GPU pipelines)…',
+  starting: 'Building the model: compiling GPU pipelines (on a discrete GPU also timing kernel variants to pick the fastest)…',
   training: 'Training',
   paused: 'Paused',
   evaluating: 'Evaluating on the validation set…',
