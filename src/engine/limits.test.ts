@@ -15,11 +15,11 @@ describe('checkMemoryLimits', () => {
     const longContext = estimateRunMemory(config({ batchSize: 8, attentionKernel: 'separate' }, { contextLength: 512, nHead: 8 }));
     expect(longContext.largest.label).toBe('attention scores (batch·heads × context × context)');
     expect(longContext.largest.bytes).toBe(8 * 8 * 512 * 512 * 4);
-    // The fused kernel keeps no scores: the largest T² buffer is the attention map of one sequence.
+    // The fused kernel keeps nothing of size context²: no attention buffer is the largest, and the run
+    // saves at least the scores and probabilities of each layer and the two shared score gradients.
     const fused = estimateRunMemory(config({ batchSize: 8, attentionKernel: 'fused' }, { contextLength: 512, nHead: 8 }));
-    expect(fused.largest.label).toBe('attention map (heads × context × context)');
-    expect(fused.largest.bytes).toBe(8 * 512 * 512 * 4);
-    expect(fused.totalBytes).toBeLessThan(longContext.totalBytes - 4 * 8 * 8 * 512 * 512 * 4 + 8 * 512 * 512 * 4 + 1);
+    expect(fused.largest.label).not.toMatch(/attention/);
+    expect(fused.totalBytes).toBeLessThan(longContext.totalBytes - 4 * 8 * 8 * 512 * 512 * 4);
   });
 
   it('passes a config that fits, returning the estimate', () => {
@@ -58,9 +58,8 @@ describe('checkMemoryLimits', () => {
     expect(() => checkMemoryLimits(config({ batchSize: 2, attentionKernel: 'separate' }, { contextLength: 2048 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 32 * 2 ** 20 })).toThrow(
       /attention scores.*even batch size 1 does not fit: use a shorter context or fewer heads/,
     );
-    expect(() => checkMemoryLimits(config({ batchSize: 2, attentionKernel: 'fused' }, { contextLength: 2048 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 32 * 2 ** 20 })).toThrow(
-      /attention map.*even batch size 1 does not fit: use a shorter context or fewer heads/,
-    );
+    // The fused kernel trains that context within the same limit.
+    expect(checkMemoryLimits(config({ batchSize: 2, attentionKernel: 'fused' }, { contextLength: 2048 }), { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 32 * 2 ** 20 }).totalBytes).toBeGreaterThan(0);
   });
 
   it('checks maxBufferSize too', () => {

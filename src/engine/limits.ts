@@ -270,13 +270,13 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   // Each LayerNorm backward sums ∇γ and ∇β over the tokens in two passes (ops/layernorm.ts).
   list.shared('colsum.partials', [2 * Math.ceil(N / COLSUM_CHUNK) * C]); // every LayerNorm's γ/β gradient sums
   f32('attention q·k·v input (batch·context × 3·d_model)', 3 * N * C, L);
-  // The separate attention kernel keeps scores and probabilities; the fused one each row's log-sum-exp,
-  // and attention maps recompute one layer's probabilities of one sequence into a buffer of their own.
+  // The separate attention kernel keeps scores and probabilities; the fused one each row's log-sum-exp
+  // (attention maps recompute one layer's probabilities of one sequence into a buffer allocated when a
+  // map is first asked for, not counted here: model/gpt.ts mapTensor checks it then).
   const fused = attentionKernelFor(m, t) === 'fused';
   const rowsByHead = B * m.nHead * T;
   if (fused) f32('attention row log-sum-exp (batch·heads × context)', rowsByHead, L);
   else f32('attention scores (batch·heads × context × context)', square, 2 * L);
-  if (fused && m.architecture !== 'encoder-decoder') f32('attention map (heads × context × context)', m.nHead * T * T);
   f32('MLP activations (batch·context × d_ff)', N * F, 2 * L);
   f32('logits (batch·context × vocab)', N * headOutputs(m));
 
@@ -350,10 +350,8 @@ function encoderDecoderBuffers(list: BufferList, config: RunConfig, quantizedEmb
   f32('encoder LayerNorm statistics', NS, 4 * L + 2);
   f32('encoder q·k·v input (batch·source × 3·d_model)', 3 * NS * C, L + 1);
   const fused = attentionKernelFor(m, config.train) === 'fused';
-  if (fused) {
-    f32('encoder attention row log-sum-exp and backward statistics (batch·heads × source)', B * m.nHead * S, L + 2);
-    f32('attention map (heads × the largest of source², context², context × source)', m.nHead * Math.max(S * S, T * T, T * S));
-  } else f32('encoder attention scores (batch·heads × source × source)', B * m.nHead * S * S, 2 * L + 2);
+  if (fused) f32('encoder attention row log-sum-exp and backward statistics (batch·heads × source)', B * m.nHead * S, L + 2);
+  else f32('encoder attention scores (batch·heads × source × source)', B * m.nHead * S * S, 2 * L + 2);
   f32('encoder MLP activations (batch·source × d_ff)', NS * F, 2 * L + 2);
   f32('encoder activation gradients (batch·source × d_model)', NS * C, L + 8);
   if (quantizedEmbedding) f32('encoder embedding quantizer', NS * C, 4);
@@ -413,7 +411,7 @@ export function formatBytes(bytes: number): string {
 
 /** What to change when the batch is not the problem: the model dimension the buffer grows with. */
 function shrinkHint(label: string): string {
-  if (/attention (score|map)/.test(label)) return 'a shorter context or fewer heads';
+  if (/attention score/.test(label)) return 'a shorter context or fewer heads';
   if (/logit/.test(label)) return 'a shorter context or a smaller vocabulary';
   if (['parameters', 'gradients', 'AdamW moments'].includes(label)) return 'a smaller model (fewer layers, a smaller d_model or d_ff)';
   // The copy of weights and AdamW moments that training checkpoints are read back through.

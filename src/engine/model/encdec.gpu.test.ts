@@ -123,7 +123,7 @@ describe('encoder classifier vs the float64 reference', () => {
       expectClose('loss', [(await h.read(metrics))[0]], [ref.loss], TOL_FORWARD);
       expectClose('logits', await h.read(model.logits), ref.logits, TOL_FORWARD * 10);
       for (const p of model.attentionProbes) {
-        const probs = await h.read(p.probs);
+        const probs = await h.read(p.map().probs);
         expectClose(`${p.name} probabilities`, probs, ref.att[p.layer], TOL_FORWARD * 10);
         expect(probs.every(Number.isFinite), `${p.name}: finite, pad queries included`).toBe(true);
         expect(padKeyWeights(probs, c.lengths, config.nHead, T, T), `${p.name}: weight on padded keys`).toEqual([]);
@@ -171,7 +171,7 @@ describe('encoder-decoder vs the float64 reference', () => {
       expectClose('logits', await h.read(model.logits), ref.logits, TOL_FORWARD * 10);
       for (const p of model.attentionProbes) {
         const expected = { encoder: ref.encoderAtt, self: ref.selfAtt, cross: ref.crossAtt }[p.kind][p.layer];
-        const probs = await h.read(p.probs);
+        const probs = await h.read(p.map().probs);
         expectClose(`${p.name} probabilities`, probs, expected, TOL_FORWARD * 10);
         expect(probs.every(Number.isFinite), `${p.name}: finite`).toBe(true);
         if (p.kind !== 'self') expect(padKeyWeights(probs, c.lengths, config.nHead, p.Tq, p.Tk), `${p.name}: weight on padded source keys`).toEqual([]);
@@ -299,7 +299,7 @@ describe('masks on the GPU', () => {
     for (let t = 2 * T; t < 3 * T; t++) expect(rowDiffers(before, after, t, V), `decoder row ${t} (all-pad source)`).toBe(true);
     expect(after.every(Number.isFinite)).toBe(true);
     for (const p of model.attentionProbes.filter((q) => q.kind !== 'self')) {
-      const probs = await h.read(p.probs);
+      const probs = await h.read(p.map().probs);
       expect(probs.every(Number.isFinite), p.name).toBe(true);
       expect(padKeyWeights(probs, lengths, config.nHead, p.Tq, p.Tk), p.name).toEqual([]);
     }

@@ -35,7 +35,7 @@ import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../ops
 import { layerNormBackward, layerNormForward, type LayerNormTensors } from '../ops/layernorm';
 import { softmaxCrossEntropy } from '../ops/loss';
 import { Tensor } from '../tensor';
-import { type AttentionProbe, type GptBuildOptions, requirePadToken } from './gpt';
+import { type AttentionProbe, type GptBuildOptions, mapTensor, once, requirePadToken } from './gpt';
 import { LayerMeasurements } from './measure';
 import { ParamLayout, type ParamSpec } from './params';
 
@@ -207,7 +207,7 @@ export class EncoderDecoder {
     // The fused kernel keeps no probabilities: an attention map recomputes one layer's at a time here,
     // sized for the largest of the encoder's, the decoder's and the cross-attention's maps.
     let mapBuffer: Tensor | undefined;
-    const attentionMap = () => (mapBuffer ??= mem.tensor([c.nHead * Math.max(S * S, T * T, T * S)], 'attention.map'));
+    const attentionMap = () => (mapBuffer ??= mapTensor(k, c.nHead * Math.max(S * S, T * T, T * S), Math.max(S, T), Math.max(S, T)));
 
     /** Token embedding + positions (+ the scheme's embedding quantizer) of one stack; returns the
      *  stack's input, the gradient it receives and the backward. */
@@ -248,7 +248,7 @@ export class EncoderDecoder {
       fwdLinear(cProj);
       fwd(residualAdd(k, `${p}.resid_attn`, x, attnProj, out));
       for (const [what, t] of [['ln_1', ln1.y], ['attn.c_attn output (q, k, v)', qkv], ['attention output', attnOut], ['attn.c_proj output', attnProj], ['residual after attention', out]] as const) activation(`${p} ${what}`, t);
-      this.attentionProbes.push({ layer, kind, name: `${p}.attn`, ...attentionMapSource(k, `${p}.attn.probs`, shape, attn, attentionMap, keyLengths), Tq: shape.T, Tk: shape.T });
+      this.attentionProbes.push({ layer, kind, name: `${p}.attn`, map: once(() => attentionMapSource(k, `${p}.attn.probs`, shape, attn, attentionMap, keyLengths)), Tq: shape.T, Tk: shape.T });
       const attnBackward = attentionBackward(k, `${p}.attn.backward`, shape, attn, scratch.grads, scratch.dAttnOut, scratch.dQkv, keyLengths);
       const ln1Backward = layerNormBackward(k, `${p}.ln_1.backward`, ln1, { dy: scratch.dLn, dx: dIn, dgamma: G(`${p}.ln_1.weight`), dbeta: G(`${p}.ln_1.bias`), dresidual: dOut }, rows, C);
       return { out, backward: (back: (l: LinearLayer) => Dispatch[]) => [...back(cProj), ...attnBackward, ...back(cAttn), ...ln1Backward] };
@@ -352,7 +352,7 @@ export class EncoderDecoder {
       fwdLinear(cproj);
       fwd(residualAdd(k, `${p}.resid_cross`, attn.out, crossProj, afterCross));
       for (const [what, t] of [['ln_cross', lnCross.y], ['cross_attn.c_q output', q], ['cross_attn.c_kv output (k, v)', kv], ['cross-attention output', crossOut], ['cross_attn.c_proj output', crossProj], ['residual after cross-attention', afterCross]] as const) activation(`${p} ${what}`, t);
-      this.attentionProbes.push({ layer: l, kind: 'cross', name: `${p}.cross_attn`, ...crossAttentionMapSource(k, `${p}.cross_attn.probs`, crossShape, cross, attentionMap, this.keyLengths), Tq: T, Tk: S });
+      this.attentionProbes.push({ layer: l, kind: 'cross', name: `${p}.cross_attn`, map: once(() => crossAttentionMapSource(k, `${p}.cross_attn.probs`, crossShape, cross, attentionMap, this.keyLengths)), Tq: T, Tk: S });
       const crossBackward = crossAttentionBackward(k, `${p}.cross_attn.backward`, crossShape, cross, crossGrads, dCrossOut, dQ, dKV, this.keyLengths);
       const lnCrossBackward = layerNormBackward(k, `${p}.ln_cross.backward`, lnCross, { dy: decScratch.dLn, dx: dMid1, dgamma: G(`${p}.ln_cross.weight`), dbeta: G(`${p}.ln_cross.bias`), dresidual: dMid2 }, N, C);
       const addEnc = first ? [] : [accumulate(k, `${p}.cross_attn.d_enc`, dEncPart, dEncOut, NS * C)];

@@ -85,6 +85,23 @@ export function gptParamSpecs(c: ModelConfig, scheme: LinearScheme): ParamSpec[]
   return specs;
 }
 
+/** `make`'s result, made on the first call. */
+export function once<T>(make: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: make() }).v;
+}
+
+/** The fused attention kernel's map buffer (allocated when a map is first asked for, not with the model):
+ *  refused with a clear message where one layer's heads × Tq × Tk floats exceed the device's buffers. */
+export function mapTensor(k: Kernels, floats: number, Tq: number, Tk: number): Tensor {
+  const bytes = floats * 4;
+  const limit = Math.min(k.device.limits.maxStorageBufferBindingSize, k.device.limits.maxBufferSize);
+  if (bytes > limit) {
+    throw new Error(`an attention map of ${Tq} × ${Tk} positions for every head needs ${(bytes / 2 ** 20).toFixed(1)} MiB, over this GPU's ${(limit / 2 ** 20).toFixed(1)} MiB per buffer: show maps of a model with a shorter context`);
+  }
+  return k.memory.tensor([floats], 'attention.map');
+}
+
 /** Outputs of the head: the vocabulary (next-token logits), or the classes of an encoder classifier. */
 export function headOutputs(c: ModelConfig): number {
   return c.architecture === 'encoder' ? c.numClasses ?? 0 : c.vocabSize;
@@ -100,10 +117,10 @@ export interface AttentionProbe {
   kind: 'self' | 'encoder' | 'cross';
   /** Parameter prefix of the attention layer, e.g. `transformer.h.0.attn`. */
   name: string;
-  /** Sequence 0's probabilities [nh, Tq, Tk] at the start of this tensor, once `prepare` has run after
-   *  the forward (empty where the forward keeps them: the separate attention kernel). */
-  probs: Tensor;
-  prepare: Dispatch[];
+  /** Where sequence 0's probabilities [nh, Tq, Tk] are (at the start of `probs`) once `prepare` has run
+   *  after the forward (nothing to run where the forward keeps them: the separate attention kernel). Built
+   *  on first use: the fused kernel's map buffer is allocated only when a map is asked for. */
+  map(): { probs: Tensor; prepare: Dispatch[] };
   Tq: number;
   Tk: number;
 }
@@ -247,7 +264,7 @@ export class Gpt {
     const attnShape: AttentionShape = { B, T, C, nHead: c.nHead, causal: c.architecture === 'decoder', kernel: o.attentionKernel ?? 'separate' };
     // The fused kernel keeps no probabilities: an attention map recomputes one layer's at a time here.
     let mapBuffer: Tensor | undefined;
-    const attentionMap = () => (mapBuffer ??= mem.tensor([c.nHead * T * T], 'attention.map'));
+    const attentionMap = () => (mapBuffer ??= mapTensor(k, c.nHead * T * T, T, T));
     const blocks: BlockActivations[] = [];
     let residIn = x0;
     for (let l = 0; l < c.nLayer; l++) {
@@ -274,7 +291,7 @@ export class Gpt {
     this.logits = mem.tensor([N, H], 'logits');
     blocks.forEach((b, l) => {
       const name = `transformer.h.${l}.attn`;
-      this.attentionProbes.push({ layer: l, kind: 'self', name, ...attentionMapSource(k, `${name}.probs`, attnShape, b.attn, attentionMap, this.keyLengths), Tq: T, Tk: T });
+      this.attentionProbes.push({ layer: l, kind: 'self', name, map: once(() => attentionMapSource(k, `${name}.probs`, attnShape, b.attn, attentionMap, this.keyLengths)), Tq: T, Tk: T });
     });
     this.activations.push({ name: 'embedding output', tensor: x0 });
     blocks.forEach((b, l) => {

@@ -215,9 +215,10 @@ export async function attentionMaps(r: ForwardRunner, example: AttentionExample)
     const size = nh * p.Tq * p.Tk;
     // The fused attention kernel keeps no probabilities: they are recomputed from the forward's q, k and
     // row log-sum-exp into a buffer the layers share, so each is read before the next is written.
-    if (p.prepare.length) runDispatches(r.device, p.prepare, `${p.name} probabilities`);
+    const { probs, prepare } = p.map();
+    if (prepare.length) runDispatches(r.device, prepare, `${p.name} probabilities`);
     // Row 0 of [B, nh, Tq, Tk] is the first nh·Tq·Tk values.
-    const data = new Float32Array(await readBytes(r.device, p.probs.buffer, p.probs.offsetBytes, size * 4));
+    const data = new Float32Array(await readBytes(r.device, probs.buffer, probs.offsetBytes, size * 4));
     const heads = Array.from({ length: nh }, (_, h) => data.slice(h * p.Tq * p.Tk, (h + 1) * p.Tq * p.Tk));
     const keys = p.kind === 'cross' || p.kind === 'encoder' ? sourceTokens : decoderTokens;
     const queries = p.kind === 'encoder' ? sourceTokens : decoderTokens;
