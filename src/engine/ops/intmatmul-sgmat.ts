@@ -29,6 +29,41 @@ export interface SubgroupMatrixKernelOptions {
 const FRAGMENTS = 4; // 16×16 result matrices per tile side: 4·16 = SGMAT_TILE
 const ROW_WORDS = 8; // a staged row: 32 int8 codes
 
+/** The uniforms and bindings every variant of the kernel declares (the contract of intmatmul.wgsl). */
+const BINDINGS = [
+  'struct Params { M: u32, N: u32, words_per_row: u32, alpha: f32, accumulate: u32, has_bias: u32, step_a_at: u32, step_b_at: u32, has_row_scale: u32, }',
+  '@group(0) @binding(0) var<uniform> p: Params;',
+  '@group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;  // [M, words_per_row / 4]',
+  '@group(0) @binding(2) var<storage, read> b: array<vec4<u32>>;  // [N, words_per_row / 4]',
+  '@group(0) @binding(3) var<storage, read> step_a: array<f32>;',
+  '@group(0) @binding(4) var<storage, read> step_b: array<f32>;',
+  '@group(0) @binding(5) var<storage, read_write> c: array<f32>;',
+  '@group(0) @binding(6) var<storage, read> bias: array<f32>;',
+  '@group(0) @binding(7) var<storage, read> row_scale: array<f32>;',
+];
+
+/** INT4 widening and the guarded 16-byte loads of code rows, shared by every variant. */
+const CODE_HELPERS = [
+  '// Four INT4 codes (the nibbles of the low 16 bits of w) as four sign-extended int8 lanes.',
+  'fn int4_to_int8x4(w: u32) -> i32 {',
+  '  var x = w & 0xffffu;',
+  '  x = (x | (x << 8u)) & 0x00ff00ffu;',
+  '  x = (x | (x << 4u)) & 0x0f0f0f0fu;',
+  '  return bitcast<i32>(x | ((x & 0x08080808u) * 0x1eu));',
+  '}',
+  '',
+  '// 16-byte vector q of code row r; zero past the matrix and past the row.',
+  'fn load_a(r: u32, q: u32, vecs: u32) -> vec4<u32> {',
+  '  if (r < p.M && q < vecs) { return a[r * vecs + q]; }',
+  '  return vec4<u32>();',
+  '}',
+  'fn load_b(r: u32, q: u32, vecs: u32) -> vec4<u32> {',
+  '  if (r < p.N && q < vecs) { return b[r * vecs + q]; }',
+  '  return vec4<u32>();',
+  '}',
+  '',
+];
+
 export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): string {
   // 16-byte vectors per row of a 32-value slice: INT8 32 bytes = 2; INT4 16 bytes = 1.
   const vecsPerRow = o.int8Codes ? 2 : 1;
@@ -37,37 +72,12 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
   const add = (s: string) => L.push(s);
   add('enable chromium_experimental_subgroup_matrix;');
   add('');
-  add('struct Params { M: u32, N: u32, words_per_row: u32, alpha: f32, accumulate: u32, has_bias: u32, step_a_at: u32, step_b_at: u32, has_row_scale: u32, }');
-  add('@group(0) @binding(0) var<uniform> p: Params;');
-  add('@group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;  // [M, words_per_row / 4]');
-  add('@group(0) @binding(2) var<storage, read> b: array<vec4<u32>>;  // [N, words_per_row / 4]');
-  add('@group(0) @binding(3) var<storage, read> step_a: array<f32>;');
-  add('@group(0) @binding(4) var<storage, read> step_b: array<f32>;');
-  add('@group(0) @binding(5) var<storage, read_write> c: array<f32>;');
-  add('@group(0) @binding(6) var<storage, read> bias: array<f32>;');
-  add('@group(0) @binding(7) var<storage, read> row_scale: array<f32>;');
+  L.push(...BINDINGS);
   add(`var<workgroup> tile_a: array<i32, ${SGMAT_TILE * ROW_WORDS}>; // 64 rows × 32 int8 codes`);
   add(`var<workgroup> tile_b: array<i32, ${SGMAT_TILE * ROW_WORDS}>; // Bᵀ, column-major`);
   add('var<workgroup> out_tile: array<i32, 256>;');
   add('');
-  add('// Four INT4 codes (the nibbles of the low 16 bits of w) as four sign-extended int8 lanes.');
-  add('fn int4_to_int8x4(w: u32) -> i32 {');
-  add('  var x = w & 0xffffu;');
-  add('  x = (x | (x << 8u)) & 0x00ff00ffu;');
-  add('  x = (x | (x << 4u)) & 0x0f0f0f0fu;');
-  add('  return bitcast<i32>(x | ((x & 0x08080808u) * 0x1eu));');
-  add('}');
-  add('');
-  add('// 16-byte vector q of code row r; zero past the matrix and past the row.');
-  add('fn load_a(r: u32, q: u32, vecs: u32) -> vec4<u32> {');
-  add('  if (r < p.M && q < vecs) { return a[r * vecs + q]; }');
-  add('  return vec4<u32>();');
-  add('}');
-  add('fn load_b(r: u32, q: u32, vecs: u32) -> vec4<u32> {');
-  add('  if (r < p.N && q < vecs) { return b[r * vecs + q]; }');
-  add('  return vec4<u32>();');
-  add('}');
-  add('');
+  L.push(...CODE_HELPERS);
   add('@compute @workgroup_size(32)');
   add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
   add(`  let row0 = wg.y * ${SGMAT_TILE}u;`);
@@ -202,34 +212,12 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
   add('enable chromium_experimental_subgroup_matrix;');
   add('enable subgroups;');
   add('');
-  add('struct Params { M: u32, N: u32, words_per_row: u32, alpha: f32, accumulate: u32, has_bias: u32, step_a_at: u32, step_b_at: u32, has_row_scale: u32, }');
-  add('@group(0) @binding(0) var<uniform> p: Params;');
-  add('@group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;');
-  add('@group(0) @binding(2) var<storage, read> b: array<vec4<u32>>;');
-  add('@group(0) @binding(3) var<storage, read> step_a: array<f32>;');
-  add('@group(0) @binding(4) var<storage, read> step_b: array<f32>;');
-  add('@group(0) @binding(5) var<storage, read_write> c: array<f32>;');
-  add('@group(0) @binding(6) var<storage, read> bias: array<f32>;');
-  add('@group(0) @binding(7) var<storage, read> row_scale: array<f32>;');
+  L.push(...BINDINGS);
   add(`var<workgroup> tile_a: array<i32, ${BM * rowWords}>; // ${BM} rows × ${o.sliceK} int8 codes`);
   add(`var<workgroup> tile_b: array<i32, ${BN * rowWords}>; // Bᵀ, column-major`);
   if (!reuseTileA) add(`var<workgroup> out_tile: array<i32, ${256 * S}>;`);
   add('');
-  add('fn int4_to_int8x4(w: u32) -> i32 {');
-  add('  var x = w & 0xffffu;');
-  add('  x = (x | (x << 8u)) & 0x00ff00ffu;');
-  add('  x = (x | (x << 4u)) & 0x0f0f0f0fu;');
-  add('  return bitcast<i32>(x | ((x & 0x08080808u) * 0x1eu));');
-  add('}');
-  add('fn load_a(r: u32, q: u32, vecs: u32) -> vec4<u32> {');
-  add('  if (r < p.M && q < vecs) { return a[r * vecs + q]; }');
-  add('  return vec4<u32>();');
-  add('}');
-  add('fn load_b(r: u32, q: u32, vecs: u32) -> vec4<u32> {');
-  add('  if (r < p.N && q < vecs) { return b[r * vecs + q]; }');
-  add('  return vec4<u32>();');
-  add('}');
-  add('');
+  L.push(...CODE_HELPERS);
   add(`@compute @workgroup_size(${lanes})`);
   add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {');
   add(`  let row0 = wg.y * ${BM}u;`);
