@@ -33,6 +33,7 @@
 //   probs     P of one example [nh, Tq, Tk] from q, k and lse, for the page's attention maps.
 // Exponentials are taken base 2 with log₂e folded into the score scale (exp(x) = 2^(x·log₂e)).
 import type { Tensor } from '../tensor';
+import { isCpuAdapter } from './matmul-tune';
 import { type Dispatch, f32, type GeneratedShader, grid1d, type Kernels } from '../gpu/kernels';
 
 /** The largest head size (d_model / nHead) the kernels are generated for. */
@@ -110,9 +111,7 @@ export function flashAttentionTuning(hs: number, cpuAdapter = false): FlashAtten
  *  SwiftShader), from GPUDevice.adapterInfo (absent in older implementations: then a GPU is assumed). */
 export function isCpuDevice(device: GPUDevice): boolean {
   const info = (device as Partial<Pick<GPUDevice, 'adapterInfo'>>).adapterInfo;
-  if (!info) return false;
-  if ((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
-  return /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  return info !== undefined && isCpuAdapter(info as unknown as Parameters<typeof isCpuAdapter>[0]);
 }
 
 /** Floats of the backward's scratch (rowstats: lse·log₂e and D per query row), shared by all layers. */

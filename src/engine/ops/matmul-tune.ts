@@ -117,10 +117,18 @@ export interface TuneMatmulOptions {
 
 /** False for CPU adapters (the fallback adapter, llvmpipe / lavapipe, SwiftShader): there the generated
  *  kernels only cost compile time and the built-in kernel stays. */
-export function shouldTune(adapter: Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>): boolean {
-  if (adapter.isFallbackAdapter) return false;
+export function shouldTune(adapter: CpuAdapterClues): boolean {
+  return !isCpuAdapter(adapter);
+}
+
+type CpuAdapterClues = Partial<Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>>;
+
+/** A software (CPU) implementation of WebGPU: the fallback adapter, Mesa's llvmpipe/lavapipe, SwiftShader.
+ *  Where the generated kernels pick a code style or skip tuning by the adapter, this is the one test. */
+export function isCpuAdapter(adapter: CpuAdapterClues): boolean {
+  if (adapter.isFallbackAdapter) return true;
   const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`.toLowerCase();
-  return !/llvmpipe|lavapipe|swiftshader|software rasterizer/.test(text);
+  return /llvmpipe|lavapipe|swiftshader|software/.test(text);
 }
 
 const BUILTIN = 'built-in';
