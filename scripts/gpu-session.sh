@@ -11,6 +11,10 @@
 #                                           engine's defaults (fused attention, tuned f32 tiles)
 #   bash scripts/gpu-session.sh baseline    the same with separate attention and built-in tiles
 #   bash scripts/gpu-session.sh profile     per-kernel GPU time of a d2048 INT4 step and an FP32 step
+#   bash scripts/gpu-session.sh essentials  when machines are scarce: cuBLAS, the f32 tile sweep, the integer
+#                                           tilings and the attention kernels at 4096, in one call that stays
+#                                           under the 10-minute limit (each command has its own time limit,
+#                                           so what finished comes back even if one hangs)
 # Every step writes its JSON and log under $OUT (which the run tool brings back).
 set -uo pipefail
 step=${1:-}
@@ -29,6 +33,13 @@ case "$step" in
     node_ .gpu/bench.mjs --sections kernels --sizes 1024,4096 --repeats 5 --out "$out/kernels.json" > "$out/kernels.txt" 2>&1
     node_ .gpu/bench.mjs --sections attention --repeats 5 --out "$out/attention.json" > "$out/attention.txt" 2>&1
     ;;
+  essentials)
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$out/gpu.txt" 2>&1
+    timeout 60 python3 bench/torch_bench.py --sections kernels --sizes 4096 > "$out/torch-kernels.txt" 2>&1
+    timeout 210 bash .gpu/run.sh .gpu/bench.mjs tune --sizes 4096 --out "$out/tune-4096.json" > "$out/tune-4096.txt" 2>&1
+    timeout 170 bash .gpu/run.sh .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096.json" > "$out/int-tilings-4096.txt" 2>&1
+    timeout 110 bash .gpu/run.sh .gpu/bench.mjs --sections attention --repeats 5 --out "$out/attention.json" > "$out/attention.txt" 2>&1
+    ;;
   train)
     node_ .gpu/bench.mjs --sections train,peer --models d2048,d1024,small --precisions fp32,int8,int4 --windows 3 --out "$out/train.json" > "$out/train.txt" 2>&1
     ;;
@@ -41,7 +52,7 @@ case "$step" in
     done
     ;;
   *)
-    echo "usage: bash scripts/gpu-session.sh prepare|kernels|train|baseline|profile" >&2
+    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile" >&2
     exit 2
     ;;
 esac

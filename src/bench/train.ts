@@ -104,7 +104,11 @@ function now(): number {
 
 async function benchEngine(ctx: GpuContext, m: TrainBenchModel, dataset: Dataset, precision: Precision, o: TrainBenchOptions): Promise<BenchRow> {
   const config = runConfig(m, dataset, precision, o);
+  // What a user waits for before the first step: buffers, pipelines and the start-up kernel tuning (the
+  // tuning is cached per device and shapes, so a later row with the same shapes in this process skips it).
+  const createStart = now();
   const trainer = await Trainer.create(ctx, config, dataset);
+  const startupSeconds = now() - createStart;
   try {
     const losses: number[] = [];
     trainer.onMetrics((records) => losses.push(...records.map((r) => r.loss)));
@@ -124,7 +128,7 @@ async function benchEngine(ctx: GpuContext, m: TrainBenchModel, dataset: Dataset
       section: 'train', device: adapterName(ctx), name: `train ${precision}`, size: `${m.name}: ${describeModel(m)}`, path: trainer.kernelPath,
       metric: 'tokens/s', value: trainer.tokensPerStep / secondsPerStep, seconds: secondsPerStep, timing: 'wall',
       checked: check.ok, check: check.text, stepsPerSecond: 1 / secondsPerStep, gpuMemoryBytes: trainer.memory.bytes,
-      extra: { parameters: trainer.parameterCount, tokensPerStep: trainer.tokensPerStep, modelTflops: Number((flops / secondsPerStep / 1e12).toPrecision(4)) },
+      extra: { parameters: trainer.parameterCount, tokensPerStep: trainer.tokensPerStep, modelTflops: Number((flops / secondsPerStep / 1e12).toPrecision(4)), startupSeconds: Number(startupSeconds.toPrecision(3)) },
     };
   } finally {
     trainer.destroy();
