@@ -164,7 +164,7 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   const lsq = q.forward === 'hq' || q.forward === 'lsq';
   const shared = (what: string, shape: number[]) => list.shared(`quantized.${what}`, shape);
   const codeShape = (rows: number) => [rows, packedWordsPerRow(D, format)];
-  f32('partials', REDUCTION_PARTIALS);
+  f32('partials', 2 * REDUCTION_PARTIALS);
   const baselineScratch = () => f32('baseline_partials', baselinePartials(Math.max(N * D, C * D, N * C)));
   if (lsq) {
     // X·H, W·H and v are computed again in the backward (linear/quantized.ts): scratch too.
@@ -200,7 +200,7 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   if (q.backward === 'lss' || q.backward === 'bitsplit') {
     for (const what of ['grad_hi', 'grad_lo']) shared(what, [N, C]);
     shared('split_state', [4]);
-    for (const [what, floats] of [['split_row_norms', 2 * N], ['x_row_norms', N], ['probs_w', 2 * N], ['probs_x', 2 * N], ['kept_w', 1], ['kept_x', 1]] as const) shared(what, [floats]);
+    for (const [what, floats] of [['split_row_norms', 2 * N], ['x_row_norms', N], ['probs_w', 2 * N], ['probs_x', 2 * N], ['kept_w', 1], ['kept_x', 1], ['weights_hi', N], ['weights_lo', N]] as const) shared(what, [floats]);
     if (!integerBackward) {
       for (const what of [sampledGradW, 'sampled_grad_x']) shared(what, [N, C]);
     } else {
@@ -213,7 +213,6 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
       } else {
         shared(sampledGradW, [N, C]);
         for (const what of ['grad_hi_codes', 'grad_lo_codes']) shared(what, splitCodeShape(N, C));
-        for (const what of ['weights_hi', 'weights_lo']) shared(what, [N]);
       }
     }
   } else if (q.backward === 'minmax' || q.backward === 'luq') {

@@ -14,6 +14,10 @@ struct Params {
   qp: f32,         // Q_P: codes ≤ Q_P
   grad_scale: f32, // g = 1/√(Q_P·numel), computed on the host in float64
   partials: u32,   // workgroups of the first backward pass
+  // The second tensor of the paired backward (backward_*_pair; 0 elsewhere): its elements, g and workgroups.
+  n2: u32,
+  grad_scale2: f32,
+  partials2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -61,22 +65,52 @@ fn dequantize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 @group(0) @binding(3) var<storage, read_write> b_masked: array<f32>;
 @group(0) @binding(4) var<storage, read_write> b_partials: array<f32>;
 
+// Σ δ·∇'s term and the STE-masked gradient of one element: δ = round(v) − v inside, −Q_N below, Q_P above.
+fn lsq_backward_term(v: f32, g: f32) -> vec2<f32> {
+  let below = v < -p.qn;
+  let above = v > p.qp;
+  var delta = round_half_away(v) - v;
+  if (below) { delta = -p.qn; }
+  if (above) { delta = p.qp; }
+  return vec2<f32>(delta * g, select(g, 0.0, below || above));
+}
+
 @compute @workgroup_size(WG)
 fn backward_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
                     @builtin(num_workgroups) nwg: vec3u) {
   let lid = lid3.x;
   var acc = 0.0;
   for (var i = wg.x * WG + lid; i < p.n; i += nwg.x * WG) {
-    let v = b_v[i];
-    let g = b_grad[i];
-    let below = v < -p.qn;
-    let above = v > p.qp;
-    let inside = !(below || above);
-    var delta = round_half_away(v) - v;
-    if (below) { delta = -p.qn; }
-    if (above) { delta = p.qp; }
-    acc += delta * g;
-    b_masked[i] = select(0.0, g, inside);
+    let t = lsq_backward_term(b_v[i], b_grad[i]);
+    acc += t.x;
+    b_masked[i] = t.y;
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) { b_partials[wg.x] = total; }
+}
+
+// --- The same for two tensors in one dispatch (a layer's W and X): workgroups [0, partials) take the
+// first, [partials, partials + partials2) the second; their partial sums land side by side.
+@group(0) @binding(5) var<storage, read> b2_grad: array<f32>;
+@group(0) @binding(6) var<storage, read> b2_v: array<f32>;
+@group(0) @binding(7) var<storage, read_write> b2_masked: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward_partial_pair(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let lid = lid3.x;
+  var acc = 0.0;
+  if (wg.x < p.partials) {
+    for (var i = wg.x * WG + lid; i < p.n; i += p.partials * WG) {
+      let t = lsq_backward_term(b_v[i], b_grad[i]);
+      acc += t.x;
+      b_masked[i] = t.y;
+    }
+  } else {
+    for (var i = (wg.x - p.partials) * WG + lid; i < p.n2; i += p.partials2 * WG) {
+      let t = lsq_backward_term(b2_v[i], b2_grad[i]);
+      acc += t.x;
+      b2_masked[i] = t.y;
+    }
   }
   let total = workgroup_sum(lid, acc);
   if (lid == 0u) { b_partials[wg.x] = total; }
@@ -94,4 +128,23 @@ fn backward_final(@builtin(local_invocation_id) lid3: vec3u) {
   for (var i = lid; i < p.partials; i += WG) { acc += f_partials[i]; }
   let total = workgroup_sum(lid, acc);
   if (lid == 0u) { f_grad_step[0] = select(1.0, -1.0, f_step[0] < 0.0) * p.grad_scale * total; }
+}
+
+// --- Second pass of the pair: workgroup 0 sums the first tensor's partials, workgroup 1 the second's.
+@group(0) @binding(4) var<storage, read> f_step2: array<f32>;
+@group(0) @binding(5) var<storage, read_write> f_grad_step2: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward_final_pair(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let lid = lid3.x;
+  let second = wg.x == 1u;
+  let first_partial = select(0u, p.partials, second);
+  let count = select(p.partials, p.partials2, second);
+  var acc = 0.0;
+  for (var i = lid; i < count; i += WG) { acc += f_partials[first_partial + i]; }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) {
+    if (second) { f_grad_step2[0] = select(1.0, -1.0, f_step2[0] < 0.0) * p.grad_scale2 * total; }
+    else { f_grad_step[0] = select(1.0, -1.0, f_step[0] < 0.0) * p.grad_scale * total; }
+  }
 }

@@ -33,15 +33,26 @@ fn sample_weight(prob: f32, seed: u32, step: u32, i: u32) -> f32 {
   return select(0.0, 1.0 / prob, kept);
 }
 
-// --- Probabilities (paper A.2), one workgroup. Water-filling: p_i = c_i·budget/Σc, rows reaching 1
-// are fixed at 1, the rest rescaled to the remaining budget, until no row reaches 1 (each round fixes
-// at least one row, so at most one round per row). Zero scores get 0; with no more nonzero scores than
-// the budget all of them get 1. 'bitsplit' (the released kernels' `p[p > 0] = 1`, `GW` line 445): 1
-// where the score is > 0. probs doubles as the per-row state: 0 / 1 decided, UNDECIDED otherwise; each
-// row is only ever touched by the same thread.
+// --- Probabilities (paper A.2), one workgroup per gradient. Water-filling: p_i = c_i·budget/Σc, rows
+// reaching 1 are fixed at 1, the rest rescaled to the remaining budget, until no row reaches 1 (each round
+// fixes at least one row, so at most one round per row). Zero scores get 0; with no more nonzero scores
+// than the budget all of them get 1. 'bitsplit' (the released kernels' `p[p > 0] = 1`, `GW` line 445): 1
+// where the score is > 0. The probabilities double as the per-row state: 0 / 1 decided, UNDECIDED
+// otherwise; each row is only ever touched by the same thread.
+// Workgroup 0 fills s_probs_w (scores times the factor when has_factor: LSS for ∇W). Dispatched with two
+// workgroups, workgroup 1 fills s_probs_x from the scores alone (LSS for ∇X) in the same pass, and then
+// ∇X's per-row weights m/p with the draws of stream p.stream, for the integer products
+// G̃·Ŵ = s↑·diag(w_hi)·(hi·Ŵ) + s↓·diag(w_lo)·(lo·Ŵ) (ops/intgrad.ts). The two water-fillings are
+// independent, so one dispatch does both side by side instead of three dispatches one after another.
 @group(0) @binding(1) var<storage, read> s_scores: array<f32>;
 @group(0) @binding(2) var<storage, read> s_factor: array<f32>;
-@group(0) @binding(3) var<storage, read_write> s_probs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> s_probs_w: array<f32>;
+@group(0) @binding(4) var<storage, read_write> s_probs_x: array<f32>;
+@group(0) @binding(5) var<storage, read> s_step_state: array<u32>;
+@group(0) @binding(6) var<storage, read_write> s_weights_hi: array<f32>;
+@group(0) @binding(7) var<storage, read_write> s_weights_lo: array<f32>;
+
+const GRADIENT_W = 0u;
 
 var<workgroup> uniform_scratch: f32;
 
@@ -52,46 +63,66 @@ fn make_uniform(lid: u32, v: f32) -> f32 {
   return workgroupUniformLoad(&uniform_scratch);
 }
 
-fn score(i: u32) -> f32 {
+// `gradient` is the workgroup index: uniform, so the barriers below stay in uniform control flow.
+fn prob(gradient: u32, i: u32) -> f32 {
+  if (gradient == GRADIENT_W) { return s_probs_w[i]; }
+  return s_probs_x[i];
+}
+
+fn set_prob(gradient: u32, i: u32, v: f32) {
+  if (gradient == GRADIENT_W) { s_probs_w[i] = v; } else { s_probs_x[i] = v; }
+}
+
+fn score(gradient: u32, i: u32) -> f32 {
   var c = s_scores[i];
-  if (p.has_factor != 0u) { c *= s_factor[i % p.n]; }
+  if (gradient == GRADIENT_W && p.has_factor != 0u) { c *= s_factor[i % p.n]; }
   return c;
 }
 
 @compute @workgroup_size(WG)
-fn probabilities(@builtin(local_invocation_id) lid3: vec3u) {
+fn probabilities(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
+  let g = wg.x;
   var nonzero = 0.0;
   for (var i = lid; i < p.rows; i += WG) {
-    let on = score(i) > 0.0;
-    s_probs[i] = select(0.0, UNDECIDED, on);
+    let on = score(g, i) > 0.0;
+    set_prob(g, i, select(0.0, UNDECIDED, on));
     nonzero += select(0.0, 1.0, on);
   }
   let n_active = make_uniform(lid, workgroup_sum(lid, nonzero));
   if (p.variant == VARIANT_BITSPLIT || n_active <= p.budget) {
-    for (var i = lid; i < p.rows; i += WG) { if (s_probs[i] == UNDECIDED) { s_probs[i] = 1.0; } }
-    return;
-  }
-  var remaining = p.budget;
-  var sum = 1.0;
-  // n_active > budget: at most n_active rounds saturate rows, the round after them ends the loop.
-  for (var round = 0u; round <= p.rows; round++) {
-    var s = 0.0;
-    for (var i = lid; i < p.rows; i += WG) { if (s_probs[i] == UNDECIDED) { s += score(i); } }
-    sum = make_uniform(lid, workgroup_sum(lid, s));
-    var newly = 0.0;
-    for (var i = lid; i < p.rows; i += WG) {
-      if (s_probs[i] == UNDECIDED && score(i) * remaining / sum >= 1.0) {
-        s_probs[i] = 1.0;
-        newly += 1.0;
+    for (var i = lid; i < p.rows; i += WG) { if (prob(g, i) == UNDECIDED) { set_prob(g, i, 1.0); } }
+  } else {
+    var remaining = p.budget;
+    var sum = 1.0;
+    // n_active > budget: at most n_active rounds saturate rows, the round after them ends the loop.
+    for (var round = 0u; round <= p.rows; round++) {
+      var s = 0.0;
+      for (var i = lid; i < p.rows; i += WG) { if (prob(g, i) == UNDECIDED) { s += score(g, i); } }
+      sum = make_uniform(lid, workgroup_sum(lid, s));
+      var newly = 0.0;
+      for (var i = lid; i < p.rows; i += WG) {
+        if (prob(g, i) == UNDECIDED && score(g, i) * remaining / sum >= 1.0) {
+          set_prob(g, i, 1.0);
+          newly += 1.0;
+        }
       }
+      let saturated = make_uniform(lid, workgroup_sum(lid, newly));
+      if (saturated == 0.0) { break; }
+      remaining -= saturated;
     }
-    let saturated = make_uniform(lid, workgroup_sum(lid, newly));
-    if (saturated == 0.0) { break; }
-    remaining -= saturated;
+    for (var i = lid; i < p.rows; i += WG) {
+      if (prob(g, i) == UNDECIDED) { set_prob(g, i, score(g, i) * remaining / sum); }
+    }
   }
-  for (var i = lid; i < p.rows; i += WG) {
-    if (s_probs[i] == UNDECIDED) { s_probs[i] = score(i) * remaining / sum; }
+  if (g != GRADIENT_W) {
+    // ∇X's row weights, each from the row this thread itself decided (no barrier needed).
+    let seed = s_step_state[0];
+    let step = s_step_state[1];
+    for (var i = lid; i < p.rows; i += WG) {
+      let w = sample_weight(prob(g, i), seed, step, i);
+      if (i < p.n) { s_weights_hi[i] = w; } else { s_weights_lo[i - p.n] = w; }
+    }
   }
 }
 
@@ -114,21 +145,6 @@ fn combine(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3:
   let b = sample_weight(g_probs[p.n + token], seed, step, p.n + token) * g_state[2];
   let base = token * p.cols;
   for (var c = lid3.x; c < p.cols; c += WG) { g_out[base + c] = a * g_hi[base + c] + b * g_lo[base + c]; }
-}
-
-// --- The same reweighting as combine, as per-row weights only: w_hi[n] = m_n/p_n, w_lo[n] = m_{N+n}/p_{N+n},
-// for the integer products G̃·Ŵ = s↑·diag(w_hi)·(hi·Ŵ) + s↓·diag(w_lo)·(lo·Ŵ). One thread per token.
-@group(0) @binding(1) var<storage, read> f_probs: array<f32>; // [2N]
-@group(0) @binding(2) var<storage, read> f_step_state: array<u32>;
-@group(0) @binding(3) var<storage, read_write> f_hi: array<f32>; // [N]
-@group(0) @binding(4) var<storage, read_write> f_lo: array<f32>; // [N]
-
-@compute @workgroup_size(WG)
-fn row_weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let n = flat_index(gid, nwg);
-  if (n >= p.n) { return; }
-  f_hi[n] = sample_weight(f_probs[n], f_step_state[0], f_step_state[1], n);
-  f_lo[n] = sample_weight(f_probs[p.n + n], f_step_state[0], f_step_state[1], p.n + n);
 }
 
 // --- How many of the 2N stacked rows are kept (the same draws as combine), one workgroup; written to

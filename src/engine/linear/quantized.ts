@@ -20,8 +20,8 @@
 import { type ForwardQuantizer, hadamardBlockFor, type Precision, type QuantizerChoice } from '../config';
 import type { Dispatch, Kernels } from '../gpu/kernels';
 import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '../ops/baselines';
-import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKeptCount, lssProbabilities, lssRowWeights, REDUCTION_PARTIALS } from '../ops/lss';
-import { packLsqCodes, packSplitCodes, splitCodeShape } from '../ops/intgrad';
+import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKeptCount, lssProbabilities, REDUCTION_PARTIALS } from '../ops/lss';
+import { packLsqCodes, packSplitCodes, packSplitHalves, splitCodeShape } from '../ops/intgrad';
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
 import { hadamardQuantize, hadamardTransform, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
@@ -123,7 +123,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       // the layers of the same shape (gpu/scratch.ts).
       const scratch = (shape: number[], what: string) => sharedScratch(k, `quantized.${what}`, shape);
       const stream = l.index * STREAMS_PER_LAYER;
-      const partials = t([REDUCTION_PARTIALS], 'partials');
+      // Two-stage reductions' partial sums; the paired LSQ backward (W and X) writes two sets side by side.
+      const partials = t([2 * REDUCTION_PARTIALS], 'partials');
       // The baseline quantizers' reductions keep their own (larger) scratch.
       const baselineScratch = () => t([baselinePartials(Math.max(N * D, C * D, N * C))], 'baseline_partials');
       const forward: Dispatch[] = [];
@@ -273,6 +274,9 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         const sampledA = () => (sampledATensor ??= scratch([N, C], 'sampled_grad_x'));
         const keptW = scratch([1], 'kept_w');
         const keptA = scratch([1], 'kept_x');
+        // ∇X's per-row weights m/p (written by the probabilities' dispatch; read by the integer ∇X products).
+        const weightsHi = scratch([N], 'weights_hi');
+        const weightsLo = scratch([N], 'weights_lo');
         const xNormSource = lsq
           ? codeRowNorms(k, { label: `${name}.x_norms`, v: lsq.vX, step: lsq.sX.value, norms: xNorms, rows: N, cols: D, qn, qp })
           : null;
@@ -281,10 +285,20 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           // The codes and the stacked rows' norms in one pass (ops/lss.ts).
           ...bitSplit(k, { label: `${name}.bit_split`, dy: l.dy, hi, lo, splitState, stepState: l.stepState, stream: stream + STREAM.bitSplit, partials, scores: splitNorms, rows: N, cols: C }),
           xNormSource,
-          // Leverage scores: ‖∇↕Y_i‖·‖X̂↕_i‖ for ∇W, ‖∇↕Y_i‖ for ∇X; a budget of N of the 2N rows each.
-          lssProbabilities(k, { label: `${name}.probs_w`, scores: splitNorms, factor: xNorms, probs: probsW, rows: N, variant: o.backward }),
-          lssProbabilities(k, { label: `${name}.probs_x`, scores: splitNorms, factor: null, probs: probsA, rows: N, variant: o.backward }),
+          // Leverage scores: ‖∇↕Y_i‖·‖X̂↕_i‖ for ∇W, ‖∇↕Y_i‖ for ∇X; a budget of N of the 2N rows each. Both
+          // in one dispatch, with ∇X's row weights.
+          lssProbabilities(k, {
+            label: `${name}.probs`, scores: splitNorms, factor: xNorms, probs: probsW, rows: N, variant: o.backward,
+            activation: { probs: probsA, stepState: l.stepState, stream, weightsHi, weightsLo },
+          }),
         );
+        // How many rows each sampling kept: read by the measurements only, so counted only on the steps
+        // that measure (right after this layer's backward, while the probabilities are still this layer's).
+        observe.recompute = [
+          ...(observe.recompute ?? []),
+          lssKeptCount(k, `${name}.kept_w`, probsW, l.stepState, stream, 'weight', keptW, N),
+          lssKeptCount(k, `${name}.kept_x`, probsA, l.stepState, stream, 'activation', keptA, N),
+        ];
         if (lsq && integerProducts) {
           // Integer products (ops/intgrad.ts): the split codes times the forward's codes, transposed.
           const codesWT = scratch(splitCodeShape(C, D, true), 'codes_w_t');
@@ -295,8 +309,6 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
             const gT = scratch(splitCodeShape(N, C, true), 'grad_codes_t');
             const codesXT = scratch(splitCodeShape(N, D, true), 'codes_x_t');
             backward.push(
-              lssKeptCount(k, `${name}.kept_w`, probsW, l.stepState, stream, 'weight', keptW, N),
-              lssKeptCount(k, `${name}.kept_x`, probsA, l.stepState, stream, 'activation', keptA, N),
               packSplitCodes(k, { label: `${name}.grad_codes`, hi, lo, codes: g, rows: N, cols: C, which: 'combined' }),
               packSplitCodes(k, { label: `${name}.grad_codes_t`, hi, lo, codes: gT, rows: N, cols: C, which: 'combined', transposed: true }),
               packLsqCodes(k, { label: `${name}.codes_x_t`, v: lsq.vX, codes: codesXT, rows: N, cols: D, qn, qp, transposed: true }),
@@ -308,23 +320,18 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
             // tokens), so it stays an f32 product on the combined gradient.
             const hiCodes = scratch(splitCodeShape(N, C), 'grad_hi_codes');
             const loCodes = scratch(splitCodeShape(N, C), 'grad_lo_codes');
-            const weightsHi = scratch([N], 'weights_hi');
-            const weightsLo = scratch([N], 'weights_lo');
             backward.push(
-              ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), keptCount: keptW, rows: N, cols: C }),
+              ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), rows: N, cols: C }),
               ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW(), b: xq, c: gradW, M: C, N: D, K: N }),
-              lssRowWeights(k, { label: `${name}.weights_x`, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', weightsHi, weightsLo, rows: N }),
-              lssKeptCount(k, `${name}.kept_x`, probsA, l.stepState, stream, 'activation', keptA, N),
-              packSplitCodes(k, { label: `${name}.grad_hi_codes`, hi, lo, codes: hiCodes, rows: N, cols: C, which: 'hi' }),
-              packSplitCodes(k, { label: `${name}.grad_lo_codes`, hi, lo, codes: loCodes, rows: N, cols: C, which: 'lo' }),
+              packSplitHalves(k, { label: `${name}.grad_split_codes`, hi, lo, hiCodes, loCodes, rows: N, cols: C }),
               intMatmul(k, { label: `${name}.grad_x_hi`, a: hiCodes, b: codesWT, stepA: splitState, stepAAt: 1, stepB: lsq.sW.value, rowScale: weightsHi, c: gradX, M: N, N: D, K: C, format: 'int8' }),
               intMatmul(k, { label: `${name}.grad_x_lo`, a: loCodes, b: codesWT, stepA: splitState, stepAAt: 2, stepB: lsq.sW.value, rowScale: weightsLo, c: gradX, M: N, N: D, K: C, format: 'int8', accumulate: true }),
             );
           }
         } else {
           backward.push(
-            ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), keptCount: keptW, rows: N, cols: C }),
-            ...lssCombine(k, { label: `${name}.sample_x`, hi, lo, splitState, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', out: sampledA(), keptCount: keptA, rows: N, cols: C }),
+            ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), rows: N, cols: C }),
+            ...lssCombine(k, { label: `${name}.sample_x`, hi, lo, splitState, probs: probsA, stepState: l.stepState, stream, gradient: 'activation', out: sampledA(), rows: N, cols: C }),
             ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW(), b: xq, c: gradW, M: C, N: D, K: N }),
             matmul(k, { label: `${name}.grad_x`, a: sampledA(), b: wq, c: gradX, M: N, N: D, K: C }),
           );
@@ -352,8 +359,11 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         const dxMasked = transformed ? scratch([N, D], roles.gradXMasked) : l.dx;
         const dwMasked = transformed ? scratch([C, D], 'wh_or_grad_w_masked') : l.dw;
         backward.push(
-          ...lsqBackward(k, { label: `${name}.lsq_w`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp }),
-          ...lsqBackward(k, { label: `${name}.lsq_x`, grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D, partials, qn, qp }),
+          // W's and X's in the same two dispatches.
+          ...lsqBackward(k, {
+            label: `${name}.lsq`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp,
+            second: { grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D },
+          }),
         );
         if (transformed) {
           backward.push(

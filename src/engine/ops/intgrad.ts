@@ -4,8 +4,8 @@
 //   'bitsplit' (every non-zero row kept, p = 1): ∇X = s↓·s_W·(G₈·W_qᵀ…) and ∇W = s↓·s_X·(G₈ᵀ·X_q) with
 //              G₈ = 14·hi + lo (s↑ = 14·s↓): both products exact on integers.
 //   'lss':     ∇X = s_W·(diag(w·s↑)·(hi·W_q) + diag(w'·s↓)·(lo·W_q)): two integer products with per-row
-//              factors (lssRowFactors). ∇W reweights along its reduction dimension (the tokens), which no
-//              integer product can carry: it stays an f32 product.
+//              weights m/p (written with the probabilities, ops/lss.ts). ∇W reweights along its reduction
+//              dimension (the tokens), which no integer product can carry: it stays an f32 product.
 import { type Dispatch, f32, grid1d, type Kernels } from '../gpu/kernels';
 import type { Tensor } from '../tensor';
 import { packedWordsPerRow } from './quant';
@@ -49,6 +49,35 @@ export function packSplitCodes(k: Kernels, s: PackSplitSpec): Dispatch {
     constants: { TRANSPOSED: Boolean(s.transposed) },
     uniforms: [s.rows, s.cols, words, SPLIT_MODE[s.which], f32(0), f32(0)],
     bindings: [s.hi, s.lo, s.codes],
+    workgroups: grid1d(codeRows * words),
+  });
+}
+
+export interface PackSplitHalvesSpec {
+  label: string;
+  /** [rows, cols] f32: the bit split's codes. */
+  hi: Tensor;
+  lo: Tensor;
+  /** u32 out each: splitCodeShape(rows, cols), hi and lo packed apart (LSS weights them per row apart). */
+  hiCodes: Tensor;
+  loCodes: Tensor;
+  rows: number;
+  cols: number;
+}
+
+/** packSplitCodes 'hi' and 'lo' in one pass over the split (the two halves LSS's ∇X products read). */
+export function packSplitHalves(k: Kernels, s: PackSplitHalvesSpec): Dispatch {
+  const [codeRows, words] = splitCodeShape(s.rows, s.cols);
+  need(s.label, s.hi, s.rows * s.cols, 'hi');
+  need(s.label, s.lo, s.rows * s.cols, 'lo');
+  need(s.label, s.hiCodes, codeRows * words, 'hiCodes');
+  need(s.label, s.loCodes, codeRows * words, 'loCodes');
+  return k.dispatch({
+    shader: 'gradcodes',
+    entry: 'pack_split_halves',
+    label: s.label,
+    uniforms: [s.rows, s.cols, words, 0, f32(0), f32(0)],
+    bindings: [s.hi, s.lo, s.hiCodes, s.loCodes],
     workgroups: grid1d(codeRows * words),
   });
 }

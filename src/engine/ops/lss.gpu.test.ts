@@ -30,6 +30,7 @@ import {
   splitRowNorms,
 } from './lss';
 import { matmul } from './matmul';
+import { packSplitHalves, splitCodeShape } from './intgrad';
 
 /** f32 results vs float64, relative to the largest reference value. */
 const TOL = 1e-5;
@@ -433,6 +434,68 @@ describe('lssProbabilities (paper A.2): water-filling, and the released kernels\
   });
 });
 
+describe('lssProbabilities paired (∇W and ∇X side by side in one dispatch, with ∇X\'s row weights)', () => {
+  for (const [variant, rows] of [['lss', 37], ['lss', 3001], ['bitsplit', 37]] as const) {
+    it(`${variant}, N ${rows}: both probabilities vs the reference, row weights m/p from the JS twin of the draws`, async () => {
+      const rng = new SeededRandom(64 + rows);
+      const scores = dominantScores(rng, 2 * rows, [1, 5, rows + 2], [3, rows + 7]);
+      const factor = roundF32(Array.from({ length: rows }, () => 0.5 + rng.uniform()));
+      factor[11] = 0;
+      factor[13] = 300;
+      const [seed, step, stream] = [77, 9, 40];
+      const probsW = h.empty([2 * rows + TAIL], 'probsW');
+      const probsX = h.empty([2 * rows + TAIL], 'probsX');
+      const weightsHi = h.empty([rows + TAIL], 'weightsHi');
+      const weightsLo = h.empty([rows + TAIL], 'weightsLo');
+      const d = await buildChecked(h.device, () =>
+        lssProbabilities(h.kernels, {
+          label: 'probs', scores: h.upload([2 * rows], scores, 'scores'), factor: h.upload([rows], factor, 'factor'), probs: probsW, rows, variant,
+          activation: { probs: probsX, stepState: stepStateTensor(seed, step), stream, weightsHi, weightsLo },
+        }),
+      );
+      await h.run([d]);
+      const gpuW = withoutTail('probsW', await h.read(probsW), 2 * rows);
+      const gpuX = withoutTail('probsX', await h.read(probsX), 2 * rows);
+      const combined = scores.map((v, i) => v * factor[i % rows]);
+      const expected = (sc: Float64Array) => (variant === 'lss' ? ref.lssProbabilities(sc, rows) : sc.map((v) => (v > 0 ? 1 : 0)));
+      expectRelative('p (∇W, with the factor)', gpuW, expected(combined));
+      expectRelative('p (∇X, scores alone)', gpuX, expected(scores));
+      expect(gpuW[11] === 0, `a zero factor zeroes ∇W's row only: ${gpuW[11]}`).toBe(true);
+      expect(gpuX[11]).toBeGreaterThan(0);
+      // m_i/p_i with u_i from the activation stream, decided on the GPU's own p_i.
+      const u = ref.uniformDraws(seed, stream + LSS_STREAM_OFFSET.activation, step, 2 * rows);
+      const weights = Array.from(gpuX, (pi, i) => (pi >= 1 || u[i] < pi ? 1 / pi : 0));
+      const hiGpu = withoutTail('weightsHi', await h.read(weightsHi), rows);
+      const loGpu = withoutTail('weightsLo', await h.read(weightsLo), rows);
+      expectRelative('w (hi rows)', hiGpu, weights.slice(0, rows));
+      expectRelative('w (lo rows)', loGpu, weights.slice(rows));
+      const kept = count(weights, (w) => w > 0);
+      expect(kept, 'some rows dropped, some kept').toBeGreaterThan(0);
+      if (variant === 'lss') expect(kept).toBeLessThan(2 * rows);
+    });
+  }
+});
+
+describe('packSplitHalves: hi and lo codes packed apart in one pass', () => {
+  it('[37, 70]: every lane equals its code, rows padded with zero lanes', async () => {
+    const [rows, cols] = [37, 70];
+    const rng = new SeededRandom(65);
+    const hi = Float64Array.from({ length: rows * cols }, () => Math.floor(rng.uniform() * 13) - 6);
+    const lo = Float64Array.from({ length: rows * cols }, () => Math.floor(rng.uniform() * 13) - 6);
+    const [codeRows, words] = splitCodeShape(rows, cols);
+    const hiCodes = h.empty([codeRows * words + TAIL], 'hiCodes');
+    const loCodes = h.empty([codeRows * words + TAIL], 'loCodes');
+    const d = await buildChecked(h.device, () => packSplitHalves(h.kernels, { label: 'halves', hi: h.upload([rows * cols], hi, 'hi'), lo: h.upload([rows * cols], lo, 'lo'), hiCodes, loCodes, rows, cols }));
+    await h.run([d]);
+    for (const [what, codes, source] of [['hi', hiCodes, hi], ['lo', loCodes, lo]] as const) {
+      const bytes = new Int8Array(Uint32Array.from(withoutTail(what, await h.readU32(codes), codeRows * words)).buffer);
+      const expected = new Int8Array(codeRows * words * 4);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[r * words * 4 + c] = source[r * cols + c];
+      expectExact(what, Array.from(bytes.slice(0, expected.length)), Array.from(expected));
+    }
+  });
+});
+
 interface Layer {
   rows: number; // N
   cols: number; // C
@@ -673,6 +736,33 @@ describe('lsqBackward (paper §3.1, A.3): STE mask and ∇s = g·Σ δ·∇', ()
       expect(count(flatOut, (x, i) => i !== align && x === 123), 'neighbouring gradients untouched').toBe(3 * align - 1);
     });
   }
+
+  it('paired (a layer\'s W and X in the same two dispatches): each tensor as lsqBackward alone, partials side by side', async () => {
+    // [C, D] = [37, 45] (7 partials) with [N, D] = [300, 257] (256 partials): the second set starts past the first.
+    const tensors = [[37 * 45, 0.05], [300 * 257, -0.02]] as const;
+    const rng = new SeededRandom(96);
+    const data = tensors.map(([numel, step]) => {
+      const v = roundF32(rng.normalArray(numel, 4.5));
+      const grad = roundF32(rng.normalArray(numel, 0.3));
+      const r = ref.lsqBackward(grad, v, Math.abs(step), numel);
+      return { numel, step, v, grad, expected: { gradInput: r.gradInput, gradStep: Math.sign(step) * r.gradStep } };
+    });
+    const operand = (d: (typeof data)[number], what: string) => ({
+      grad: h.upload([d.numel], d.grad, `grad ${what}`), v: h.upload([d.numel], d.v, `v ${what}`), step: h.upload([1], [d.step], `s ${what}`),
+      gradMasked: h.empty([d.numel + TAIL], `masked ${what}`), gradStep: h.empty([1 + TAIL], `grad s ${what}`), numel: d.numel,
+    });
+    const [w, x] = [operand(data[0], 'w'), operand(data[1], 'x')];
+    const total = reductionPartials(data[0].numel) + reductionPartials(data[1].numel);
+    const partials = h.empty([total + TAIL], 'partials');
+    const ds = await buildChecked(h.device, () => lsqBackward(h.kernels, { label: 'lsq', ...w, partials, second: x }));
+    expect(ds.length, 'two dispatches for both tensors').toBe(2);
+    await h.run(ds);
+    withoutTail('partials', await h.read(partials), total);
+    for (const [o, d, what] of [[w, data[0], 'W'], [x, data[1], 'X']] as const) {
+      expectExact(`gradMasked ${what}`, withoutTail(what, await h.read(o.gradMasked), d.numel), d.expected.gradInput);
+      expectRelative(`gradStep ${what}`, withoutTail(what, await h.read(o.gradStep), 1), [d.expected.gradStep]);
+    }
+  });
 
   it('a stored negative step: the forward used |s|, so ∇ wrt the stored s is −(∇ wrt |s|)', async () => {
     const numel = 37 * 45;

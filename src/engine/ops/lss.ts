@@ -183,7 +183,7 @@ export function codeRowNorms(k: Kernels, s: CodeRowNormsSpec): Dispatch {
     shader: 'lsq',
     entry: 'code_row_norms',
     label: s.label,
-    uniforms: [s.rows, s.cols, f32(qn), f32(qp), f32(0), 0],
+    uniforms: [s.rows, s.cols, f32(qn), f32(qp), f32(0), 0, 0, f32(0), 0],
     bindings: [s.v, s.step, s.norms],
     workgroups: gridRows(s.rows),
   });
@@ -202,12 +202,29 @@ export interface LssProbabilitiesSpec {
   /** Σp (default rows, the paper's N). */
   budget?: number;
   variant: LssVariant;
+  /** In the same dispatch (a second workgroup): the probabilities of the same scores without the factor
+   *  (∇X's, where `probs` are ∇W's) and ∇X's per-row weights m/p (the draws lssCombine 'activation' makes). */
+  activation?: LssActivationSampling | null;
+}
+
+/** ∇X's half of a paired lssProbabilities: its probabilities and the row weights m/p drawn from them. */
+export interface LssActivationSampling {
+  /** [2·rows] f32 out. */
+  probs: Tensor;
+  /** u32 [seed, step]. */
+  stepState: Tensor;
+  /** The layer's base stream (the row weights draw from stream + 2, as lssCombine 'activation'). */
+  stream: number;
+  /** [rows] f32 out each: w_n = m_n/p_n of the hi rows and of the lo rows. */
+  weightsHi: Tensor;
+  weightsLo: Tensor;
 }
 
 /**
  * Sampling probabilities (paper A.2): 'lss' water-fills p_i ∝ score_i to Σp = budget with p ≤ 1
  * (reference lssProbabilities); 'bitsplit' keeps every nonzero row, p = 1 where score > 0 else 0 (the
- * released kernels, `GW` line 445). Zero scores get 0 either way. One workgroup.
+ * released kernels, `GW` line 445). Zero scores get 0 either way. One workgroup, or two with
+ * `activation`: a layer's ∇W and ∇X probabilities side by side in one dispatch.
  */
 export function lssProbabilities(k: Kernels, s: LssProbabilitiesSpec): Dispatch {
   positiveInteger(s.label, s.rows, 'rows');
@@ -216,13 +233,26 @@ export function lssProbabilities(k: Kernels, s: LssProbabilitiesSpec): Dispatch 
   need(s.label, s.scores, 2 * s.rows, 'scores');
   need(s.label, s.probs, 2 * s.rows, 'probs');
   if (s.factor) need(s.label, s.factor, s.rows, 'factor');
+  const a = s.activation;
+  if (a) {
+    baseStream(s.label, a.stream);
+    need(s.label, a.probs, 2 * s.rows, 'activation probs');
+    need(s.label, a.stepState, 2, 'stepState');
+    need(s.label, a.weightsHi, s.rows, 'weightsHi');
+    need(s.label, a.weightsLo, s.rows, 'weightsLo');
+  }
+  // The single-gradient form never touches bindings 4–7; the writable ones still need buffers of their own
+  // (writable bindings of one dispatch may not alias).
+  const unused = (what: string) => k.memory.tensor([1], `${s.label}.unused_${what}`);
   return k.dispatch({
     shader: 'lss',
     entry: 'probabilities',
     label: s.label,
-    uniforms: [2 * s.rows, s.rows, 0, 0, f32(budget), s.variant === 'bitsplit' ? 1 : 0, s.factor ? 1 : 0],
-    bindings: [s.scores, s.factor ?? k.placeholder, s.probs],
-    workgroups: [1, 1, 1],
+    uniforms: [2 * s.rows, s.rows, 0, a ? a.stream + LSS_STREAM_OFFSET.activation : 0, f32(budget), s.variant === 'bitsplit' ? 1 : 0, s.factor ? 1 : 0],
+    bindings: a
+      ? [s.scores, s.factor ?? k.placeholder, s.probs, a.probs, a.stepState, a.weightsHi, a.weightsLo]
+      : [s.scores, s.factor ?? k.placeholder, s.probs, unused('probs_x'), k.placeholder, unused('weights_hi'), unused('weights_lo')],
+    workgroups: [a ? 2 : 1, 1, 1],
   });
 }
 
@@ -281,36 +311,6 @@ export function lssCombine(k: Kernels, s: LssCombineSpec): Dispatch[] {
   return dispatches;
 }
 
-export interface LssRowWeightsSpec {
-  label: string;
-  probs: Tensor;
-  stepState: Tensor;
-  stream: number;
-  gradient: LssGradient;
-  /** [rows] f32 out each: w_n = m_n/p_n of the hi rows and of the lo rows (lssCombine's draws). */
-  weightsHi: Tensor;
-  weightsLo: Tensor;
-  rows: number;
-}
-
-/** lssCombine's reweighting as per-row weights only, for integer products of the two halves. */
-export function lssRowWeights(k: Kernels, s: LssRowWeightsSpec): Dispatch {
-  positiveInteger(s.label, s.rows, 'rows');
-  baseStream(s.label, s.stream);
-  need(s.label, s.probs, 2 * s.rows, 'probs');
-  need(s.label, s.stepState, 2, 'stepState');
-  need(s.label, s.weightsHi, s.rows, 'weightsHi');
-  need(s.label, s.weightsLo, s.rows, 'weightsLo');
-  return k.dispatch({
-    shader: 'lss',
-    entry: 'row_weights',
-    label: s.label,
-    uniforms: [2 * s.rows, s.rows, 0, s.stream + LSS_STREAM_OFFSET[s.gradient], f32(0), 0, 0],
-    bindings: [s.probs, s.stepState, s.weightsHi, s.weightsLo],
-    workgroups: grid1d(s.rows),
-  });
-}
-
 /** How many of the 2N stacked rows lssCombine keeps (same draws), into keptCount[0], without combining. */
 export function lssKeptCount(k: Kernels, label: string, probs: Tensor, stepState: Tensor, stream: number, gradient: LssGradient, keptCount: Tensor, rows: number): Dispatch {
   positiveInteger(label, rows, 'rows');
@@ -363,14 +363,14 @@ export function lsqDequantize(k: Kernels, s: LsqDequantizeSpec): Dispatch {
     shader: 'lsq',
     entry: 'dequantize',
     label: s.label,
-    uniforms: [s.numel, 0, f32(qn), f32(qp), f32(0), 0],
+    uniforms: [s.numel, 0, f32(qn), f32(qp), f32(0), 0, 0, f32(0), 0],
     bindings: [s.v, s.step, s.out],
     workgroups: grid1d(s.numel),
   });
 }
 
-export interface LsqBackwardSpec {
-  label: string;
+/** One tensor of an LSQ backward. */
+export interface LsqBackwardOperand {
   /** [numel] f32: ∇ wrt the dequantized tensor. */
   grad: Tensor;
   /** [numel] f32: v = x/|s|. */
@@ -381,33 +381,60 @@ export interface LsqBackwardSpec {
   gradMasked: Tensor;
   /** [1] f32 out: ∇s, written (not accumulated), e.g. the step's slot of the flat gradient buffer. */
   gradStep: Tensor;
-  /** f32 scratch: at least reductionPartials(numel) values. */
-  partials: Tensor;
   /** Elements of the tensor; also the numel of g = 1/√(qp·numel). */
   numel: number;
+}
+
+export interface LsqBackwardSpec extends LsqBackwardOperand {
+  label: string;
+  /** f32 scratch: at least reductionPartials(numel) values (plus the second tensor's, with `second`). */
+  partials: Tensor;
   qn?: number;
   qp?: number;
+  /** A second tensor with the same code range, in the same two dispatches (a layer's W and X). */
+  second?: LsqBackwardOperand;
+}
+
+function lsqOperand(label: string, o: LsqBackwardOperand): number {
+  positiveInteger(label, o.numel, 'numel');
+  need(label, o.grad, o.numel, 'grad');
+  need(label, o.v, o.numel, 'v');
+  need(label, o.step, 1, 'step');
+  need(label, o.gradMasked, o.numel, 'gradMasked');
+  need(label, o.gradStep, 1, 'gradStep');
+  return reductionPartials(o.numel);
 }
 
 /**
  * LSQ backward (paper §3.1, A.3; `GW`/`GI` LSQ_cuda_kernel; reference lsqBackward):
  * gradMasked = 1[−qn ≤ v ≤ qp]·grad (STE), gradStep = sign(s)·Σ δ·grad / √(qp·numel) with δ = round(v) − v
  * inside, −qn below, qp above. sign(s) = 1 for the s > 0 the official code keeps; for a stored s < 0 it
- * makes ∇s the gradient wrt the stored value, since the forward uses |s|. Two-stage reduction.
+ * makes ∇s the gradient wrt the stored value, since the forward uses |s|. Two-stage reduction; with
+ * `second`, both tensors share the two dispatches (the same values as two separate calls).
  */
 export function lsqBackward(k: Kernels, s: LsqBackwardSpec): Dispatch[] {
   const qn = s.qn ?? Q_N;
   const qp = s.qp ?? Q_P;
-  positiveInteger(s.label, s.numel, 'numel');
   codeRange(s.label, qn, qp);
-  const partials = reductionPartials(s.numel);
-  need(s.label, s.grad, s.numel, 'grad');
-  need(s.label, s.v, s.numel, 'v');
-  need(s.label, s.step, 1, 'step');
-  need(s.label, s.gradMasked, s.numel, 'gradMasked');
-  need(s.label, s.gradStep, 1, 'gradStep');
-  need(s.label, s.partials, partials, 'partials');
-  const uniforms = [s.numel, 0, f32(qn), f32(qp), f32(1 / Math.sqrt(qp * s.numel)), partials];
+  const partials = lsqOperand(s.label, s);
+  const b = s.second;
+  const partials2 = b ? lsqOperand(`${s.label} (second)`, b) : 0;
+  need(s.label, s.partials, partials + partials2, 'partials');
+  const gradScale = (numel: number) => f32(1 / Math.sqrt(qp * numel));
+  const uniforms = [s.numel, 0, f32(qn), f32(qp), gradScale(s.numel), partials, b?.numel ?? 0, b ? gradScale(b.numel) : f32(0), partials2];
+  if (b) {
+    return [
+      k.dispatch({
+        shader: 'lsq',
+        entry: 'backward_partial_pair',
+        label: `${s.label}.partial`,
+        uniforms,
+        bindings: [s.grad, s.v, s.gradMasked, s.partials, b.grad, b.v, b.gradMasked],
+        workgroups: [partials + partials2, 1, 1],
+      }),
+      k.dispatch({ shader: 'lsq', entry: 'backward_final_pair', label: `${s.label}.step`, uniforms, bindings: [s.partials, s.step, s.gradStep, b.step, b.gradStep], workgroups: [2, 1, 1] }),
+    ];
+  }
   return [
     k.dispatch({
       shader: 'lsq',
