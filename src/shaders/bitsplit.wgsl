@@ -56,19 +56,21 @@ fn max_abs_final(@builtin(local_invocation_id) lid3: vec3u) {
   for (var i = lid; i < p.partials; i += WG) { m = max(m, f_partials[i]); }
   let largest = workgroup_max(lid, m);
   if (lid == 0u) {
-    // An all-zero ∇Y: zero scales (the official code would divide by zero).
-    var scale_hi = 0.0;
-    var scale_lo = 0.0;
-    if (largest > 0.0) {
-      let scale1 = SCALE_NUMERATOR / largest;
-      scale_hi = BINS_HALF / scale1;
-      scale_lo = 1.0 / scale1;
-    }
-    f_state[0] = largest;
-    f_state[1] = scale_hi;
-    f_state[2] = scale_lo;
-    f_state[3] = 0.0;
+    let state = split_state_of(largest);
+    for (var j = 0u; j < 4u; j++) { f_state[j] = state[j]; }
   }
+}
+
+// [max|∇Y|, s↑, s↓, 0] from max|∇Y|. An all-zero ∇Y: zero scales (the official code would divide by zero).
+fn split_state_of(largest: f32) -> vec4f {
+  var scale_hi = 0.0;
+  var scale_lo = 0.0;
+  if (largest > 0.0) {
+    let scale1 = SCALE_NUMERATOR / largest;
+    scale_hi = BINS_HALF / scale1;
+    scale_lo = 1.0 / scale1;
+  }
+  return vec4f(largest, scale_hi, scale_lo, 0.0);
 }
 
 // --- The codes, one thread per element.
@@ -94,14 +96,13 @@ fn round_div14(t: f32) -> f32 {
 fn split_codes(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.n) { return; }
-  let codes = split_element(i);
+  let codes = split_element(i, c_state[0]);
   c_hi[i] = codes.x;
   c_lo[i] = codes.y;
 }
 
 // (hi, lo) of element i; both 0 where ∇Y is all zero.
-fn split_element(i: u32) -> vec2f {
-  let largest = c_state[0];
+fn split_element(i: u32, largest: f32) -> vec2f {
   if (!(largest > 0.0)) { return vec2f(0.0); }
   let scale1 = SCALE_NUMERATOR / largest;
   let t = c_dy[i] * scale1;
@@ -115,19 +116,29 @@ fn split_element(i: u32) -> vec2f {
 
 // --- The codes and the norms of the stacked rows (split_row_norms below) in one pass, one workgroup
 // per row of ∇Y: the codes are written once and never read back for the norms. The sums of squared
-// integer codes are exact in f32, so the scores equal split_row_norms' bit for bit.
+// integer codes are exact in f32, so the scores equal split_row_norms' bit for bit. The max pass's
+// final step is folded in too: every workgroup reduces the (at most 256) partial maxima itself — max is
+// exact in any order, so all get the same split state, which the first workgroup writes out.
+@group(0) @binding(2) var<storage, read> c_partials: array<f32>;
 @group(0) @binding(6) var<storage, read_write> c_scores: array<f32>;
+@group(0) @binding(7) var<storage, read_write> c_state_out: array<f32>;
 
 @compute @workgroup_size(WG)
 fn split_codes_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let row = wg.x + wg.y * 65535u;
   if (row >= p.rows) { return; } // uniform: the barriers below stay uniform
   let lid = lid3.x;
+  var m = 0.0;
+  for (var j = lid; j < p.partials; j += WG) { m = max(m, c_partials[j]); }
+  let state = split_state_of(workgroup_max(lid, m));
+  if (row == 0u && lid == 0u) {
+    for (var j = 0u; j < 4u; j++) { c_state_out[j] = state[j]; }
+  }
   var sum_hi = 0.0;
   var sum_lo = 0.0;
   for (var c = lid; c < p.cols; c += WG) {
     let i = row * p.cols + c;
-    let codes = split_element(i);
+    let codes = split_element(i, state.x);
     c_hi[i] = codes.x;
     c_lo[i] = codes.y;
     sum_hi += codes.x * codes.x;
@@ -136,8 +147,8 @@ fn split_codes_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let total_hi = workgroup_sum(lid, sum_hi);
   let total_lo = workgroup_sum(lid, sum_lo);
   if (lid == 0u) {
-    c_scores[row] = sqrt(total_hi) * c_state[1];
-    c_scores[p.rows + row] = sqrt(total_lo) * c_state[2];
+    c_scores[row] = sqrt(total_hi) * state.y;
+    c_scores[p.rows + row] = sqrt(total_lo) * state.z;
   }
 }
 

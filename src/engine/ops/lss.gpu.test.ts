@@ -286,7 +286,7 @@ describe('row norms', () => {
   });
 
   for (const [rows, cols] of [[37, 70], [3, 700]] as const) {
-    it(`bitSplit with scores (one pass, a workgroup per row) = bitSplit then splitRowNorms, bit for bit, [${rows}, ${cols}]`, async () => {
+    it(`bitSplit with scores (one pass, a workgroup per row, the max's final step folded in) = bitSplit then splitRowNorms, bit for bit, [${rows}, ${cols}]`, async () => {
       const [seed, stream, step] = [5, 8, 3];
       const n = rows * cols;
       const u = ref.uniformDraws(seed, stream, step, n);
@@ -301,10 +301,13 @@ describe('row norms', () => {
           ? bitSplit(h.kernels, { ...spec, scores })
           : [...bitSplit(h.kernels, spec), splitRowNorms(h.kernels, { label: 'norms', hi, lo, splitState: state, scores, rows, cols })]);
         await h.run(ds);
-        return { hi: await h.read(hi), lo: await h.read(lo), scores: withoutTail('scores', await h.read(scores), 2 * rows) };
+        return { hi: await h.read(hi), lo: await h.read(lo), state: await h.read(state), scores: withoutTail('scores', await h.read(scores), 2 * rows) };
       };
       const one = await run(true);
       const two = await run(false);
+      // The fused pass also takes the max's final step: the same split state, written once.
+      expectExact('splitState', one.state, two.state);
+      expect(one.state[0]).toBe(Math.max(...g.map(Math.abs)));
       expectExact('hi', one.hi, two.hi);
       expectExact('lo', one.lo, two.lo);
       expectExact('scores', one.scores, two.scores);

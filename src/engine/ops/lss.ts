@@ -102,26 +102,32 @@ export function bitSplit(k: Kernels, s: BitSplitSpec): Dispatch[] {
   need(s.label, s.partials, partials, 'partials');
   const uniforms = [n, s.stream + LSS_STREAM_OFFSET.bitSplit, partials, s.rows, s.cols];
   if (s.scores) need(s.label, s.scores, 2 * s.rows, 'scores');
+  const maxPartial = k.dispatch({ shader: 'bitsplit', entry: 'max_abs_partial', label: `${s.label}.max_partial`, uniforms, bindings: [s.dy, s.partials], workgroups: [partials, 1, 1] });
+  if (s.scores) {
+    // The codes, the norms and the max's final step in one pass (bitsplit.wgsl split_codes_norms).
+    return [
+      maxPartial,
+      k.dispatch({
+        shader: 'bitsplit',
+        entry: 'split_codes_norms',
+        label: `${s.label}.codes_norms`,
+        uniforms,
+        bindings: [s.dy, s.partials, s.stepState, s.hi, s.lo, s.scores, s.splitState],
+        workgroups: gridRows(s.rows),
+      }),
+    ];
+  }
   return [
-    k.dispatch({ shader: 'bitsplit', entry: 'max_abs_partial', label: `${s.label}.max_partial`, uniforms, bindings: [s.dy, s.partials], workgroups: [partials, 1, 1] }),
+    maxPartial,
     k.dispatch({ shader: 'bitsplit', entry: 'max_abs_final', label: `${s.label}.max`, uniforms, bindings: [s.partials, s.splitState], workgroups: [1, 1, 1] }),
-    s.scores
-      ? k.dispatch({
-          shader: 'bitsplit',
-          entry: 'split_codes_norms',
-          label: `${s.label}.codes_norms`,
-          uniforms,
-          bindings: [s.dy, s.splitState, s.stepState, s.hi, s.lo, s.scores],
-          workgroups: gridRows(s.rows),
-        })
-      : k.dispatch({
-          shader: 'bitsplit',
-          entry: 'split_codes',
-          label: `${s.label}.codes`,
-          uniforms,
-          bindings: [s.dy, s.splitState, s.stepState, s.hi, s.lo],
-          workgroups: grid1d(n),
-        }),
+    k.dispatch({
+      shader: 'bitsplit',
+      entry: 'split_codes',
+      label: `${s.label}.codes`,
+      uniforms,
+      bindings: [s.dy, s.splitState, s.stepState, s.hi, s.lo],
+      workgroups: grid1d(n),
+    }),
   ];
 }
 
