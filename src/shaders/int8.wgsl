@@ -161,7 +161,10 @@ fn quantize_nearest(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
   let i = flat_index(gid, nwg);
   if (i >= code_rows() * p.words) { return; }
   let at = word_of(i);
-  let scale = q_scale[select(0u, at.x, p.per_row != 0u)];
+  store_nearest_word(at, q_scale[select(0u, at.x, p.per_row != 0u)]);
+}
+
+fn store_nearest_word(at: vec2u, scale: f32) {
   var word = 0u;
   for (var lane = 0u; lane < 4u; lane++) {
     let j = at.y * 4u + lane;
@@ -169,6 +172,28 @@ fn quantize_nearest(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
     word = pack_lane(word, nearest_code(q_x[source_index(at.x, j)], scale), lane);
   }
   q_codes[at.x * p.words + at.y] = word;
+}
+
+// The per-tensor absmax's second pass folded into the pass that uses its scale: every workgroup reduces the
+// (at most 256) partial maxima of absmax_partial itself — max is exact in any order, so each gets
+// absmax_final's scale bit for bit — and the first thread writes it out for the later passes.
+fn scale_from_partials(lid: u32) -> f32 {
+  var m = 0.0;
+  for (var j = lid; j < p.partials; j += WG) { m = max(m, qp_partials[j]); }
+  return workgroup_max(lid, m) / INT8_MAX;
+}
+
+@group(0) @binding(2) var<storage, read> qp_partials: array<f32>;
+@group(0) @binding(4) var<storage, read_write> qp_scale: array<f32>; // [1] out
+
+@compute @workgroup_size(WG)
+fn quantize_nearest_absmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                           @builtin(local_invocation_index) lid: u32) {
+  let scale = scale_from_partials(lid);
+  let i = flat_index(gid, nwg);
+  if (i == 0u) { qp_scale[0] = scale; }
+  if (i >= code_rows() * p.words) { return; }
+  store_nearest_word(word_of(i), scale);
 }
 
 // --- Stochastic rounding with one scale per tensor (∇Y), one thread per packed word. The draw of an
@@ -182,8 +207,10 @@ fn quantize_nearest(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
 fn quantize_stochastic(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= code_rows() * p.words) { return; }
-  let at = word_of(i);
-  let scale = s_scale[0];
+  store_stochastic_word(word_of(i), s_scale[0]);
+}
+
+fn store_stochastic_word(at: vec2u, scale: f32) {
   let seed = s_step_state[0];
   let step = s_step_state[1];
   var word = 0u;
@@ -194,6 +221,20 @@ fn quantize_stochastic(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
     word = pack_lane(word, stochastic_code(s_x[src], scale, uniform_draw(seed, p.stream, step, src)), lane);
   }
   s_codes[at.x * p.words + at.y] = word;
+}
+
+// The same with the absmax's second pass folded in (scale_from_partials): bindings as quantize_stochastic,
+// with the partial maxima at 2 and the scale written to 5.
+@group(0) @binding(5) var<storage, read_write> sp_scale: array<f32>; // [1] out
+
+@compute @workgroup_size(WG)
+fn quantize_stochastic_absmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                              @builtin(local_invocation_index) lid: u32) {
+  let scale = scale_from_partials(lid);
+  let i = flat_index(gid, nwg);
+  if (i == 0u) { sp_scale[0] = scale; }
+  if (i >= code_rows() * p.words) { return; }
+  store_stochastic_word(word_of(i), scale);
 }
 
 // --- Per-row / per-column dequantization of an integer product, in place, one thread per element:

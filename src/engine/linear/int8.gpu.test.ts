@@ -10,7 +10,7 @@
 // on x/scale); the tie tests use scales that are powers of two, where every quotient is exact.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, relativeError, roundF32, count, expectExact } from '../gpu/test-utils';
-import { absmaxPartials, absmaxScale, int8CodeShape, type Int8Scaling, quantizeInt8, scaleCount, stochasticQuantizeInt8 } from '../ops/int8';
+import { absmaxPartials, absmaxQuantizeInt8, absmaxScale, absmaxStochasticQuantizeInt8, int8CodeShape, type Int8Scaling, quantizeInt8, scaleCount, stochasticQuantizeInt8 } from '../ops/int8';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import type { Tensor } from '../tensor';
@@ -322,6 +322,50 @@ describe('stochasticQuantizeInt8: codes exactly equal to stochasticInt8 with the
     expectExact('scale', await readValues(ts, 1), [0]);
     expectExact('codes', unpackInt8(await readWords(tc, rows * words), rows, cols), new Int32Array(rows * cols));
   });
+});
+
+describe('the absmax\'s second pass folded into the quantize pass (two dispatches instead of three)', () => {
+  for (const [rows, cols, transposed] of [[37, 70, false], [300, 257, true]] as const) {
+    it(`[${rows}, ${cols}]${transposed ? ', transposed' : ''}: the same scale and codes as absmaxScale + quantizeInt8 / stochasticQuantizeInt8`, async () => {
+      const rng = new SeededRandom(47 + rows);
+      const x = roundF32(rng.normalArray(rows * cols, 0.3));
+      x[rows * cols - 5] = -9.5; // the largest |x| near the end: in the last partial maximum
+      const tx = h.upload([rows * cols], x, 'x');
+      const [codeRows, words] = int8CodeShape(rows, cols, transposed);
+      const partialCount = absmaxPartials(rows, cols, 'tensor');
+      const stream = 21;
+      const ss = stepState(SEED, STEP);
+      const run = async (folded: boolean) => {
+        const scale = output(1, 'scale');
+        const nearest = output(codeRows * words, 'nearest');
+        const stochastic = output(codeRows * words, 'stochastic');
+        const partials = h.empty([partialCount], 'partials');
+        const common = { x: tx, scale, partials, rows, cols, transposed };
+        const ds = await buildChecked(h.device, () => folded
+          ? [
+              ...absmaxQuantizeInt8(h.kernels, { label: 'q', ...common, codes: nearest }),
+              ...absmaxStochasticQuantizeInt8(h.kernels, { label: 'sq', ...common, codes: stochastic, stepState: ss, stream }),
+            ]
+          : [
+              ...absmaxScale(h.kernels, { label: 'absmax', x: tx, scale, partials, rows, cols, scaling: 'tensor' }),
+              quantizeInt8(h.kernels, { label: 'q', x: tx, scale, codes: nearest, rows, cols, perRow: false, transposed }),
+              stochasticQuantizeInt8(h.kernels, { label: 'sq', x: tx, scale, codes: stochastic, stepState: ss, stream, rows, cols, transposed }),
+            ]);
+        await h.run(ds);
+        return { scale: await readValues(scale, 1), nearest: await readWords(nearest, codeRows * words), stochastic: await readWords(stochastic, codeRows * words) };
+      };
+      const folded = await run(true);
+      const separate = await run(false);
+      expectExact('scale', folded.scale, separate.scale);
+      expect(folded.scale[0]).toBe(Math.fround(9.5 / 127));
+      expectExact('nearest codes', folded.nearest, separate.nearest);
+      expectExact('stochastic codes', folded.stochastic, separate.stochastic);
+      // And against the reference (nearest codes: exact quotients are not needed, x/scale is the same f32).
+      const expectedNearest = ref.int8Quantize(x, rows, cols, false).codes;
+      const codes = unpackInt8(folded.nearest, codeRows, transposed ? rows : cols);
+      expectExact('nearest vs int8Quantize', codes, transposed ? transpose(expectedNearest, rows, cols) : expectedNearest);
+    });
+  }
 });
 
 describe('int8 linear layer end to end vs the reference with the exact draws', () => {

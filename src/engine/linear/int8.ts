@@ -23,7 +23,7 @@
 // product, and no second copy of the tiled integer kernel.
 import { writeTensor } from '../gpu/memory';
 import type { Kernels } from '../gpu/kernels';
-import { absmaxPartials, absmaxScale, dequantizeRowsCols, int8CodeShape, quantizeInt8, scaleCount, stochasticQuantizeInt8 } from '../ops/int8';
+import { absmaxPartials, absmaxQuantizeInt8, absmaxScale, absmaxStochasticQuantizeInt8, dequantizeRowsCols, int8CodeShape, quantizeInt8, scaleCount, stochasticQuantizeInt8 } from '../ops/int8';
 import { biasBackward } from '../ops/matmul';
 import { intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec } from '../ops/quant';
 import type { ForwardProducts } from '../sparsity/forward';
@@ -84,12 +84,20 @@ export function int8Scheme(o: Int8Options): LinearScheme {
       // A unit step for intMatmul where the scales are applied per row afterwards.
       const one = perRow ? t([1], 'one') : null;
       if (one) writeTensor(k.device, one, new Float32Array([1]));
-      const forward: Dispatch[] = [
-        ...absmaxScale(k, { label: `${name}.scale_x`, x: l.x, scale: scaleX, partials, rows: N, cols: D, scaling: forwardScaling }),
-        ...absmaxScale(k, { label: `${name}.scale_w`, x: l.w, scale: scaleW, partials, rows: C, cols: D, scaling: forwardScaling }),
-        quantizeInt8(k, { label: `${name}.quantize_x`, x: l.x, scale: scaleX, codes: codesX, rows: N, cols: D, perRow }),
-        quantizeInt8(k, { label: `${name}.quantize_w`, x: l.w, scale: scaleW, codes: codesW, rows: C, cols: D, perRow }),
-      ];
+      // One scale per tensor: the absmax's second pass runs inside the quantize pass (ops/int8.ts
+      // absmaxQuantizeInt8), two dispatches a tensor instead of three; each tensor's partial maxima are read
+      // right after they are written, so X and W share the partials scratch.
+      const forward: Dispatch[] = perRow
+        ? [
+            ...absmaxScale(k, { label: `${name}.scale_x`, x: l.x, scale: scaleX, partials, rows: N, cols: D, scaling: forwardScaling }),
+            ...absmaxScale(k, { label: `${name}.scale_w`, x: l.w, scale: scaleW, partials, rows: C, cols: D, scaling: forwardScaling }),
+            quantizeInt8(k, { label: `${name}.quantize_x`, x: l.x, scale: scaleX, codes: codesX, rows: N, cols: D, perRow }),
+            quantizeInt8(k, { label: `${name}.quantize_w`, x: l.w, scale: scaleW, codes: codesW, rows: C, cols: D, perRow }),
+          ]
+        : [
+            ...absmaxQuantizeInt8(k, { label: `${name}.quantize_x`, x: l.x, scale: scaleX, partials, codes: codesX, rows: N, cols: D }),
+            ...absmaxQuantizeInt8(k, { label: `${name}.quantize_w`, x: l.w, scale: scaleW, partials, codes: codesW, rows: C, cols: D }),
+          ];
       const product = (kk: Kernels, spec: IntMatmulSpec) => (o.forwardProducts ? o.forwardProducts.int(kk, spec) : [intMatmul(kk, spec)]);
       if (one) {
         forward.push(
@@ -113,8 +121,7 @@ export function int8Scheme(o: Int8Options): LinearScheme {
       const scaleWt = perRow ? t([D], 'scale_w_t') : scaleW;
       const scaleXt = perRow ? t([D], 'scale_x_t') : scaleX;
       const backward: Dispatch[] = [
-        ...absmaxScale(k, { label: `${name}.scale_grad`, x: l.dy, scale: scaleG, partials, rows: N, cols: C, scaling: 'tensor' }),
-        stochasticQuantizeInt8(k, { label: `${name}.quantize_grad`, x: l.dy, scale: scaleG, stepState: l.stepState, stream, codes: codesG, rows: N, cols: C }),
+        ...absmaxStochasticQuantizeInt8(k, { label: `${name}.quantize_grad`, x: l.dy, scale: scaleG, partials, stepState: l.stepState, stream, codes: codesG, rows: N, cols: C }),
         stochasticQuantizeInt8(k, { label: `${name}.quantize_grad_t`, x: l.dy, scale: scaleG, stepState: l.stepState, stream, codes: codesGt, rows: N, cols: C, transposed: true }),
       ];
       if (perRow) {

@@ -226,3 +226,65 @@ export function dequantizeRowsCols(k: Kernels, s: DequantizeRowsColsSpec): Dispa
     workgroups: grid1d(s.rows * s.cols),
   });
 }
+
+/** The absmax's partial maxima of a per-tensor scale (absmaxScale 'tensor', first pass). */
+function absmaxPartialPass(k: Kernels, label: string, x: Tensor, partials: Tensor, rows: number, cols: number): { dispatch: Dispatch; count: number } {
+  const count = absmaxPartials(rows, cols, 'tensor');
+  need(label, partials, count, 'partials');
+  return {
+    dispatch: k.dispatch({ shader: 'int8', entry: 'absmax_partial', label: `${label}.absmax_partial`, uniforms: uniforms(rows, cols, { partials: count }), bindings: [x, partials], workgroups: [count, 1, 1] }),
+    count,
+  };
+}
+
+/**
+ * absmaxScale 'tensor' then quantizeInt8 (one scale per tensor) in two dispatches instead of three: the
+ * quantize pass finishes the max itself (int8.wgsl scale_from_partials) and writes `scale` for the passes
+ * that read it later. The same scale and codes bit for bit.
+ */
+export function absmaxQuantizeInt8(k: Kernels, s: Omit<QuantizeInt8Spec, 'perRow'> & { partials: Tensor }): Dispatch[] {
+  positiveInteger(s.label, s.rows, 'rows');
+  positiveInteger(s.label, s.cols, 'cols');
+  const [codeRows, words] = int8CodeShape(s.rows, s.cols, s.transposed);
+  need(s.label, s.x, s.rows * s.cols, 'x');
+  need(s.label, s.scale, 1, 'scale');
+  need(s.label, s.codes, codeRows * words, 'codes');
+  const max = absmaxPartialPass(k, s.label, s.x, s.partials, s.rows, s.cols);
+  return [
+    max.dispatch,
+    k.dispatch({
+      shader: 'int8',
+      entry: 'quantize_nearest_absmax',
+      label: s.label,
+      constants: { TRANSPOSED: Boolean(s.transposed) },
+      uniforms: uniforms(s.rows, s.cols, { words, partials: max.count }),
+      bindings: [s.x, s.partials, s.codes, s.scale],
+      workgroups: grid1d(codeRows * words),
+    }),
+  ];
+}
+
+/** absmaxScale 'tensor' then stochasticQuantizeInt8 in two dispatches instead of three (as absmaxQuantizeInt8). */
+export function absmaxStochasticQuantizeInt8(k: Kernels, s: StochasticQuantizeInt8Spec & { partials: Tensor }): Dispatch[] {
+  positiveInteger(s.label, s.rows, 'rows');
+  positiveInteger(s.label, s.cols, 'cols');
+  if (!Number.isInteger(s.stream) || s.stream < 0 || s.stream > 0xffffffff) throw new RangeError(`${s.label}: stream must be a u32, got ${s.stream}`);
+  const [codeRows, words] = int8CodeShape(s.rows, s.cols, s.transposed);
+  need(s.label, s.x, s.rows * s.cols, 'x');
+  need(s.label, s.scale, 1, 'scale');
+  need(s.label, s.stepState, 2, 'stepState');
+  need(s.label, s.codes, codeRows * words, 'codes');
+  const max = absmaxPartialPass(k, s.label, s.x, s.partials, s.rows, s.cols);
+  return [
+    max.dispatch,
+    k.dispatch({
+      shader: 'int8',
+      entry: 'quantize_stochastic_absmax',
+      label: s.label,
+      constants: { TRANSPOSED: Boolean(s.transposed) },
+      uniforms: uniforms(s.rows, s.cols, { words, stream: s.stream, partials: max.count }),
+      bindings: [s.x, s.partials, s.stepState, s.codes, s.scale],
+      workgroups: grid1d(codeRows * words),
+    }),
+  ];
+}
