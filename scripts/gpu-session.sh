@@ -11,6 +11,8 @@
 #                                           engine's defaults (fused attention, tuned f32 tiles)
 #   bash scripts/gpu-session.sh baseline    the same with separate attention and built-in tiles
 #   bash scripts/gpu-session.sh profile     per-kernel GPU time of a d2048 INT4 step and an FP32 step
+#   bash scripts/gpu-session.sh targets     the targets from the files under $OUT (also printed after
+#                                           essentials and train)
 #   bash scripts/gpu-session.sh essentials  when machines are scarce: cuBLAS, the f32 tile sweep, the integer
 #                                           tilings and the attention kernels at 4096, in one call that stays
 #                                           under the 10-minute limit (each command has its own time limit,
@@ -21,6 +23,8 @@ step=${1:-}
 out=${OUT:-/tmp/gpu-session}
 mkdir -p "$out"
 node_() { bash .gpu/run.sh "$@"; }
+# The targets judged from every result file so far (npm run bench -- targets; reads files only).
+targets() { node_ .gpu/bench.mjs targets "$out"/*.json "$out"/torch-*.txt > "$out/targets.md" 2>&1; cat "$out/targets.md"; }
 case "$step" in
   prepare)
     set -e
@@ -39,9 +43,12 @@ case "$step" in
     timeout 210 bash .gpu/run.sh .gpu/bench.mjs tune --sizes 4096 --out "$out/tune-4096.json" > "$out/tune-4096.txt" 2>&1
     timeout 170 bash .gpu/run.sh .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096.json" > "$out/int-tilings-4096.txt" 2>&1
     timeout 110 bash .gpu/run.sh .gpu/bench.mjs --sections attention --repeats 5 --out "$out/attention.json" > "$out/attention.txt" 2>&1
+    targets
     ;;
   train)
     node_ .gpu/bench.mjs --sections train,peer --models d2048,d1024,small --precisions fp32,int8,int4 --windows 3 --out "$out/train.json" > "$out/train.txt" 2>&1
+    timeout 120 python3 bench/torch_bench.py --sections train --models small > "$out/torch-train.txt" 2>&1
+    targets
     ;;
   baseline)
     node_ .gpu/bench.mjs --sections train --models d2048,small --precisions fp32,int4 --windows 3 --attention-kernel separate --matmul-tuning off --out "$out/train-baseline.json" > "$out/train-baseline.txt" 2>&1
@@ -51,8 +58,11 @@ case "$step" in
       node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision $p --steps 6 --profile 2 --checkpoint-every 0 > "$out/profile-d2048-$p.txt" 2>&1
     done
     ;;
+  targets)
+    targets
+    ;;
   *)
-    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile" >&2
+    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile|targets" >&2
     exit 2
     ;;
 esac

@@ -9,6 +9,7 @@ import { formatTuneReport, parseTuneArgs, runTuneBench, tuneFailures, tuneHelpTe
 import { formatRows, formatSkipped } from './rows';
 import { BENCH_DAWN_FLAGS, helpText, parseBenchArgs, runBenchmarks } from './run';
 import { formatSoak, parseSoakArgs, runSoak, soakHelpText } from './soak';
+import { targetsMain } from './targets';
 
 /** `npm run bench -- soak …`: the long-run growth check (soak.ts). Exit 1 when something grew. */
 async function soakMain(argv: string[]): Promise<number> {
@@ -58,6 +59,7 @@ async function tuneMain(argv: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'soak') return soakMain(argv.slice(1));
   if (argv[0] === 'tune') return tuneMain(argv.slice(1));
+  if (argv[0] === 'targets') return targetsMain(argv.slice(1), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   const o = parseBenchArgs(argv);
   if (o.help) {
     process.stdout.write(helpText() + '\n');

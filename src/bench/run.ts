@@ -118,6 +118,9 @@ export function helpText(): string {
     '  --seed N               data and initialisation seed (default 1)',
     '  --out FILE.json        every row, the device and the options as JSON',
     '  --help',
+    '',
+    'Subcommands: `tune` (the f32 tile sweep), `soak` (long-run growth check), `targets FILE...` (the',
+    "fast-engine issue's targets judged from result files: met, missed by how much, or not measured).",
   ].join('\n');
 }
 
