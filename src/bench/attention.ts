@@ -13,7 +13,7 @@ import type { GpuContext } from '../engine/gpu/device';
 import { type Dispatch, Kernels } from '../engine/gpu/kernels';
 import { GpuMemory, readBytes } from '../engine/gpu/memory';
 import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
-import { allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward } from '../engine/ops/attention';
+import { allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, required } from '../engine/ops/attention';
 import {
   type FlashAttentionShape,
   type FlashAttentionTuning,
@@ -265,20 +265,21 @@ async function benchShape(ctx: GpuContext, shape: AttentionBenchShape, o: Attent
       // split/merge relayouts (which would overwrite them from qkv) left out.
       try {
         const s = { B, T, C: nHead * hs, nHead, causal };
-        const { acts, grads, dummy } = await buildChecked(device, () => ({
-          acts: allocAttentionActivations(memory, s, 'separate'),
-          grads: allocAttentionGrads(memory, s),
-          dummy: memory.tensor([4], 'unused qkv / out'),
-        }));
+        const { acts, grads, dummy } = await buildChecked(device, () => {
+          const unused = memory.tensor([4], 'unused qkv / out');
+          return { acts: allocAttentionActivations(memory, s, 'separate', { qkv: unused, out: unused }), grads: allocAttentionGrads(memory, s), dummy: unused };
+        });
+        const perHead = (x: Tensor | null) => required(x, 'attention bench', 'a separate-kernel tensor');
+        const [y, dq, dk, dv] = [perHead(acts.y), perHead(grads.dq), perHead(grads.dk), perHead(grads.dv)];
         const encoder = device.createCommandEncoder();
-        for (const [from, to] of [[t.q, acts.q], [t.k, acts.k], [t.v, acts.v], [t.dOut, grads.dy]] as const) encoder.copyBufferToBuffer(from.buffer, from.offsetBytes, to.buffer, to.offsetBytes, from.byteLength);
+        for (const [from, to] of [[t.q, perHead(acts.q)], [t.k, perHead(acts.k)], [t.v, perHead(acts.v)], [t.dOut, perHead(grads.dy)]] as const) encoder.copyBufferToBuffer(from.buffer, from.offsetBytes, to.buffer, to.offsetBytes, from.byteLength);
         device.queue.submit([encoder.finish()]);
         const relayout = (d: Dispatch) => /\.(d?split|d?merge)$/.test(d.label);
-        const forward = (await buildChecked(device, () => attentionForward(k, 'separate', s, dummy, acts, dummy))).filter((d) => !relayout(d));
+        const forward = (await buildChecked(device, () => attentionForward(k, 'separate', s, acts))).filter((d) => !relayout(d));
         const backward = (await buildChecked(device, () => attentionBackward(k, 'separate', s, acts, grads, dummy, dummy))).filter((d) => !relayout(d));
         const kept = { keptBytesPerLayer: 2 * B * nHead * T * T * 4, gradScratchBytes: 2 * B * nHead * T * T * 4 };
-        await timeRow('attention forward', 'separate: q·kᵀ matmul, masked softmax, P·v matmul', 'separate', forward, 'forward', () => check('forward', acts.y, grads.dq, grads.dk, grads.dv), kept);
-        await timeRow('attention backward', 'separate: ∇P, ∇v matmuls, softmax backward, ∇q, ∇k matmuls', 'separate', backward, 'backward', () => check('backward', acts.y, grads.dq, grads.dk, grads.dv), kept);
+        await timeRow('attention forward', 'separate: q·kᵀ matmul, masked softmax, P·v matmul', 'separate', forward, 'forward', () => check('forward', y, dq, dk, dv), kept);
+        await timeRow('attention backward', 'separate: ∇P, ∇v matmuls, softmax backward, ∇q, ∇k matmuls', 'separate', backward, 'backward', () => check('backward', y, dq, dk, dv), kept);
       } catch (e) {
         out.skipped.push({ section: 'kernel', name: 'attention separate', size, reason: (e as Error).message });
       }

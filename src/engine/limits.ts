@@ -262,9 +262,12 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   if (m.architecture !== 'decoder') f32('attention key lengths (one per sequence)', B);
 
   // Activations of each block (kept for the backward), the embedding and the head.
-  // Per block: LayerNorm outputs; q, k, v and y by head; attention output and projection, the middle
+  // Per block: LayerNorm outputs; q, k, v and y by head (the separate attention kernel only: the fused one
+  // works in the qkv and output tensors themselves); attention output and projection, the middle
   // residual, the MLP projection and the block output (all batch·context × d_model).
-  f32('activations (batch·context × d_model)', N * C, 1 + 2 * L + 4 * L + 5 * L + 1);
+  const fused = attentionKernelFor(m, t) === 'fused';
+  const perHead = fused ? 0 : 4;
+  f32('activations (batch·context × d_model)', N * C, 1 + 2 * L + perHead * L + 5 * L + 1);
   f32('LayerNorm statistics', N, 4 * L + 2);
   // Each LayerNorm backward sums ∇γ and ∇β over the tokens in two passes (ops/layernorm.ts).
   list.shared('colsum.partials', [2 * Math.ceil(N / COLSUM_CHUNK) * C]); // every LayerNorm's γ/β gradient sums
@@ -272,7 +275,6 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   // The separate attention kernel keeps scores and probabilities; the fused one each row's log-sum-exp
   // (attention maps recompute one layer's probabilities of one sequence into a buffer allocated when a
   // map is first asked for, not counted here: model/gpt.ts mapTensor checks it then).
-  const fused = attentionKernelFor(m, t) === 'fused';
   const rowsByHead = B * m.nHead * T;
   if (fused) f32('attention row log-sum-exp (batch·heads × context)', rowsByHead, L);
   else f32('attention scores (batch·heads × context × context)', square, 2 * L);
@@ -280,7 +282,7 @@ function runBuffers(config: RunConfig, alignFloats: number): { list: BufferList;
   f32('logits (batch·context × vocab)', N * headOutputs(m));
 
   // Gradient scratch, shared by the blocks.
-  f32('activation gradients (batch·context × d_model)', N * C, L + 1 + 3 + 4);
+  f32('activation gradients (batch·context × d_model)', N * C, L + 1 + 3 + perHead);
   f32('attention q·k·v input gradient (batch·context × 3·d_model)', 3 * N * C);
   f32('MLP activation gradients (batch·context × d_ff)', N * F, 2);
   if (fused) f32('attention backward row statistics (batch·heads × context × 2)', 2 * rowsByHead);
@@ -345,14 +347,15 @@ function encoderDecoderBuffers(list: BufferList, config: RunConfig, quantizedEmb
   const L = m.nLayer;
   const f32 = (label: string, floats: number, count = 1) => list.f32(label, floats, count);
   // Encoder: as the decoder's blocks, over NS tokens, plus its output norm.
-  f32('encoder activations (batch·source × d_model)', NS * C, 2 + 2 * L + 4 * L + 5 * L + 1);
+  const fused = attentionKernelFor(m, config.train) === 'fused';
+  const perHead = fused ? 0 : 4;
+  f32('encoder activations (batch·source × d_model)', NS * C, 2 + 2 * L + perHead * L + 5 * L + 1);
   f32('encoder LayerNorm statistics', NS, 4 * L + 2);
   f32('encoder q·k·v input (batch·source × 3·d_model)', 3 * NS * C, L + 1);
-  const fused = attentionKernelFor(m, config.train) === 'fused';
   if (fused) f32('encoder attention row log-sum-exp and backward statistics (batch·heads × source)', B * m.nHead * S, L + 2);
   else f32('encoder attention scores (batch·heads × source × source)', B * m.nHead * S * S, 2 * L + 2);
   f32('encoder MLP activations (batch·source × d_ff)', NS * F, 2 * L + 2);
-  f32('encoder activation gradients (batch·source × d_model)', NS * C, L + 8);
+  f32('encoder activation gradients (batch·source × d_model)', NS * C, L + 4 + perHead);
   if (quantizedEmbedding) f32('encoder embedding quantizer', NS * C, 4);
   // Cross-attention per decoder block: ln_cross, q, outputs, k/v of the encoder output, scores.
   f32('cross-attention activations (batch·context × d_model)', N * C, 8 * L + 3);

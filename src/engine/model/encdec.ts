@@ -236,15 +236,15 @@ export class EncoderDecoder {
     const selfAttention = (p: string, x: Tensor, rows: number, shape: AttentionShape, keyLengths: Tensor | null, scratch: { dLn: Tensor; dQkv: Tensor; dAttnOut: Tensor; grads: ReturnType<typeof allocAttentionGrads> }, dOut: Tensor, dIn: Tensor, kind: AttentionProbe['kind'], layer: number) => {
       const ln1 = ln(x, `${p}.ln_1`, rows);
       const qkv = mem.tensor([rows, 3 * C], `${p}.qkv`);
-      const attn: AttentionActivations = allocAttentionActivations(mem, shape, `${p}.attn`);
       const attnOut = mem.tensor([rows, C], `${p}.attn_out`);
+      const attn: AttentionActivations = allocAttentionActivations(mem, shape, `${p}.attn`, { qkv, out: attnOut });
       const attnProj = mem.tensor([rows, C], `${p}.attn_proj`);
       const out = mem.tensor([rows, C], `${p}.resid_attn`);
       const cAttn = linear(o.scheme, `${p}.attn.c_attn`, rows, ln1.y, qkv, scratch.dQkv, scratch.dLn, C, 3 * C);
       const cProj = linear(o.scheme, `${p}.attn.c_proj`, rows, attnOut, attnProj, dOut, scratch.dAttnOut, C, C);
       fwd(layerNormForward(k, `${p}.ln_1`, ln1, rows, C, c.layerNormEps));
       fwdLinear(cAttn);
-      fwd(...attentionForward(k, `${p}.attn`, shape, qkv, attn, attnOut, keyLengths));
+      fwd(...attentionForward(k, `${p}.attn`, shape, attn, keyLengths));
       fwdLinear(cProj);
       fwd(residualAdd(k, `${p}.resid_attn`, x, attnProj, out));
       for (const [what, t] of [['ln_1', ln1.y], ['attn.c_attn output (q, k, v)', qkv], ['attention output', attnOut], ['attn.c_proj output', attnProj], ['residual after attention', out]] as const) activation(`${p} ${what}`, t);

@@ -271,11 +271,13 @@ export class Gpt {
       const p = `transformer.h.${l}`;
       const ln1 = ln(`${p}.ln_1`, residIn, `${p}.ln_1`);
       const residMid = mem.tensor([N, C], `${p}.resid_mid`);
+      const qkv = mem.tensor([N, 3 * C], `${p}.qkv`);
+      const attnOut = mem.tensor([N, C], `${p}.attn_out`);
       const b: BlockActivations = {
         ln1,
-        qkv: mem.tensor([N, 3 * C], `${p}.qkv`),
-        attn: allocAttentionActivations(mem, attnShape, `${p}.attn`),
-        attnOut: mem.tensor([N, C], `${p}.attn_out`),
+        qkv,
+        attn: allocAttentionActivations(mem, attnShape, `${p}.attn`, { qkv, out: attnOut }),
+        attnOut,
         attnProj: mem.tensor([N, C], `${p}.attn_proj`),
         residMid,
         ln2: ln(`${p}.ln_2`, residMid, `${p}.ln_2`),
@@ -371,7 +373,7 @@ export class Gpt {
       const mlpProj = linear(s, `${p}.mlp.c_proj`, b.fcAct, b.mlpProj, dResid[l + 1], dFcAct, c.dFF, C);
       fwd(layerNormForward(k, `${p}.ln_1`, b.ln1, N, C, c.layerNormEps));
       fwdLinear(cAttn);
-      fwd(...attentionForward(k, `${p}.attn`, attnShape, b.qkv, b.attn, b.attnOut, this.keyLengths));
+      fwd(...attentionForward(k, `${p}.attn`, attnShape, b.attn, this.keyLengths));
       fwdLinear(cProj);
       fwd(residualAdd(k, `${p}.resid_mid`, b.ln1.x, b.attnProj, b.residMid), layerNormForward(k, `${p}.ln_2`, b.ln2, N, C, c.layerNormEps));
       fwdLinear(fc);

@@ -12,6 +12,9 @@
 // between them; S and P kept for the backward: 2·B·heads·T² floats per layer) and 'fused'
 // (ops/flash-attention.ts, FlashAttention-style: S and P never leave the kernel; the backward recomputes
 // them from q, k and the rows' log-sum-exp). The model builds choose by TrainConfig.attentionKernel.
+// The fused kernels read q, k, v where the qkv projection wrote them and write the output where the
+// output projection reads it (their 'tokens' layout), and the same for the gradients: no split or merge
+// pass each way, and no per-head copies of q, k, v, y and their gradients (4·B·T·C floats per layer).
 import type { Tensor } from '../tensor';
 import { type Dispatch, grid1d, gridRows, type Kernels } from '../gpu/kernels';
 import type { GpuMemory } from '../gpu/memory';
@@ -40,46 +43,53 @@ export function fusedAttentionUnsupported(C: number, nHead: number): string | nu
 }
 
 /** The intermediate tensors of one attention layer: kept from forward for backward. The separate kernel
- *  keeps the scores and probabilities [B, nh, T, T]; the fused one the rows' log-sum-exp [B, nh, T]. */
+ *  keeps q, k, v, y per head [B, nh, T, hs] and the scores and probabilities [B, nh, T, T]; the fused one
+ *  only the rows' log-sum-exp [B, nh, T]. Both know the layer's input qkv [B·T, 3C] and output [B·T, C]
+ *  (the linear layers' tensors, kept by the model), which the fused kernels read in place. */
 export interface AttentionActivations {
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
+  qkv: Tensor;
+  out: Tensor;
+  q: Tensor | null;
+  k: Tensor | null;
+  v: Tensor | null;
   scores: Tensor | null;
   probs: Tensor | null;
   lse: Tensor | null;
-  y: Tensor;
+  y: Tensor | null;
 }
 
 /** Gradient scratch, shared by all layers (backward handles one layer at a time): the separate kernel's
- *  ∇P and ∇S, or the fused backward's per-row statistics. */
+ *  per-head ∇y, ∇q, ∇k, ∇v, ∇P and ∇S, or the fused backward's per-row statistics. */
 export interface AttentionGrads {
-  dy: Tensor;
+  dy: Tensor | null;
   dprobs: Tensor | null;
   dscores: Tensor | null;
   rowStats: Tensor | null;
-  dq: Tensor;
-  dk: Tensor;
-  dv: Tensor;
+  dq: Tensor | null;
+  dk: Tensor | null;
+  dv: Tensor | null;
 }
 
 function isFused(s: { kernel?: AttentionKernel }): boolean {
   return s.kernel === 'fused';
 }
 
-export function allocAttentionActivations(mem: GpuMemory, s: AttentionShape, label: string): AttentionActivations {
+/** `io`: the layer's qkv projection output [B·T, 3C] and attention output [B·T, C]. */
+export function allocAttentionActivations(mem: GpuMemory, s: AttentionShape, label: string, io: { qkv: Tensor; out: Tensor }): AttentionActivations {
   const hs = s.C / s.nHead;
   const heads = [s.B, s.nHead, s.T, hs];
   const square = [s.B, s.nHead, s.T, s.T];
   const fused = isFused(s);
+  const perHead = (what: string) => (fused ? null : mem.tensor(heads, `${label}.${what}`));
   return {
-    q: mem.tensor(heads, `${label}.q`),
-    k: mem.tensor(heads, `${label}.k`),
-    v: mem.tensor(heads, `${label}.v`),
+    ...io,
+    q: perHead('q'),
+    k: perHead('k'),
+    v: perHead('v'),
     scores: fused ? null : mem.tensor(square, `${label}.scores`),
     probs: fused ? null : mem.tensor(square, `${label}.probs`),
     lse: fused ? mem.tensor([flashAttentionLseFloats({ B: s.B, nHead: s.nHead, Tq: s.T })], `${label}.lse`) : null,
-    y: mem.tensor(heads, `${label}.y`),
+    y: perHead('y'),
   };
 }
 
@@ -88,14 +98,15 @@ export function allocAttentionGrads(mem: GpuMemory, s: AttentionShape): Attentio
   const heads = [s.B, s.nHead, s.T, hs];
   const square = [s.B, s.nHead, s.T, s.T];
   const fused = isFused(s);
+  const perHead = (what: string) => (fused ? null : mem.tensor(heads, `attn.${what}`));
   return {
-    dy: mem.tensor(heads, 'attn.dy'),
+    dy: perHead('dy'),
     dprobs: fused ? null : mem.tensor(square, 'attn.dprobs'),
     dscores: fused ? null : mem.tensor(square, 'attn.dscores'),
     rowStats: fused ? mem.tensor([flashAttentionScratchFloats({ B: s.B, nHead: s.nHead, Tq: s.T })], 'attn.row_stats') : null,
-    dq: mem.tensor(heads, 'attn.dq'),
-    dk: mem.tensor(heads, 'attn.dk'),
-    dv: mem.tensor(heads, 'attn.dv'),
+    dq: perHead('dq'),
+    dk: perHead('dk'),
+    dv: perHead('dv'),
   };
 }
 
@@ -118,18 +129,19 @@ export function keyLengthsForward(k: Kernels, label: string, shape: { B: number;
   return k.dispatch({ shader: 'attention', entry: 'key_lengths', label, uniforms: [shape.B, shape.T, shape.pad], bindings: [tokens, lengths], workgroups: grid1d(shape.B) });
 }
 
-/** qkv [B·T, 3C] → out [B·T, C] (heads concatenated). With `keyLengths` (u32 [B], keyLengthsForward),
+/** a.qkv [B·T, 3C] → a.out [B·T, C] (heads concatenated). With `keyLengths` (u32 [B], keyLengthsForward),
  *  keys at or past their sequence's length are masked, on top of the causal mask if the shape has one. */
-export function attentionForward(k: Kernels, label: string, s: AttentionShape, qkv: Tensor, a: AttentionActivations, out: Tensor, keyLengths: Tensor | null = null): Dispatch[] {
+export function attentionForward(k: Kernels, label: string, s: AttentionShape, a: AttentionActivations, keyLengths: Tensor | null = null): Dispatch[] {
   const hs = s.C / s.nHead;
   const heads = s.B * s.nHead;
   const n = s.B * s.T * s.C;
-  const split = k.dispatch({ shader: 'attention', entry: 'split_heads', label: `${label}.split`, uniforms: shapeUniforms(s), bindings: [qkv, a.q, a.k, a.v], workgroups: grid1d(n) });
-  const merge = k.dispatch({ shader: 'attention', entry: 'merge_heads', label: `${label}.merge`, uniforms: shapeUniforms(s), bindings: [a.y, out], workgroups: grid1d(n) });
   if (isFused(s)) {
     const lse = required(a.lse, label, 'the row log-sum-exp');
-    return [split, flashAttentionForward(k, { label: `${label}.fused`, ...flashShape(s), q: a.q, k: a.k, v: a.v, out: a.y, lse, keyLengths }), merge];
+    return [flashAttentionForward(k, { label: `${label}.fused`, layout: 'tokens', ...flashShape(s), q: a.qkv, k: a.qkv, v: a.qkv, out: a.out, lse, keyLengths })];
   }
+  const [q, kk, v, y] = [required(a.q, label, 'q'), required(a.k, label, 'k'), required(a.v, label, 'v'), required(a.y, label, 'y')];
+  const split = k.dispatch({ shader: 'attention', entry: 'split_heads', label: `${label}.split`, uniforms: shapeUniforms(s), bindings: [a.qkv, q, kk, v], workgroups: grid1d(n) });
+  const merge = k.dispatch({ shader: 'attention', entry: 'merge_heads', label: `${label}.merge`, uniforms: shapeUniforms(s), bindings: [y, a.out], workgroups: grid1d(n) });
   const scores = required(a.scores, label, 'the scores');
   const probs = required(a.probs, label, 'the probabilities');
   const softmax = keyLengths
@@ -137,9 +149,9 @@ export function attentionForward(k: Kernels, label: string, s: AttentionShape, q
     : k.dispatch({ shader: 'attention', entry: 'softmax_forward', label: `${label}.softmax`, uniforms: shapeUniforms(s), bindings: [scores, probs], workgroups: gridRows(heads * s.T) });
   return [
     split,
-    matmul(k, { label: `${label}.scores`, a: a.q, b: a.k, c: scores, M: s.T, N: s.T, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
+    matmul(k, { label: `${label}.scores`, a: q, b: kk, c: scores, M: s.T, N: s.T, K: hs, transB: true, alpha: 1 / Math.sqrt(hs), batch: heads }),
     softmax,
-    matmul(k, { label: `${label}.pv`, a: probs, b: a.v, c: a.y, M: s.T, N: hs, K: s.T, batch: heads }),
+    matmul(k, { label: `${label}.pv`, a: probs, b: v, c: y, M: s.T, N: hs, K: s.T, batch: heads }),
     merge,
   ];
 }
@@ -155,7 +167,7 @@ export function attentionMapSource(k: Kernels, label: string, s: AttentionShape,
   if (!isFused(s)) return { probs: required(a.probs, label, 'the probabilities'), prepare: [] };
   const probs = mapBuffer();
   const lse = required(a.lse, label, 'the row log-sum-exp');
-  return { probs, prepare: [flashAttentionProbs(k, { label: `${label}.map`, ...flashShape(s), q: a.q, k: a.k, lse, probs, example: 0, keyLengths })] };
+  return { probs, prepare: [flashAttentionProbs(k, { label: `${label}.map`, layout: 'tokens', ...flashShape(s), q: a.qkv, k: a.qkv, lse, probs, example: 0, keyLengths })] };
 }
 
 /** ∇out [B·T, C] → ∇qkv [B·T, 3C]. Masks need nothing here: masked probabilities are 0, and so are
@@ -165,28 +177,29 @@ export function attentionBackward(k: Kernels, label: string, s: AttentionShape, 
   const heads = s.B * s.nHead;
   const n = s.B * s.T * s.C;
   const scale = 1 / Math.sqrt(hs);
-  const split = k.dispatch({ shader: 'attention', entry: 'split_heads_grad', label: `${label}.dsplit`, uniforms: shapeUniforms(s), bindings: [dout, g.dy], workgroups: grid1d(n) });
-  const merge = k.dispatch({ shader: 'attention', entry: 'merge_heads_qkv', label: `${label}.dmerge`, uniforms: shapeUniforms(s), bindings: [g.dq, g.dk, g.dv, dqkv], workgroups: grid1d(n) });
   if (isFused(s)) {
     // The fused backward recomputes P, so it needs the key padding mask the forward applied.
-    const fused = flashAttentionBackward(k, {
-      label: `${label}.fused`, ...flashShape(s), q: a.q, k: a.k, v: a.v, out: a.y, lse: required(a.lse, label, 'the row log-sum-exp'),
-      dOut: g.dy, dq: g.dq, dk: g.dk, dv: g.dv, scratch: required(g.rowStats, label, 'the row statistics scratch'), keyLengths,
+    return flashAttentionBackward(k, {
+      label: `${label}.fused`, layout: 'tokens', ...flashShape(s), q: a.qkv, k: a.qkv, v: a.qkv, out: a.out, lse: required(a.lse, label, 'the row log-sum-exp'),
+      dOut: dout, dq: dqkv, dk: dqkv, dv: dqkv, scratch: required(g.rowStats, label, 'the row statistics scratch'), keyLengths,
     });
-    return [split, ...fused, merge];
   }
+  const [q, kk, v] = [required(a.q, label, 'q'), required(a.k, label, 'k'), required(a.v, label, 'v')];
+  const [dy, dq, dk, dv] = [required(g.dy, label, '∇y scratch'), required(g.dq, label, '∇q scratch'), required(g.dk, label, '∇k scratch'), required(g.dv, label, '∇v scratch')];
+  const split = k.dispatch({ shader: 'attention', entry: 'split_heads_grad', label: `${label}.dsplit`, uniforms: shapeUniforms(s), bindings: [dout, dy], workgroups: grid1d(n) });
+  const merge = k.dispatch({ shader: 'attention', entry: 'merge_heads_qkv', label: `${label}.dmerge`, uniforms: shapeUniforms(s), bindings: [dq, dk, dv, dqkv], workgroups: grid1d(n) });
   const probs = required(a.probs, label, 'the probabilities');
   const dprobs = required(g.dprobs, label, '∇P scratch');
   const dscores = required(g.dscores, label, '∇S scratch');
   return [
     split,
     // y = P·v: ∇P = ∇y·vᵀ, ∇v = Pᵀ·∇y
-    matmul(k, { label: `${label}.dprobs`, a: g.dy, b: a.v, c: dprobs, M: s.T, N: s.T, K: hs, transB: true, batch: heads }),
-    matmul(k, { label: `${label}.dv`, a: probs, b: g.dy, c: g.dv, M: s.T, N: hs, K: s.T, transA: true, batch: heads }),
+    matmul(k, { label: `${label}.dprobs`, a: dy, b: v, c: dprobs, M: s.T, N: s.T, K: hs, transB: true, batch: heads }),
+    matmul(k, { label: `${label}.dv`, a: probs, b: dy, c: dv, M: s.T, N: hs, K: s.T, transA: true, batch: heads }),
     k.dispatch({ shader: 'attention', entry: 'softmax_backward', label: `${label}.dsoftmax`, uniforms: shapeUniforms(s), bindings: [probs, dprobs, dscores], workgroups: gridRows(heads * s.T) }),
     // S = q·kᵀ/√d_k: ∇q = ∇S·k/√d_k, ∇k = ∇Sᵀ·q/√d_k
-    matmul(k, { label: `${label}.dq`, a: dscores, b: a.k, c: g.dq, M: s.T, N: hs, K: s.T, alpha: scale, batch: heads }),
-    matmul(k, { label: `${label}.dk`, a: dscores, b: a.q, c: g.dk, M: s.T, N: hs, K: s.T, transA: true, alpha: scale, batch: heads }),
+    matmul(k, { label: `${label}.dq`, a: dscores, b: kk, c: dq, M: s.T, N: hs, K: s.T, alpha: scale, batch: heads }),
+    matmul(k, { label: `${label}.dk`, a: dscores, b: q, c: dk, M: s.T, N: hs, K: s.T, transA: true, alpha: scale, batch: heads }),
     merge,
   ];
 }

@@ -8,7 +8,7 @@ import { type GpuHarness, buildChecked, expectClose, expectExact, gpuHarness, ma
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import type { Tensor } from '../tensor';
-import { allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward } from './attention';
+import { allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, required } from './attention';
 import { allocCrossAttentionActivations, allocCrossAttentionGrads, crossAttentionBackward, crossAttentionForward } from './cross-attention';
 import {
   type FlashAttentionShape,
@@ -336,6 +336,72 @@ describe('flash attention vs float64', () => {
   });
 });
 
+describe('flash attention on the linear layers\' token-major tensors (layout \'tokens\')', () => {
+  // The same arithmetic as the head layout with other addresses: out, lse, ∇q, ∇k, ∇v and the
+  // probabilities must be the same bits, read and written in place in qkv [B, T, 3C], out [B, T, C] and
+  // ∇qkv, with nothing written outside the parts each tensor owns.
+  const cases: Case[] = [
+    { B: 2, nHead: 3, Tq: 37, Tk: 37, hs: 8, causal: true },
+    { B: 2, nHead: 2, Tq: 37, Tk: 37, hs: 6, causal: false, lengths: [37, 20] },
+    { B: 1, nHead: 2, Tq: 37, Tk: 37, hs: 8, causal: true, tuning: UNROLLED },
+  ];
+  for (const c of cases) {
+    it(`the same bits as [B, nh, T, hs] tensors, ${describeCase(c)}`, async () => {
+      const T = c.Tq;
+      const C = c.nHead * c.hs;
+      const { q, k, v, dout } = inputs(c, 900 + c.hs + T);
+      const keyLengths = uploadLengths(c);
+      const heads = await buildFused(c, q, k, v, dout, keyLengths);
+      await h.run([heads.fwd, ...heads.bwd]);
+
+      const qkvRows = new Float64Array(c.B * T * 3 * C);
+      headsToRows(q, c, T, qkvRows, 3 * C, 0);
+      headsToRows(k, c, T, qkvRows, 3 * C, C);
+      headsToRows(v, c, T, qkvRows, 3 * C, 2 * C);
+      const doutRows = new Float64Array(c.B * T * C);
+      headsToRows(dout, c, T, doutRows, C, 0);
+      const qkv = h.upload([c.B * T * 3 * C], qkvRows, 'qkv');
+      const t = {
+        q: qkv, k: qkv, v: qkv,
+        out: h.empty([c.B * T * C], 'out rows'),
+        dOut: h.upload([c.B * T * C], doutRows, 'dout rows'),
+        lse: h.empty([flashAttentionLseFloats(c)], 'lse'),
+        scratch: h.empty([flashAttentionScratchFloats(c)], 'scratch'),
+      };
+      const dqkv = h.empty([c.B * T * 3 * C], 'dqkv');
+      const probsHeads = h.empty([c.nHead * T * T], 'probs heads');
+      const probsTokens = h.empty([c.nHead * T * T], 'probs tokens');
+      const ds = await buildChecked(h.device, () => [
+        flashAttentionForward(h.kernels, { label: 'flash tokens', layout: 'tokens', ...c, ...t, keyLengths, tuning: c.tuning }),
+        ...flashAttentionBackward(h.kernels, { label: 'flash tokens.backward', layout: 'tokens', ...c, ...t, dq: dqkv, dk: dqkv, dv: dqkv, keyLengths, tuning: c.tuning }),
+        flashAttentionProbs(h.kernels, { label: 'probs tokens', layout: 'tokens', ...c, q: qkv, k: qkv, lse: t.lse, probs: probsTokens, keyLengths, example: c.B - 1 }),
+        flashAttentionProbs(h.kernels, { label: 'probs heads', ...c, q: heads.t.q, k: heads.t.k, lse: heads.t.lse, probs: probsHeads, keyLengths, example: c.B - 1 }),
+      ]);
+      await h.run(ds);
+      const outRows = await h.read(t.out);
+      const dqkvRows = await h.read(dqkv);
+      expectExact('out', rowsToHeads(outRows, c, T, C, 0), await h.read(heads.t.out));
+      expectExact('lse', await h.read(t.lse), await h.read(heads.t.lse));
+      expectExact('dq', rowsToHeads(dqkvRows, c, T, 3 * C, 0), await h.read(heads.t.dq));
+      expectExact('dk', rowsToHeads(dqkvRows, c, T, 3 * C, C), await h.read(heads.t.dk));
+      expectExact('dv', rowsToHeads(dqkvRows, c, T, 3 * C, 2 * C), await h.read(heads.t.dv));
+      expectExact('probs', await h.read(probsTokens), await h.read(probsHeads));
+      // Every value of out and ∇qkv was written (they started as NaN).
+      expect(outRows.some(Number.isNaN) || dqkvRows.some(Number.isNaN), 'a value left unwritten').toBe(false);
+    });
+  }
+
+  it('refuses cross-attention shapes and ∇q, ∇k, ∇v in different tensors', () => {
+    const c = { B: 1, nHead: 2, Tq: 4, Tk: 4, hs: 4, causal: true };
+    const qkv = h.empty([1 * 4 * 24], 'qkv');
+    const rows = h.empty([1 * 4 * 8], 'rows');
+    const lse = h.empty([8], 'lse');
+    expect(() => flashAttentionForward(h.kernels, { label: 'x', layout: 'tokens', ...c, Tk: 5, causal: false, q: qkv, k: qkv, v: qkv, out: rows, lse })).toThrow(/self-attention/);
+    const other = h.empty([1 * 4 * 24], 'other');
+    expect(() => flashAttentionBackward(h.kernels, { label: 'x', layout: 'tokens', ...c, q: qkv, k: qkv, v: qkv, out: rows, dOut: rows, lse, dq: qkv, dk: other, dv: other, scratch: h.empty([flashAttentionScratchFloats(c)], 's') })).toThrow(/one ∇qkv tensor/);
+  });
+});
+
 describe('flash attention vs the unfused GPU path', () => {
   it('self-attention (ops/attention.ts): out, dq, dk, dv', async () => {
     const s = { B: 2, T: 70, C: 32, nHead: 2, causal: true };
@@ -347,14 +413,15 @@ describe('flash attention vs the unfused GPU path', () => {
     const tqkv = h.upload([N, 3 * s.C], qkv, 'qkv');
     const tdout = h.upload([N, s.C], doutRows, 'dout');
     const keyLengths = uploadLengths(c);
-    const acts = allocAttentionActivations(h.memory, s, 'attn');
+    const acts = allocAttentionActivations(h.memory, s, 'attn', { qkv: tqkv, out: h.empty([N, s.C], 'merged') });
     const grads = allocAttentionGrads(h.memory, s);
     const unfused = await buildChecked(h.device, () => [
-      ...attentionForward(h.kernels, 'attn', s, tqkv, acts, h.empty([N, s.C], 'merged'), keyLengths),
+      ...attentionForward(h.kernels, 'attn', s, acts, keyLengths),
       ...attentionBackward(h.kernels, 'attn', s, acts, grads, tdout, h.empty([N, 3 * s.C], 'dqkv')),
     ]);
     await h.run(unfused);
-    await expectFusedMatchesUnfused(c, acts, grads, keyLengths);
+    const perHead = (x: Tensor | null) => required(x, 'test', 'a separate-kernel tensor');
+    await expectFusedMatchesUnfused(c, { q: perHead(acts.q), k: perHead(acts.k), v: perHead(acts.v), y: perHead(acts.y) }, { dy: perHead(grads.dy), dq: perHead(grads.dq), dk: perHead(grads.dk), dv: perHead(grads.dv) }, keyLengths);
   });
 
   it('cross-attention (ops/cross-attention.ts): out, dq, dk, dv', async () => {

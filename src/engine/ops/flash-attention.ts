@@ -6,8 +6,11 @@
 // q, k and lse, block by block. For a model of d_model 2048 at batch 32×256 this drops the B·nh·T² scores
 // and probabilities (1 GiB per layer) and the score gradients of the unfused path (ops/attention.ts).
 //
-// Layouts (as split_heads and cross-attention's rows_to_heads produce them): q, out, ∇out, ∇q are
-// [B, nh, Tq, hs]; k, v, ∇k, ∇v are [B, nh, Tk, hs]; lse is [B, nh, Tq]. Masks: causal (key s visible to
+// Layouts: 'heads' (as split_heads and cross-attention's rows_to_heads produce them): q, out, ∇out, ∇q
+// are [B, nh, Tq, hs]; k, v, ∇k, ∇v are [B, nh, Tk, hs]. 'tokens' (self-attention in the models): the
+// linear layers' own tensors, read and written in place — q, k, v inside qkv [B, T, 3C], out and ∇out
+// [B, T, C], ∇q, ∇k, ∇v inside ∇qkv — so no relayout pass runs and no per-head copy is kept. lse is
+// [B, nh, Tq] either way. Masks: causal (key s visible to
 // query t iff s ≤ t; self-attention, Tq = Tk) and key padding (u32 keyLengths [B], keyLengthsForward:
 // keys at or past a sequence's length are masked). Masked keys get probability exactly 0, so they add
 // nothing to out and get exactly zero ∇k and ∇v.
@@ -144,12 +147,19 @@ function checkTensor(label: string, name: string, t: Tensor, n: number): void {
 }
 
 /** Checks the shape, then the sizes of the head tensors: `queryRows` [B, nh, Tq, hs], `keyRows`
- *  [B, nh, Tk, hs], lse [B, nh, Tq] and keyLengths [B]. */
+ *  [B, nh, Tk, hs], lse [B, nh, Tq] and keyLengths [B]. Token-major (self-attention only): q, k, v and
+ *  their gradients are the whole [B, T, 3C] projection, out and ∇out [B, T, C]. */
 function checkArgs(a: FlashAttentionArgs, queryRows: Record<string, Tensor>, keyRows: Record<string, Tensor>): void {
   checkShape(a.label, a);
   const heads = a.B * a.nHead;
-  for (const [name, t] of Object.entries(queryRows)) checkTensor(a.label, name, t, heads * a.Tq * a.hs);
-  for (const [name, t] of Object.entries(keyRows)) checkTensor(a.label, name, t, heads * a.Tk * a.hs);
+  if (a.layout === 'tokens') {
+    if (a.Tq !== a.Tk) throw new Error(`${a.label}: the token-major layout is for self-attention (Tq = Tk), got Tq ${a.Tq}, Tk ${a.Tk}`);
+    const projection = new Set(['q', 'k', 'v', 'dq', 'dk', 'dv']);
+    for (const [name, t] of [...Object.entries(queryRows), ...Object.entries(keyRows)]) checkTensor(a.label, name, t, heads * a.Tq * a.hs * (projection.has(name) ? 3 : 1));
+  } else {
+    for (const [name, t] of Object.entries(queryRows)) checkTensor(a.label, name, t, heads * a.Tq * a.hs);
+    for (const [name, t] of Object.entries(keyRows)) checkTensor(a.label, name, t, heads * a.Tk * a.hs);
+  }
   checkTensor(a.label, 'lse', a.lse, heads * a.Tq);
   if (a.keyLengths) checkTensor(a.label, 'keyLengths', a.keyLengths, a.B);
 }
@@ -262,38 +272,70 @@ class Emitter {
 
 type Access = 'read' | 'read_write';
 
+/** Where a tensor's head rows live in token-major storage [B, T, width·C] (C = nh·hs): head h of token t
+ *  at column part·C + h·hs. q, k, v are parts 0, 1, 2 of the qkv projection's output (width 3); the
+ *  attention output and its gradient are [B, T, C] (width 1, part 0). `T` names the row count uniform. */
+interface TokenPlace {
+  width: 1 | 3;
+  part: 0 | 1 | 2;
+  T: 'Tq' | 'Tk';
+}
+
+/** The element where row r = head·T + t (head = b·nh + h) of a token-major tensor starts. */
+const TOKEN_ROW_FN = (hs: number) => `fn token_row(r: u32, T: u32, width: u32, part: u32) -> u32 {
+  let head = r / T;
+  let C = p.nh * ${hs}u;
+  return ((head / p.nh) * T + r % T) * width * C + part * C + (head % p.nh) * ${hs}u;
+}`;
+
 /** A head-row tensor binding: array<vec4<f32>> when hs is a multiple of 4 (16-byte loads), else
- *  array<f32> read and written one value at a time, padded to whole vec4 chunks with zeros. */
-function rowTensor(hs: number, binding: number, name: string, access: Access): string {
+ *  array<f32> read and written one value at a time, padded to whole vec4 chunks with zeros. Rows are
+ *  [B, nh, T, hs] (row r at r·hs), or token-major where `places` say (one accessor pair per place: a
+ *  binding may hold several of the tensors, e.g. ∇k and ∇v inside ∇qkv). */
+function rowTensor(hs: number, binding: number, name: string, access: Access, places: Record<string, TokenPlace> | null = null): string {
   const H4 = chunksOf(hs);
   const rw = access === 'read_write';
+  const accessors = places ?? { [name]: null };
+  const start = (place: TokenPlace | null) => (place ? `token_row(r, p.${place.T}, ${place.width}u, ${place.part}u)` : `r * ${hs}u`);
   if (hs % 4 === 0) {
+    // hs, C and the part offsets are multiples of 4: every row starts on a vec4.
     return [
       `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<vec4<f32>>;`,
-      `fn ld_${name}(r: u32, c: u32) -> vec4<f32> { return ${name}[r * ${H4}u + c]; }`,
-      ...(rw ? [`fn st_${name}(r: u32, c: u32, x: vec4<f32>) { ${name}[r * ${H4}u + c] = x; }`] : []),
+      ...Object.entries(accessors).flatMap(([tensor, place]) => [
+        `fn ld_${tensor}(r: u32, c: u32) -> vec4<f32> { return ${name}[${start(place)} / 4u + c]; }`,
+        ...(rw ? [`fn st_${tensor}(r: u32, c: u32, x: vec4<f32>) { ${name}[${start(place)} / 4u + c] = x; }`] : []),
+      ]),
     ].join('\n');
   }
   // The values of chunk c that lie inside the row (the rest of the last chunk reads as 0, is never written).
   const inRow = (stmt: (comp: string, i: number) => string) =>
     ['x', 'y', 'z', 'w'].map((comp, i) => `  if (4u * c + ${i}u < ${hs}u) { ${stmt(comp, i)} }`);
-  const at = `  let at = r * ${hs}u + 4u * c;`;
   return [
     `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<f32>;`,
-    `fn ld_${name}(r: u32, c: u32) -> vec4<f32> {`,
-    at,
-    '  var x = vec4<f32>();',
-    ...inRow((comp, i) => `x.${comp} = ${name}[at + ${i}u];`),
-    '  return x;',
-    '}',
-    ...(rw ? [`fn st_${name}(r: u32, c: u32, x: vec4<f32>) {`, at, ...inRow((comp, i) => `${name}[at + ${i}u] = x.${comp};`), '}'] : []),
+    ...Object.entries(accessors).flatMap(([tensor, place]) => {
+      const at = `  let at = ${start(place)} + 4u * c;`;
+      return [
+        `fn ld_${tensor}(r: u32, c: u32) -> vec4<f32> {`,
+        at,
+        '  var x = vec4<f32>();',
+        ...inRow((comp, i) => `x.${comp} = ${name}[at + ${i}u];`),
+        '  return x;',
+        '}',
+        ...(rw ? [`fn st_${tensor}(r: u32, c: u32, x: vec4<f32>) {`, at, ...inRow((comp, i) => `${name}[at + ${i}u] = x.${comp};`), '}'] : []),
+      ];
+    }),
   ].join('\n');
 }
 
 /** One binding of a kernel: its WGSL declarations, given its binding number. */
 type Binding = (binding: number, hs: number) => string;
-/** A head-row tensor with accessors ld_<name> (and st_<name>), see rowTensor. */
-const headRows = (name: string, access: Access = 'read'): Binding => (n, hs) => rowTensor(hs, n, name, access);
+/** A head-row tensor with accessors ld_<name> (and st_<name>), see rowTensor; token-major where `place`
+ *  is given. */
+const headRows = (name: string, access: Access = 'read', place: TokenPlace | null = null): Binding => (n, hs) =>
+  rowTensor(hs, n, name, access, place ? { [name]: place } : null);
+/** One token-major binding holding several head-row tensors (∇k and ∇v in ∇qkv: one writable binding, as
+ *  writable bindings of a dispatch may not overlap). */
+const tokenRows = (name: string, access: Access, places: Record<string, TokenPlace>): Binding => (n, hs) => rowTensor(hs, n, name, access, places);
 /** A plain storage array. */
 const storage = (name: string, type: string, access: Access = 'read'): Binding => (n) =>
   `@group(0) @binding(${n}) var<storage, ${access}> ${name}: array<${type}>;`;
@@ -308,7 +350,19 @@ fn key_end(b: u32) -> u32 {
 /** The uniforms (the fields of uniforms() below, unless given) at binding 0, then `bindings` numbered
  *  1, 2, … in the order the ops bind them. */
 function declarations(hs: number, bindings: Binding[], params = 'nh: u32, Tq: u32, Tk: u32, causal: u32, has_lengths: u32, scale_log2: f32, scale: f32, example: u32, loop_zero: u32'): string {
-  return [`struct Params { ${params} }`, '@group(0) @binding(0) var<uniform> p: Params;', ...bindings.map((b, i) => b(i + 1, hs))].join('\n');
+  return [`struct Params { ${params} }`, '@group(0) @binding(0) var<uniform> p: Params;', TOKEN_ROW_FN(hs), ...bindings.map((b, i) => b(i + 1, hs))].join('\n');
+}
+
+/** The places of q, k, v (and their gradients) and of out (and ∇out) where the kernels read the linear
+ *  layers' token-major tensors directly; null: all [B, nh, T, hs]. */
+function tokenPlaces(tokens: boolean) {
+  if (!tokens) return { q: null, k: null, v: null, o: null };
+  return {
+    q: { width: 3, part: 0, T: 'Tq' } as TokenPlace,
+    k: { width: 3, part: 1, T: 'Tk' } as TokenPlace,
+    v: { width: 3, part: 2, T: 'Tk' } as TokenPlace,
+    o: { width: 1, part: 0, T: 'Tq' } as TokenPlace,
+  };
 }
 
 /** The entry point of a kernel run as one workgroup per (block, head, sequence): the head's first query
@@ -395,7 +449,7 @@ function blockScores(g: Emitter, H4: number, n: number, stride: number, ownOk: s
   g.add('    }');
 }
 
-function forwardWgsl(hs: number, t: FlashAttentionTuning): string {
+function forwardWgsl(hs: number, t: FlashAttentionTuning, tokens = false): string {
   const H4 = chunksOf(hs);
   const BC = t.keyBlock;
   const W = t.forwardThreads;
@@ -404,7 +458,8 @@ function forwardWgsl(hs: number, t: FlashAttentionTuning): string {
   const add = (s: string) => g.add(s);
   /** Query row r of this thread. */
   const row = (r: Idx) => `(q0 + li + ${lin(r, W)})`;
-  add(declarations(hs, [headRows('q'), headRows('k'), headRows('v'), headRows('o', 'read_write'), storage('lse', 'f32', 'read_write'), keyPadding]));
+  const at = tokenPlaces(tokens);
+  add(declarations(hs, [headRows('q', 'read', at.q), headRows('k', 'read', at.k), headRows('v', 'read', at.v), headRows('o', 'read_write', at.o), storage('lse', 'f32', 'read_write'), keyPadding]));
   keyBlockMain(g, H4, BC, W, W * R);
   g.decl('  ', 'lim', 'u32', [R]); // keys 0 … lim − 1 are visible to the row
   g.decl('  ', 'm', 'f32', [R]); // running max of the row's scores (log₂ units)
@@ -466,9 +521,10 @@ function forwardWgsl(hs: number, t: FlashAttentionTuning): string {
 }
 
 /** Pass 1 of the backward: rowstats[r] = (lse·log₂e, Σ_d ∇out·out). */
-function rowstatsWgsl(hs: number): string {
+function rowstatsWgsl(hs: number, tokens = false): string {
+  const at = tokenPlaces(tokens);
   return [
-    declarations(hs, [headRows('o'), headRows('dout'), storage('lse', 'f32'), storage('rowstats', 'vec2<f32>', 'read_write')], 'rows: u32, loop_zero: u32'),
+    declarations(hs, [headRows('o', 'read', at.o), headRows('dout', 'read', at.o), storage('lse', 'f32'), storage('rowstats', 'vec2<f32>', 'read_write')], 'rows: u32, loop_zero: u32, nh: u32, Tq: u32'),
     gridMain(64, 'r', 'p.rows'),
     '  var d = 0.0;',
     `  ${rowDot(chunksOf(hs), 'd', 'dout', 'r', 'o', 'r')}`,
@@ -478,13 +534,14 @@ function rowstatsWgsl(hs: number): string {
 }
 
 /** Pass 2: ∇q, one thread per query row, key/value blocks staged. */
-function gradQWgsl(hs: number, t: FlashAttentionTuning): string {
+function gradQWgsl(hs: number, t: FlashAttentionTuning, tokens = false): string {
   const H4 = chunksOf(hs);
   const BC = t.keyBlock;
   const W = t.gradQueryThreads;
   const g = new Emitter(t.unroll);
   const add = (s: string) => g.add(s);
-  add(declarations(hs, [headRows('q'), headRows('k'), headRows('v'), headRows('dout'), storage('rowstats', 'vec2<f32>'), headRows('dq', 'read_write'), keyPadding]));
+  const at = tokenPlaces(tokens);
+  add(declarations(hs, [headRows('q', 'read', at.q), headRows('k', 'read', at.k), headRows('v', 'read', at.v), headRows('dout', 'read', at.o), storage('rowstats', 'vec2<f32>'), headRows('dq', 'read_write', at.q), keyPadding]));
   keyBlockMain(g, H4, BC, W, W);
   add('  let t = q0 + li;');
   add(`  let lim = ${causalKeyEnd('t + 1u')};`);
@@ -511,14 +568,17 @@ function gradQWgsl(hs: number, t: FlashAttentionTuning): string {
 
 /** Pass 3: ∇k and ∇v, one thread per key row, blocks of query rows staged; columns split in parts for
  *  heads over 64 (workgroup x = key block · parts + part). */
-function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
+function gradKvWgsl(hs: number, t: FlashAttentionTuning, tokens = false): string {
   const H4 = chunksOf(hs);
   const { parts, partChunks: PC, stagedChunks: H4S } = gradKvParts(hs);
   const BQ = t.gradQueryBlock;
   const W = t.gradKeyThreads;
   const g = new Emitter(t.unroll);
   const add = (s: string) => g.add(s);
-  add(declarations(hs, [headRows('q'), headRows('k'), headRows('v'), headRows('dout'), storage('rowstats', 'vec2<f32>'), headRows('dk', 'read_write'), headRows('dv', 'read_write'), keyPadding]));
+  const at = tokenPlaces(tokens);
+  // Token-major, ∇k and ∇v are two parts of ∇qkv: one binding (binding 6), and the key lengths move up.
+  const gradOut = at.k && at.v ? [tokenRows('dkv', 'read_write', { dk: at.k, dv: at.v })] : [headRows('dk', 'read_write'), headRows('dv', 'read_write')];
+  add(declarations(hs, [headRows('q', 'read', at.q), headRows('k', 'read', at.k), headRows('v', 'read', at.v), headRows('dout', 'read', at.o), storage('rowstats', 'vec2<f32>'), ...gradOut, keyPadding]));
   add(`var<workgroup> qt: array<vec4<f32>, ${BQ * H4S}>;`);
   add(`var<workgroup> dt: array<vec4<f32>, ${BQ * H4S}>;`);
   add(`var<workgroup> rs: array<vec2<f32>, ${BQ}>;`);
@@ -581,9 +641,10 @@ function gradKvWgsl(hs: number, t: FlashAttentionTuning): string {
 }
 
 /** P of one example: probs[h, t, s] = 2^(q·k·scale·log₂e − lse·log₂e), 0 where masked. */
-function probsWgsl(hs: number): string {
+function probsWgsl(hs: number, tokens = false): string {
+  const at = tokenPlaces(tokens);
   return [
-    declarations(hs, [headRows('q'), headRows('k'), storage('lse', 'f32'), storage('probs', 'f32', 'read_write'), keyPadding]),
+    declarations(hs, [headRows('q', 'read', at.q), headRows('k', 'read', at.k), storage('lse', 'f32'), storage('probs', 'f32', 'read_write'), keyPadding]),
     gridMain(256, 'i', 'p.nh * p.Tq * p.Tk'),
     '  let s = i % p.Tk;',
     '  let t = (i / p.Tk) % p.Tq;',
@@ -614,9 +675,10 @@ function shader(name: string, make: () => string): GeneratedShader {
 }
 
 /** The generated WGSL of every kernel for head size hs (for tests and inspection). */
-export function flashAttentionWgsl(hs: number, tuning: Partial<FlashAttentionTuning> = {}): Record<'forward' | 'rowstats' | 'gradQ' | 'gradKv' | 'probs', string> {
+export function flashAttentionWgsl(hs: number, tuning: Partial<FlashAttentionTuning> = {}, layout: FlashAttentionLayout = 'heads'): Record<'forward' | 'rowstats' | 'gradQ' | 'gradKv' | 'probs', string> {
   const t = { ...flashAttentionTuning(hs), ...tuning };
-  return { forward: forwardWgsl(hs, t), rowstats: rowstatsWgsl(hs), gradQ: gradQWgsl(hs, t), gradKv: gradKvWgsl(hs, t), probs: probsWgsl(hs) };
+  const tokens = layout === 'tokens';
+  return { forward: forwardWgsl(hs, t, tokens), rowstats: rowstatsWgsl(hs, tokens), gradQ: gradQWgsl(hs, t, tokens), gradKv: gradKvWgsl(hs, t, tokens), probs: probsWgsl(hs, tokens) };
 }
 
 function uniforms(s: FlashAttentionShape, hasLengths: boolean, example = 0) {
@@ -627,9 +689,16 @@ function uniforms(s: FlashAttentionShape, hasLengths: boolean, example = 0) {
 // ---------------------------------------------------------------------------------------------------
 // Ops
 
+/** Where the head rows live: 'heads' (default) [B, nh, T, hs] tensors of their own; 'tokens' the linear
+ *  layers' token-major tensors read and written in place (self-attention): q, k, v are the qkv projection
+ *  [B, T, 3C] (pass it as each of them), out and ∇out [B, T, C], and ∇q, ∇k, ∇v land in ∇qkv [B, T, 3C]
+ *  (pass it as each of them) — no split or merge pass, and no per-head copies. */
+export type FlashAttentionLayout = 'heads' | 'tokens';
+
 /** What every op takes: the shape, q, k, lse and the key padding. */
 export interface FlashAttentionArgs extends FlashAttentionShape {
   label: string;
+  layout?: FlashAttentionLayout;
   /** [B, nh, Tq, hs] */
   q: Tensor;
   /** [B, nh, Tk, hs] */
@@ -656,8 +725,9 @@ export function flashAttentionForward(k: Kernels, a: FlashAttentionForwardArgs):
   const t = resolveTuning(k, a.label, hs, a.tuning);
   const blocks = Math.ceil(Tq / (t.forwardThreads * t.rowsPerThread));
   if (blocks > 65535) throw new Error(`${a.label}: ${Tq} queries make ${blocks} query blocks, over 65,535`);
+  const tokens = a.layout === 'tokens';
   return k.dispatch({
-    shader: shader(`flash_attention_forward_hs${hs}_${tuningKey(t)}`, () => forwardWgsl(hs, t)),
+    shader: shader(`flash_attention_forward_hs${hs}_${tuningKey(t)}${tokens ? '_tokens' : ''}`, () => forwardWgsl(hs, t, tokens)),
     entry: 'main',
     label: a.label,
     uniforms: uniforms(a, Boolean(a.keyLengths)),
@@ -685,6 +755,8 @@ export interface FlashAttentionBackwardArgs extends FlashAttentionArgs {
 export function flashAttentionBackward(k: Kernels, a: FlashAttentionBackwardArgs): Dispatch[] {
   checkArgs(a, { q: a.q, out: a.out, dOut: a.dOut, dq: a.dq }, { k: a.k, v: a.v, dk: a.dk, dv: a.dv });
   const { B, nHead, Tq, Tk, hs } = a;
+  const tokens = a.layout === 'tokens';
+  if (tokens && (a.dk !== a.dv || a.dq !== a.dk)) throw new Error(`${a.label}: token-major, ∇q, ∇k and ∇v are the one ∇qkv tensor`);
   if (a.scratch.size < flashAttentionScratchFloats(a)) throw new Error(`${a.label}: scratch has ${a.scratch.size} values, needs flashAttentionScratchFloats = ${flashAttentionScratchFloats(a)}`);
   const t = resolveTuning(k, a.label, hs, a.tuning);
   const qBlocks = Math.ceil(Tq / t.gradQueryThreads);
@@ -695,18 +767,18 @@ export function flashAttentionBackward(k: Kernels, a: FlashAttentionBackwardArgs
   const rowstats = { buffer: a.scratch.buffer, offset: a.scratch.offsetBytes, size: 8 * rows };
   const lengths = a.keyLengths ?? k.placeholder;
   const u = uniforms(a, Boolean(a.keyLengths));
-  const tk = tuningKey(t);
+  const tk = `${tuningKey(t)}${tokens ? '_tokens' : ''}`;
   return [
     k.dispatch({
-      shader: shader(`flash_attention_rowstats_hs${hs}`, () => rowstatsWgsl(hs)),
+      shader: shader(`flash_attention_rowstats_hs${hs}${tokens ? '_tokens' : ''}`, () => rowstatsWgsl(hs, tokens)),
       entry: 'main',
       label: `${a.label}.rowstats`,
-      uniforms: [rows, 0],
+      uniforms: [rows, 0, nHead, Tq],
       bindings: [a.out, a.dOut, a.lse, rowstats],
       workgroups: grid1d(rows, 64),
     }),
     k.dispatch({
-      shader: shader(`flash_attention_grad_q_hs${hs}_${tk}`, () => gradQWgsl(hs, t)),
+      shader: shader(`flash_attention_grad_q_hs${hs}_${tk}`, () => gradQWgsl(hs, t, tokens)),
       entry: 'main',
       label: `${a.label}.dq`,
       uniforms: u,
@@ -714,11 +786,11 @@ export function flashAttentionBackward(k: Kernels, a: FlashAttentionBackwardArgs
       workgroups: [qBlocks, nHead, B],
     }),
     k.dispatch({
-      shader: shader(`flash_attention_grad_kv_hs${hs}_${tk}`, () => gradKvWgsl(hs, t)),
+      shader: shader(`flash_attention_grad_kv_hs${hs}_${tk}`, () => gradKvWgsl(hs, t, tokens)),
       entry: 'main',
       label: `${a.label}.dkv`,
       uniforms: u,
-      bindings: [a.q, a.k, a.v, a.dOut, rowstats, a.dk, a.dv, lengths],
+      bindings: tokens ? [a.q, a.k, a.v, a.dOut, rowstats, a.dk, lengths] : [a.q, a.k, a.v, a.dOut, rowstats, a.dk, a.dv, lengths],
       workgroups: [kvGroups, nHead, B],
     }),
   ];
@@ -740,8 +812,9 @@ export function flashAttentionProbs(k: Kernels, a: FlashAttentionProbsArgs): Dis
   const example = a.example ?? 0;
   if (!Number.isInteger(example) || example < 0 || example >= B) throw new Error(`${a.label}: example ${example} is not a sequence of the batch (0 … ${B - 1})`);
   if (a.probs.size < nHead * Tq * Tk) throw new Error(`${a.label}: probs has ${a.probs.size} values, needs at least nHead·Tq·Tk = ${nHead * Tq * Tk}`);
+  const tokens = a.layout === 'tokens';
   return k.dispatch({
-    shader: shader(`flash_attention_probs_hs${hs}`, () => probsWgsl(hs)),
+    shader: shader(`flash_attention_probs_hs${hs}${tokens ? '_tokens' : ''}`, () => probsWgsl(hs, tokens)),
     entry: 'main',
     label: a.label,
     uniforms: uniforms(a, Boolean(a.keyLengths), example),

@@ -412,7 +412,7 @@ describe('attention', () => {
       const tout = h.empty([N, s.C], 'out');
       const tdout = h.upload([N, s.C], dout, 'dout');
       const tdqkv = h.empty([N, 3 * s.C], 'dqkv');
-      const acts = allocAttentionActivations(h.memory, s, 'attn');
+      const acts = allocAttentionActivations(h.memory, s, 'attn', { qkv: tqkv, out: tout });
       const grads = allocAttentionGrads(h.memory, s);
       // Token ids of [0, 5) padded with PAD after each sequence's length; pads inside a sequence are
       // real keys (only trailing padding is masked).
@@ -431,7 +431,7 @@ describe('attention', () => {
         lengthKernel.push(await buildChecked(h.device, () => keyLengthsForward(h.kernels, 'key_lengths', { B: s.B, T: s.T, pad: PAD }, ttokens, keyLengths!)));
         expect(Array.from(ref.refKeyLengths(tokens, s.B, s.T, PAD))).toEqual(s.lengths);
       }
-      const fwd = await buildChecked(h.device, () => attentionForward(h.kernels, 'attn', s, tqkv, acts, tout, keyLengths));
+      const fwd = await buildChecked(h.device, () => attentionForward(h.kernels, 'attn', s, acts, keyLengths));
       const bwd = await buildChecked(h.device, () => attentionBackward(h.kernels, 'attn', s, acts, grads, tdout, tdqkv));
       await h.run([...lengthKernel, ...fwd, ...bwd]);
       if (keyLengths) expect(Array.from(await h.readU32(keyLengths)), 'key lengths computed on the GPU').toEqual(s.lengths);
