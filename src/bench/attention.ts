@@ -10,7 +10,7 @@
 // ∇P, ∇v, ∇q, ∇k), the convention of the FlashAttention papers; with the causal mask T(T+1)/2 pairs.
 // Before timing, each path's outputs are checked on two heads against float64 computed on the CPU.
 import type { GpuContext } from '../engine/gpu/device';
-import { type Dispatch, Kernels } from '../engine/gpu/kernels';
+import { type Dispatch, grid1d, Kernels } from '../engine/gpu/kernels';
 import { GpuMemory, readBytes } from '../engine/gpu/memory';
 import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
 import { allocAttentionActivations, allocAttentionGrads, attentionBackward, attentionForward, required } from '../engine/ops/attention';
@@ -246,11 +246,21 @@ async function benchShape(ctx: GpuContext, shape: AttentionBenchShape, o: Attent
         const time = await timer.time(work, o.timing);
         seconds[`${pathKey} ${pass}`] = time.seconds;
         const value = flops[pass] / time.seconds / 1e12;
-        const other = seconds[`${pathKey === 'fused' ? 'separate' : 'fused'} ${pass}`];
+        // fusedSpeedup: separate time / fused time (on both rows of the pair); the in-place rows say how their
+        // time compares with the fused kernels on per-head tensors (inPlaceVsHeads, < 1 faster).
+        const ratios: Record<string, number> = {};
+        const separate = seconds[`separate ${pass}`];
+        const fused = seconds[`fused ${pass}`];
+        if (pathKey === 'fused-tokens') {
+          if (fused) ratios.inPlaceVsHeads = time.seconds / fused;
+        } else {
+          const other = pathKey === 'fused' ? separate : fused;
+          if (other) ratios.fusedSpeedup = pathKey === 'fused' ? other / time.seconds : time.seconds / other;
+        }
         const row: BenchRow = {
           section: 'kernel', device: adapterName(ctx), name, size, path, metric: 'TFLOP/s', value,
           seconds: time.seconds, timing: time.method, checked: c.ok, check: c.text,
-          extra: { ...extra, dispatches: work.length, dispatchesPerPass: time.perPass, ...(other ? { fusedSpeedup: pathKey === 'fused' ? other / time.seconds : time.seconds / other } : {}) },
+          extra: { ...extra, dispatches: work.length, dispatchesPerPass: time.perPass, ...ratios },
         };
         out.rows.push(row);
         o.onRow?.(row);
@@ -299,6 +309,29 @@ async function benchShape(ctx: GpuContext, shape: AttentionBenchShape, o: Attent
         await timeRow('attention forward', `fused (FlashAttention): ${tuningText}`, 'fused', forward, 'forward', () => check('forward', t.out, t.dq, t.dk, t.dv), kept);
         // The backward reads the forward's out and lse: the forward ran (and was checked) just above.
         await timeRow('attention backward', `fused (FlashAttention): rowstats, ∇q, ∇k/∇v; ${tuningText}`, 'fused', backward, 'backward', () => check('backward', t.out, t.dq, t.dk, t.dv), kept);
+        // The same kernels as the models run them: q, k, v read inside qkv [B·T, 3C], the output written
+        // [B·T, C], the gradients into ∇qkv (layout 'tokens'). The operands are the per-head ones put in
+        // place by the merge kernels, and the results are split back to heads for the same check.
+        const C = nHead * hs;
+        const io = await buildChecked(device, () => ({
+          qkv: memory.tensor([B * T * 3 * C], 'qkv'),
+          rows: memory.tensor([B * T * C], 'out rows'),
+          dRows: memory.tensor([B * T * C], 'dout rows'),
+          dqkv: memory.tensor([B * T * 3 * C], 'dqkv'),
+        }));
+        const s = [B, T, C, nHead, causal ? 1 : 0];
+        const relayout = (entry: string, bindings: Tensor[], what: string) => k.dispatch({ shader: 'attention', entry, label: `fused.tokens.${what}`, uniforms: s, bindings, workgroups: grid1d(B * T * C) });
+        await runOnce(device, await buildChecked(device, () => [relayout('merge_heads_qkv', [t.q, t.k, t.v, io.qkv], 'place_qkv'), relayout('merge_heads', [t.dOut, io.dRows], 'place_dout')]));
+        const inPlace = { label: 'fused.tokens', layout: 'tokens' as const, ...flash, q: io.qkv, k: io.qkv, v: io.qkv, out: io.rows, lse, tuning: o.tuning };
+        const forwardTokens = await buildChecked(device, () => [flashAttentionForward(k, inPlace)]);
+        const backwardTokens = await buildChecked(device, () => flashAttentionBackward(k, { ...inPlace, dOut: io.dRows, dq: io.dqkv, dk: io.dqkv, dv: io.dqkv, scratch }));
+        const toHeads = await buildChecked(device, () => [relayout('split_heads_grad', [io.rows, t.out], 'out_to_heads'), relayout('split_heads', [io.dqkv, t.dq, t.dk, t.dv], 'grads_to_heads')]);
+        const checkTokens = async (what: 'forward' | 'backward') => {
+          await runOnce(device, toHeads);
+          return check(what, t.out, t.dq, t.dk, t.dv);
+        };
+        await timeRow('attention forward', `fused in place (q, k, v read inside qkv, out written by token): ${tuningText}`, 'fused-tokens', forwardTokens, 'forward', () => checkTokens('forward'), kept);
+        await timeRow('attention backward', `fused in place (∇q, ∇k, ∇v written into ∇qkv): rowstats, ∇q, ∇k/∇v; ${tuningText}`, 'fused-tokens', backwardTokens, 'backward', () => checkTokens('backward'), kept);
       } catch (e) {
         out.skipped.push({ section: 'kernel', name: 'attention fused', size, reason: (e as Error).message });
       }

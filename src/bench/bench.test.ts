@@ -66,12 +66,15 @@ describe('npm run bench -- --quick (in-process)', () => {
     }
   });
 
-  it('attention: both kernels, forward and backward, are checked against float64 and timed', async () => {
+  it('attention: both kernels (the fused one also in place), forward and backward, are checked against float64 and timed', async () => {
     const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['attention'] });
     expect(unexpectedSkips(report)).toEqual([]);
     expectSound(report.rows);
-    const names = report.rows.map((r) => `${r.name} ${r.path.split(/[ :]/)[0]}`).sort();
-    expect(names).toEqual(['attention backward fused', 'attention backward separate', 'attention forward fused', 'attention forward separate']);
+    const names = report.rows.map((r) => `${r.name} ${r.path.split(/:/)[0]}`).sort();
+    expect(names).toEqual([
+      'attention backward fused (FlashAttention)', 'attention backward fused in place (∇q, ∇k, ∇v written into ∇qkv)', 'attention backward separate',
+      'attention forward fused (FlashAttention)', 'attention forward fused in place (q, k, v read inside qkv, out written by token)', 'attention forward separate',
+    ]);
   });
 
   it('tune: the matmul tile sweep checks, then times, the built-in kernel and a candidate in every layout', async () => {
