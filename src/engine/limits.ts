@@ -198,7 +198,8 @@ function linearLayerBuffers(list: BufferList, config: RunConfig, name: string, r
   const sampledGradW = lsq && q.forward === 'hq' ? 'xh_or_sampled_grad_w_or_grad_x_masked' : 'sampled_grad_w';
   let weightGradientInF32 = true;
   if (q.backward === 'lss' || q.backward === 'bitsplit') {
-    for (const what of ['grad_hi', 'grad_lo']) shared(what, [N, C]);
+    // LSS with integer products keeps the split only as packed codes (grad_hi_codes / grad_lo_codes below).
+    if (!(integerBackward && q.backward === 'lss')) for (const what of ['grad_hi', 'grad_lo']) shared(what, [N, C]);
     shared('split_state', [4]);
     for (const [what, floats] of [['split_row_norms', 2 * N], ['x_row_norms', N], ['probs_w', 2 * N], ['probs_x', 2 * N], ['kept_w', 1], ['kept_x', 1], ['weights_hi', N], ['weights_lo', N]] as const) shared(what, [floats]);
     if (!integerBackward) {

@@ -152,6 +152,54 @@ fn split_codes_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   }
 }
 
+// --- split_codes_norms writing the codes packed as INT8 operands instead of f32 (four int8 lanes per u32,
+// lane 0 the low byte, each row padded to whole words with zero codes: ops/intgrad.ts splitCodeShape), for
+// the layers whose backward reads only codes (LSS's integer ∇X products and its ∇W combine): a quarter of
+// the bytes, and no f32 copy of the split kept at all. The same codes, draws and norms as the f32 entry.
+@group(0) @binding(4) var<storage, read_write> c_hi_codes: array<u32>;
+@group(0) @binding(5) var<storage, read_write> c_lo_codes: array<u32>;
+
+fn code_lane(code: f32, lane: u32) -> u32 {
+  return (bitcast<u32>(i32(code)) & 0xffu) << (8u * lane);
+}
+
+@compute @workgroup_size(WG)
+fn split_codes_norms_packed(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.rows) { return; } // uniform: the barriers below stay uniform
+  let lid = lid3.x;
+  var m = 0.0;
+  for (var j = lid; j < p.partials; j += WG) { m = max(m, c_partials[j]); }
+  let state = split_state_of(workgroup_max(lid, m));
+  if (row == 0u && lid == 0u) {
+    for (var j = 0u; j < 4u; j++) { c_state_out[j] = state[j]; }
+  }
+  let words = (p.cols + 3u) / 4u;
+  var sum_hi = 0.0;
+  var sum_lo = 0.0;
+  for (var w = lid; w < words; w += WG) {
+    var word_hi = 0u;
+    var word_lo = 0u;
+    for (var lane = 0u; lane < 4u; lane++) {
+      let c = 4u * w + lane;
+      if (c >= p.cols) { break; }
+      let codes = split_element(row * p.cols + c, state.x);
+      word_hi |= code_lane(codes.x, lane);
+      word_lo |= code_lane(codes.y, lane);
+      sum_hi += codes.x * codes.x;
+      sum_lo += codes.y * codes.y;
+    }
+    c_hi_codes[row * words + w] = word_hi;
+    c_lo_codes[row * words + w] = word_lo;
+  }
+  let total_hi = workgroup_sum(lid, sum_hi);
+  let total_lo = workgroup_sum(lid, sum_lo);
+  if (lid == 0u) {
+    c_scores[row] = sqrt(total_hi) * state.y;
+    c_scores[p.rows + row] = sqrt(total_lo) * state.z;
+  }
+}
+
 // --- Norms of the stacked rows ∇↕Y = [s↑·hi ; s↓·lo] (2N rows of C), one workgroup per stacked row:
 // scores[r] = ‖hi_r‖·s↑ for r < N, ‖lo_{r−N}‖·s↓ after (the code's x1_len / x2_len). The sums of
 // squared integer codes are exact in f32 (≤ 36·C < 2^24).

@@ -4,7 +4,6 @@
 //                   f32. mode 0 packs 14·hi + lo ∈ [−90, 90]: since s↑ = 14·s↓, s↓·(14·hi + lo) is the whole
 //                   split gradient, one INT8 operand where every row is kept ('bitsplit'); mode 1 packs hi,
 //                   mode 2 lo (LSS reweights the two halves of a row separately).
-//   pack_split_halves  modes 1 and 2 of pack_split in one pass (two outputs).
 //   pack_lsq        the forward's LSQ codes of X or W, clamp(round(v), −Q_N, Q_P) from the layer's own v = x/s
 //                   (the forward's packed codes live in scratch that later layers overwrite), usually
 //                   transposed: the backward reduces over the other dimension.
@@ -60,28 +59,6 @@ fn pack_split(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     word = pack_lane(word, i32(code), lane);
   }
   s_codes[i] = word;
-}
-
-// pack_split's modes 1 and 2 in one pass: the hi and the lo codes, each into its own output.
-@group(0) @binding(1) var<storage, read> h_hi: array<f32>;
-@group(0) @binding(2) var<storage, read> h_lo: array<f32>;
-@group(0) @binding(3) var<storage, read_write> h_codes_hi: array<u32>;
-@group(0) @binding(4) var<storage, read_write> h_codes_lo: array<u32>;
-
-@compute @workgroup_size(WG)
-fn pack_split_halves(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_index(gid, nwg);
-  if (i >= code_words()) { return; }
-  var word_hi = 0u;
-  var word_lo = 0u;
-  for (var lane = 0u; lane < 4u; lane++) {
-    let src = source_of(i, lane);
-    if (src == NO_SOURCE) { break; }
-    word_hi = pack_lane(word_hi, i32(h_hi[src]), lane);
-    word_lo = pack_lane(word_lo, i32(h_lo[src]), lane);
-  }
-  h_codes_hi[i] = word_hi;
-  h_codes_lo[i] = word_lo;
 }
 
 @group(0) @binding(1) var<storage, read> l_v: array<f32>;          // [R, K]: x/s of the forward's LSQ

@@ -147,6 +147,30 @@ fn combine(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3:
   for (var c = lid3.x; c < p.cols; c += WG) { g_out[base + c] = a * g_hi[base + c] + b * g_lo[base + c]; }
 }
 
+// --- combine on the split packed as INT8 codes (bitsplit.wgsl split_codes_norms_packed): the same G̃.
+@group(0) @binding(1) var<storage, read> gc_hi: array<u32>;
+@group(0) @binding(2) var<storage, read> gc_lo: array<u32>;
+
+fn lane_value(word: u32, lane: u32) -> f32 {
+  return f32(extractBits(bitcast<i32>(word), 8u * lane, 8u));
+}
+
+@compute @workgroup_size(WG)
+fn combine_codes(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let token = wg.x + wg.y * 65535u;
+  if (token >= p.n) { return; }
+  let seed = g_step_state[0];
+  let step = g_step_state[1];
+  let a = sample_weight(g_probs[token], seed, step, token) * g_state[1];
+  let b = sample_weight(g_probs[p.n + token], seed, step, p.n + token) * g_state[2];
+  let words = (p.cols + 3u) / 4u;
+  let base = token * p.cols;
+  for (var c = lid3.x; c < p.cols; c += WG) {
+    let at = token * words + c / 4u;
+    g_out[base + c] = a * lane_value(gc_hi[at], c % 4u) + b * lane_value(gc_lo[at], c % 4u);
+  }
+}
+
 // --- How many of the 2N stacked rows are kept (the same draws as combine), one workgroup; written to
 // kept[0] as f32, for the metrics (fraction kept = kept/2N).
 @group(0) @binding(1) var<storage, read> k_probs: array<f32>;

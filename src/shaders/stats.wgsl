@@ -308,6 +308,33 @@ fn rel_error_split_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invo
   write_error_partials(wg.x, lid, d2, a2);
 }
 
+// The same with the split packed as INT8 codes ([rows, ⌈cols/4⌉] words each; element i = row·cols + col).
+@group(0) @binding(2) var<storage, read> rc_hi: array<u32>;
+@group(0) @binding(4) var<storage, read> rc_lo: array<u32>;
+
+fn split_lane(word: u32, lane: u32) -> f32 {
+  return f32(extractBits(bitcast<i32>(word), 8u * lane, 8u));
+}
+
+@compute @workgroup_size(WG)
+fn rel_error_split_codes_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let lid = lid3.x;
+  let s_hi = r_state[1];
+  let s_lo = r_state[2];
+  let words = (p.cols + 3u) / 4u;
+  var d2 = 0.0;
+  var a2 = 0.0;
+  for (var i = wg.x * WG + lid; i < p.n; i += p.partials * WG) {
+    let a = r_a[i];
+    let col = i % p.cols;
+    let at = (i / p.cols) * words + col / 4u;
+    let d = a - (s_hi * split_lane(rc_hi[at], col % 4u) + s_lo * split_lane(rc_lo[at], col % 4u));
+    d2 += d * d;
+    a2 += a * a;
+  }
+  write_error_partials(wg.x, lid, d2, a2);
+}
+
 // Second pass, one workgroup: partials at binding 1, out[out_offset] = √(Σd²/Σa²); 0 when both sums
 // are 0, UNBOUNDED when only Σa² is.
 @compute @workgroup_size(WG)

@@ -21,7 +21,7 @@ import { type ForwardQuantizer, hadamardBlockFor, type Precision, type Quantizer
 import type { Dispatch, Kernels } from '../gpu/kernels';
 import { BASELINE_STATS, baselinePartials, luqQuantize, minmaxQuantize } from '../ops/baselines';
 import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKeptCount, lssProbabilities, REDUCTION_PARTIALS } from '../ops/lss';
-import { packLsqCodes, packSplitCodes, packSplitHalves, splitCodeShape } from '../ops/intgrad';
+import { packLsqCodes, packSplitCodes, splitCodeShape } from '../ops/intgrad';
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
 import { hadamardQuantize, hadamardTransform, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
@@ -260,8 +260,13 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
       const gradX = lsq ? scratch([N, D], roles.gradXRaw) : l.dx;
       const gradW = lsq ? scratch([C, D], 'grad_w_raw') : l.dw;
       if (o.backward === 'lss' || o.backward === 'bitsplit') {
-        const hi = scratch([N, C], 'grad_hi');
-        const lo = scratch([N, C], 'grad_lo');
+        // LSS with integer products reads the split only as codes (its ∇X products, and its ∇W combine
+        // reading the codes directly): the bit split writes them packed, and no f32 copy exists.
+        const packedSplit = lsq !== null && integerProducts && o.backward === 'lss';
+        const hiCodes = packedSplit ? scratch(splitCodeShape(N, C), 'grad_hi_codes') : null;
+        const loCodes = packedSplit ? scratch(splitCodeShape(N, C), 'grad_lo_codes') : null;
+        const hi = hiCodes ?? scratch([N, C], 'grad_hi');
+        const lo = loCodes ?? scratch([N, C], 'grad_lo');
         const splitState = scratch([4], 'split_state');
         const splitNorms = scratch([2 * N], 'split_row_norms');
         const xNorms = scratch([N], 'x_row_norms');
@@ -283,7 +288,10 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         if (!xNormSource) throw new Error(`${name}: LSS needs the LSQ codes of X (forward 'lsq' or 'hq')`);
         backward.push(
           // The codes and the stacked rows' norms in one pass (ops/lss.ts).
-          ...bitSplit(k, { label: `${name}.bit_split`, dy: l.dy, hi, lo, splitState, stepState: l.stepState, stream: stream + STREAM.bitSplit, partials, scores: splitNorms, rows: N, cols: C }),
+          ...bitSplit(k, {
+            label: `${name}.bit_split`, dy: l.dy, splitState, stepState: l.stepState, stream: stream + STREAM.bitSplit, partials, scores: splitNorms, rows: N, cols: C,
+            ...(hiCodes && loCodes ? { packed: { hiCodes, loCodes } } : { hi, lo }),
+          }),
           xNormSource,
           // Leverage scores: ‖∇↕Y_i‖·‖X̂↕_i‖ for ∇W, ‖∇↕Y_i‖ for ∇X; a budget of N of the 2N rows each. Both
           // in one dispatch, with ∇X's row weights.
@@ -318,14 +326,11 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           } else {
             // LSS: ∇X as two integer products with per-row weights; ∇W reweights its reduction (the
             // tokens), so it stays an f32 product on the combined gradient.
-            const hiCodes = scratch(splitCodeShape(N, C), 'grad_hi_codes');
-            const loCodes = scratch(splitCodeShape(N, C), 'grad_lo_codes');
             backward.push(
-              ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), rows: N, cols: C }),
+              ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, packed: true, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), rows: N, cols: C }),
               ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW(), b: xq, c: gradW, M: C, N: D, K: N }),
-              packSplitHalves(k, { label: `${name}.grad_split_codes`, hi, lo, hiCodes, loCodes, rows: N, cols: C }),
-              intMatmul(k, { label: `${name}.grad_x_hi`, a: hiCodes, b: codesWT, stepA: splitState, stepAAt: 1, stepB: lsq.sW.value, rowScale: weightsHi, c: gradX, M: N, N: D, K: C, format: 'int8' }),
-              intMatmul(k, { label: `${name}.grad_x_lo`, a: loCodes, b: codesWT, stepA: splitState, stepAAt: 2, stepB: lsq.sW.value, rowScale: weightsLo, c: gradX, M: N, N: D, K: C, format: 'int8', accumulate: true }),
+              intMatmul(k, { label: `${name}.grad_x_hi`, a: hi, b: codesWT, stepA: splitState, stepAAt: 1, stepB: lsq.sW.value, rowScale: weightsHi, c: gradX, M: N, N: D, K: C, format: 'int8' }),
+              intMatmul(k, { label: `${name}.grad_x_lo`, a: lo, b: codesWT, stepA: splitState, stepAAt: 2, stepB: lsq.sW.value, rowScale: weightsLo, c: gradX, M: N, N: D, K: C, format: 'int8', accumulate: true }),
             );
           }
         } else {
@@ -336,7 +341,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
             matmul(k, { label: `${name}.grad_x`, a: sampledA(), b: wq, c: gradX, M: N, N: D, K: C }),
           );
         }
-        observe.gradQuantized = { hi, lo, splitState };
+        observe.gradQuantized = { hi, lo, splitState, ...(packedSplit ? { packedCols: C } : {}) };
         observe.keptW = keptW;
         observe.keptX = keptA;
       } else {

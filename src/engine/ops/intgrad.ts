@@ -53,35 +53,6 @@ export function packSplitCodes(k: Kernels, s: PackSplitSpec): Dispatch {
   });
 }
 
-export interface PackSplitHalvesSpec {
-  label: string;
-  /** [rows, cols] f32: the bit split's codes. */
-  hi: Tensor;
-  lo: Tensor;
-  /** u32 out each: splitCodeShape(rows, cols), hi and lo packed apart (LSS weights them per row apart). */
-  hiCodes: Tensor;
-  loCodes: Tensor;
-  rows: number;
-  cols: number;
-}
-
-/** packSplitCodes 'hi' and 'lo' in one pass over the split (the two halves LSS's ∇X products read). */
-export function packSplitHalves(k: Kernels, s: PackSplitHalvesSpec): Dispatch {
-  const [codeRows, words] = splitCodeShape(s.rows, s.cols);
-  need(s.label, s.hi, s.rows * s.cols, 'hi');
-  need(s.label, s.lo, s.rows * s.cols, 'lo');
-  need(s.label, s.hiCodes, codeRows * words, 'hiCodes');
-  need(s.label, s.loCodes, codeRows * words, 'loCodes');
-  return k.dispatch({
-    shader: 'gradcodes',
-    entry: 'pack_split_halves',
-    label: s.label,
-    uniforms: [s.rows, s.cols, words, 0, f32(0), f32(0)],
-    bindings: [s.hi, s.lo, s.hiCodes, s.loCodes],
-    workgroups: grid1d(codeRows * words),
-  });
-}
-
 export interface PackLsqSpec {
   label: string;
   /** [rows, cols] f32: the forward's v = x/s (LSQ, ops/quant.ts lsqQuantize). */

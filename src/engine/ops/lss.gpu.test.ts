@@ -30,7 +30,8 @@ import {
   splitRowNorms,
 } from './lss';
 import { matmul } from './matmul';
-import { packSplitHalves, splitCodeShape } from './intgrad';
+import { splitCodeShape } from './intgrad';
+import { relativeError } from './stats';
 
 /** f32 results vs float64, relative to the largest reference value. */
 const TOL = 1e-5;
@@ -479,24 +480,50 @@ describe('lssProbabilities paired (∇W and ∇X side by side in one dispatch, w
   }
 });
 
-describe('packSplitHalves: hi and lo codes packed apart in one pass', () => {
-  it('[37, 70]: every lane equals its code, rows padded with zero lanes', async () => {
-    const [rows, cols] = [37, 70];
-    const rng = new SeededRandom(65);
-    const hi = Float64Array.from({ length: rows * cols }, () => Math.floor(rng.uniform() * 13) - 6);
-    const lo = Float64Array.from({ length: rows * cols }, () => Math.floor(rng.uniform() * 13) - 6);
-    const [codeRows, words] = splitCodeShape(rows, cols);
-    const hiCodes = h.empty([codeRows * words + TAIL], 'hiCodes');
-    const loCodes = h.empty([codeRows * words + TAIL], 'loCodes');
-    const d = await buildChecked(h.device, () => packSplitHalves(h.kernels, { label: 'halves', hi: h.upload([rows * cols], hi, 'hi'), lo: h.upload([rows * cols], lo, 'lo'), hiCodes, loCodes, rows, cols }));
-    await h.run([d]);
-    for (const [what, codes, source] of [['hi', hiCodes, hi], ['lo', loCodes, lo]] as const) {
-      const bytes = new Int8Array(Uint32Array.from(withoutTail(what, await h.readU32(codes), codeRows * words)).buffer);
-      const expected = new Int8Array(codeRows * words * 4);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[r * words * 4 + c] = source[r * cols + c];
-      expectExact(what, Array.from(bytes.slice(0, expected.length)), Array.from(expected));
-    }
-  });
+describe('the bit split packed as INT8 codes (no f32 copy), and lssCombine and relativeError reading it', () => {
+  for (const [rows, cols] of [[37, 70], [5, 700]] as const) {
+    it(`[${rows}, ${cols}]: the same codes as the reference, the same norms, state, G̃ and error as the f32 split`, async () => {
+      const [seed, stream, step] = [6, 12, 4];
+      const n = rows * cols;
+      const u = ref.uniformDraws(seed, stream, step, n);
+      const g = gradient(new SeededRandom(10 + cols), { rows, cols, zeroRows: [1], bigRows: [0] }, u);
+      const dy = h.upload([n], g, 'dy');
+      const stepState = stepStateTensor(seed, step);
+      const [codeRows, words] = splitCodeShape(rows, cols);
+      const probs = h.upload([2 * rows], Array.from({ length: 2 * rows }, (_, i) => (i % 3 === 0 ? 1 : 0.25 + (i % 5) / 10)), 'probs');
+      const run = async (packed: boolean) => {
+        const hi = packed ? h.empty([codeRows * words + TAIL], 'hi codes') : h.empty([n], 'hi');
+        const lo = packed ? h.empty([codeRows * words + TAIL], 'lo codes') : h.empty([n], 'lo');
+        const state = h.empty([4], 'state');
+        const scores = h.empty([2 * rows], 'scores');
+        const combined = h.empty([n], 'G̃');
+        const error = h.empty([1], 'error');
+        const split = { label: 'split', dy, splitState: state, stepState, stream, partials: h.empty([REDUCTION_PARTIALS], 'p'), scores, rows, cols };
+        const ds = await buildChecked(h.device, () => [
+          ...bitSplit(h.kernels, packed ? { ...split, packed: { hiCodes: hi, loCodes: lo } } : { ...split, hi, lo }),
+          ...lssCombine(h.kernels, { label: 'combine', hi, lo, packed, splitState: state, probs, stepState, stream, gradient: 'weight', out: combined, rows, cols }),
+          ...relativeError(h.kernels, { label: 'error', a: dy, b: { hi, lo, splitState: state, ...(packed ? { packedCols: cols } : {}) }, n, partials: h.empty([2 * REDUCTION_PARTIALS], 'ep'), out: error }),
+        ]);
+        expect(ds.length, 'max partial, codes and norms, combine, error (two passes)').toBe(5);
+        await h.run(ds);
+        return { hi, lo, state: await h.read(state), scores: await h.read(scores), combined: await h.read(combined), error: await h.read(error) };
+      };
+      const packed = await run(true);
+      const f32 = await run(false);
+      expectExact('splitState', packed.state, f32.state);
+      expectExact('scores', packed.scores, f32.scores);
+      expectExact('G̃', packed.combined, f32.combined);
+      expectExact('relative error', packed.error, f32.error);
+      const expected = ref.bitSplit(g, u);
+      for (const [what, codes, source] of [['hi', packed.hi, expected.hi], ['lo', packed.lo, expected.lo]] as const) {
+        const bytes = new Int8Array(Uint32Array.from(withoutTail(what, await h.readU32(codes), codeRows * words)).buffer);
+        const lanes = new Int8Array(codeRows * words * 4); // padding lanes stay 0
+        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) lanes[r * words * 4 + c] = source[r * cols + c];
+        expectExact(`${what} codes vs the reference`, Array.from(bytes), Array.from(lanes));
+      }
+      expect(packed.scores[1]).toBe(0);
+    });
+  }
 });
 
 interface Layer {

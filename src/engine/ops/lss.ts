@@ -63,10 +63,13 @@ export interface BitSplitSpec {
   label: string;
   /** [rows, cols] f32: ∇Y. */
   dy: Tensor;
-  /** [rows, cols] f32 out: ∇↑Y codes in [−6, 6], exact integers. */
-  hi: Tensor;
-  /** [rows, cols] f32 out: ∇↓Y codes in [−6, 6]. */
-  lo: Tensor;
+  /** [rows, cols] f32 out: ∇↑Y codes in [−6, 6], exact integers (unless `packed`). */
+  hi?: Tensor;
+  /** [rows, cols] f32 out: ∇↓Y codes in [−6, 6] (unless `packed`). */
+  lo?: Tensor;
+  /** Instead of hi and lo in f32: the same codes packed as INT8 operands, u32 splitCodeShape(rows, cols)
+   *  each (needs `scores`). For layers whose backward reads only codes. */
+  packed?: { hiCodes: Tensor; loCodes: Tensor } | null;
   /** [4] f32 out: [max|∇Y|, s↑ = 14/scale1, s↓ = 1/scale1, 0]; all zero when ∇Y is. */
   splitState: Tensor;
   /** u32 [seed, step], rewritten by the trainer every step. */
@@ -95,14 +98,33 @@ export function bitSplit(k: Kernels, s: BitSplitSpec): Dispatch[] {
   const n = s.rows * s.cols;
   const partials = reductionPartials(n);
   need(s.label, s.dy, n, 'dy');
-  need(s.label, s.hi, n, 'hi');
-  need(s.label, s.lo, n, 'lo');
   need(s.label, s.splitState, 4, 'splitState');
   need(s.label, s.stepState, 2, 'stepState');
   need(s.label, s.partials, partials, 'partials');
   const uniforms = [n, s.stream + LSS_STREAM_OFFSET.bitSplit, partials, s.rows, s.cols];
   if (s.scores) need(s.label, s.scores, 2 * s.rows, 'scores');
   const maxPartial = k.dispatch({ shader: 'bitsplit', entry: 'max_abs_partial', label: `${s.label}.max_partial`, uniforms, bindings: [s.dy, s.partials], workgroups: [partials, 1, 1] });
+  if (s.packed) {
+    if (!s.scores) throw new RangeError(`${s.label}: the packed bit split writes the row norms too: give scores`);
+    const words = s.rows * Math.ceil(s.cols / 4);
+    need(s.label, s.packed.hiCodes, words, 'hiCodes');
+    need(s.label, s.packed.loCodes, words, 'loCodes');
+    return [
+      maxPartial,
+      k.dispatch({
+        shader: 'bitsplit',
+        entry: 'split_codes_norms_packed',
+        label: `${s.label}.codes_norms`,
+        uniforms,
+        bindings: [s.dy, s.partials, s.stepState, s.packed.hiCodes, s.packed.loCodes, s.scores, s.splitState],
+        workgroups: gridRows(s.rows),
+      }),
+    ];
+  }
+  if (!s.hi || !s.lo) throw new RangeError(`${s.label}: give hi and lo (f32) or packed codes`);
+  need(s.label, s.hi, n, 'hi');
+  need(s.label, s.lo, n, 'lo');
+  const [hi, lo] = [s.hi, s.lo];
   if (s.scores) {
     // The codes, the norms and the max's final step in one pass (bitsplit.wgsl split_codes_norms).
     return [
@@ -112,7 +134,7 @@ export function bitSplit(k: Kernels, s: BitSplitSpec): Dispatch[] {
         entry: 'split_codes_norms',
         label: `${s.label}.codes_norms`,
         uniforms,
-        bindings: [s.dy, s.partials, s.stepState, s.hi, s.lo, s.scores, s.splitState],
+        bindings: [s.dy, s.partials, s.stepState, hi, lo, s.scores, s.splitState],
         workgroups: gridRows(s.rows),
       }),
     ];
@@ -125,7 +147,7 @@ export function bitSplit(k: Kernels, s: BitSplitSpec): Dispatch[] {
       entry: 'split_codes',
       label: `${s.label}.codes`,
       uniforms,
-      bindings: [s.dy, s.splitState, s.stepState, s.hi, s.lo],
+      bindings: [s.dy, s.splitState, s.stepState, hi, lo],
       workgroups: grid1d(n),
     }),
   ];
@@ -264,8 +286,10 @@ export function lssProbabilities(k: Kernels, s: LssProbabilitiesSpec): Dispatch 
 
 export interface LssCombineSpec {
   label: string;
+  /** The split's codes: f32 [rows, cols] each, or (`packed`) INT8 codes as bitSplit `packed` writes them. */
   hi: Tensor;
   lo: Tensor;
+  packed?: boolean;
   splitState: Tensor;
   /** [2·rows]: the probabilities from lssProbabilities. */
   probs: Tensor;
@@ -294,8 +318,9 @@ export function lssCombine(k: Kernels, s: LssCombineSpec): Dispatch[] {
   positiveInteger(s.label, s.cols, 'cols');
   baseStream(s.label, s.stream);
   const n = s.rows * s.cols;
-  need(s.label, s.hi, n, 'hi');
-  need(s.label, s.lo, n, 'lo');
+  const codes = s.packed ? s.rows * Math.ceil(s.cols / 4) : n;
+  need(s.label, s.hi, codes, 'hi');
+  need(s.label, s.lo, codes, 'lo');
   need(s.label, s.splitState, 4, 'splitState');
   need(s.label, s.probs, 2 * s.rows, 'probs');
   need(s.label, s.stepState, 2, 'stepState');
@@ -306,7 +331,7 @@ export function lssCombine(k: Kernels, s: LssCombineSpec): Dispatch[] {
   const dispatches = [
     k.dispatch({
       shader: 'lss',
-      entry: 'combine',
+      entry: s.packed ? 'combine_codes' : 'combine',
       label: `${s.label}.combine`,
       uniforms,
       bindings: [s.hi, s.lo, s.splitState, s.probs, s.stepState, s.out],

@@ -251,12 +251,14 @@ export function outlierSummary(k: Kernels, s: OutlierSummarySpec): Dispatch {
   });
 }
 
-/** The bit split ∇Y ≈ s↑·hi + s↓·lo as ops/lss.ts bitSplit leaves it. */
+/** The bit split ∇Y ≈ s↑·hi + s↓·lo as ops/lss.ts bitSplit leaves it: f32 codes, or (packedCols, the
+ *  columns of ∇Y) INT8 codes packed four to a word, rows padded to whole words (bitSplit `packed`). */
 export interface BitSplitOperand {
   hi: Tensor;
   lo: Tensor;
   /** [4]: [max|∇Y|, s↑, s↓, 0]. */
   splitState: Tensor;
+  packedCols?: number;
 }
 
 export interface RelativeErrorSpec {
@@ -288,17 +290,22 @@ export function relativeError(k: Kernels, s: RelativeErrorSpec): Dispatch[] {
   separate(s.label, s.a, s.out, 'a');
   separate(s.label, s.partials, s.out, 'partials');
   separate(s.label, s.a, s.partials, 'a');
-  const u = uniforms({ n: s.n, outOffset, partials });
+  const packedCols = 'splitState' in s.b ? s.b.packedCols : undefined;
+  const u = uniforms({ n: s.n, outOffset, partials, cols: packedCols });
   let first: Dispatch;
   if ('splitState' in s.b) {
     const b = s.b;
-    need(s.label, b.hi, s.n, 'hi');
-    need(s.label, b.lo, s.n, 'lo');
+    if (packedCols !== undefined && (!Number.isInteger(packedCols) || packedCols < 1 || s.n % packedCols !== 0)) {
+      throw new RangeError(`${s.label}: packedCols must be a positive integer dividing n, got ${packedCols}`);
+    }
+    const codes = packedCols === undefined ? s.n : (s.n / packedCols) * Math.ceil(packedCols / 4);
+    need(s.label, b.hi, codes, 'hi');
+    need(s.label, b.lo, codes, 'lo');
     need(s.label, b.splitState, 4, 'splitState');
     for (const [t, what] of [[b.hi, 'hi'], [b.lo, 'lo'], [b.splitState, 'splitState']] as const) separate(s.label, t, s.partials, what);
     first = k.dispatch({
       shader: 'stats',
-      entry: 'rel_error_split_partial',
+      entry: packedCols === undefined ? 'rel_error_split_partial' : 'rel_error_split_codes_partial',
       label: `${s.label}.partial`,
       uniforms: u,
       bindings: [s.a, b.hi, s.partials, b.lo, b.splitState],
