@@ -52,8 +52,9 @@ const F32_LAYOUTS: { bench: string; tuned: TunedLayout; use: string }[] = [
 
 /** Sorts parsed result files into their kinds: a bench report has `rows`, a tune report `results`, and
  *  the PyTorch script prints one JSON object per line. Lines that are not JSON (logs) are skipped. Rows
- *  that failed their correctness check never count; where two files hold the same row (the same name, size
- *  and path), the later file's wins, so a rerun given after an older run replaces it. */
+ *  that failed their correctness check never count; where two files hold the same row (a kernel of the same
+ *  name, size and path; a training run of the same name and model), the later file's wins, so a rerun given
+ *  after an older run replaces it. The same for the PyTorch rows. */
 export function parseTargetInputs(texts: readonly string[]): TargetInputs {
   const out: TargetInputs = { engine: [], tune: [], torch: [] };
   for (const text of texts) {
@@ -83,8 +84,12 @@ export function parseTargetInputs(texts: readonly string[]): TargetInputs {
     }
   }
   const latest = new Map<string, BenchRow>();
-  for (const r of out.engine) latest.set(JSON.stringify([r.section, r.name, r.size, r.path]), r);
+  // A training row's path names the kernels it chose at start-up, with their timings: not part of its identity.
+  for (const r of out.engine) latest.set(JSON.stringify([r.section, r.name, r.size, r.section === 'kernel' ? r.path : '']), r);
   out.engine = [...latest.values()];
+  const latestTorch = new Map<string, TorchRow>();
+  for (const r of out.torch) latestTorch.set(JSON.stringify([r.section, r.name, r.size, r.model ?? '']), r);
+  out.torch = [...latestTorch.values()];
   return out;
 }
 
