@@ -123,17 +123,23 @@ fn split_element(i: u32, largest: f32) -> vec2f {
 @group(0) @binding(6) var<storage, read_write> c_scores: array<f32>;
 @group(0) @binding(7) var<storage, read_write> c_state_out: array<f32>;
 
-@compute @workgroup_size(WG)
-fn split_codes_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
-  let row = wg.x + wg.y * 65535u;
-  if (row >= p.rows) { return; } // uniform: the barriers below stay uniform
-  let lid = lid3.x;
+// The split state from the partial maxima, in every workgroup (row 0 writes it out for the later passes).
+fn row_split_state(row: u32, lid: u32) -> vec4f {
   var m = 0.0;
   for (var j = lid; j < p.partials; j += WG) { m = max(m, c_partials[j]); }
   let state = split_state_of(workgroup_max(lid, m));
   if (row == 0u && lid == 0u) {
     for (var j = 0u; j < 4u; j++) { c_state_out[j] = state[j]; }
   }
+  return state;
+}
+
+@compute @workgroup_size(WG)
+fn split_codes_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.rows) { return; } // uniform: the barriers below stay uniform
+  let lid = lid3.x;
+  let state = row_split_state(row, lid);
   var sum_hi = 0.0;
   var sum_lo = 0.0;
   for (var c = lid; c < p.cols; c += WG) {
@@ -159,21 +165,12 @@ fn split_codes_norms(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
 @group(0) @binding(4) var<storage, read_write> c_hi_codes: array<u32>;
 @group(0) @binding(5) var<storage, read_write> c_lo_codes: array<u32>;
 
-fn code_lane(code: f32, lane: u32) -> u32 {
-  return (bitcast<u32>(i32(code)) & 0xffu) << (8u * lane);
-}
-
 @compute @workgroup_size(WG)
 fn split_codes_norms_packed(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let row = wg.x + wg.y * 65535u;
   if (row >= p.rows) { return; } // uniform: the barriers below stay uniform
   let lid = lid3.x;
-  var m = 0.0;
-  for (var j = lid; j < p.partials; j += WG) { m = max(m, c_partials[j]); }
-  let state = split_state_of(workgroup_max(lid, m));
-  if (row == 0u && lid == 0u) {
-    for (var j = 0u; j < 4u; j++) { c_state_out[j] = state[j]; }
-  }
+  let state = row_split_state(row, lid);
   let words = (p.cols + 3u) / 4u;
   var sum_hi = 0.0;
   var sum_lo = 0.0;
@@ -184,8 +181,8 @@ fn split_codes_norms_packed(@builtin(workgroup_id) wg: vec3u, @builtin(local_inv
       let c = 4u * w + lane;
       if (c >= p.cols) { break; }
       let codes = split_element(row * p.cols + c, state.x);
-      word_hi |= code_lane(codes.x, lane);
-      word_lo |= code_lane(codes.y, lane);
+      word_hi = pack_lane(word_hi, i32(codes.x), lane);
+      word_lo = pack_lane(word_lo, i32(codes.y), lane);
       sum_hi += codes.x * codes.x;
       sum_lo += codes.y * codes.y;
     }

@@ -24,9 +24,6 @@ const WG = 256u;
 
 fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
-fn pack_lane(word: u32, code: i32, lane: u32) -> u32 {
-  return word | ((bitcast<u32>(code) & 0xffu) << (8u * lane));
-}
 
 // The packing walk both entries share: word i of the output holds code row r = i / words, lanes
 // j = 4·(i mod words) + 0…3 of it; source_of gives the element of the [rows, cols] source behind a lane,

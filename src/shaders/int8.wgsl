@@ -148,9 +148,6 @@ fn source_index(r: u32, j: u32) -> u32 {
   return r * p.cols + j;
 }
 
-fn pack_lane(word: u32, code: i32, lane: u32) -> u32 {
-  return word | ((bitcast<u32>(code) & 0xffu) << (8u * lane));
-}
 
 @group(0) @binding(1) var<storage, read> q_x: array<f32>;
 @group(0) @binding(2) var<storage, read> q_scale: array<f32>; // [1], or [code rows] when per_row

@@ -135,39 +135,37 @@ fn probabilities(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id)
 @group(0) @binding(5) var<storage, read> g_step_state: array<u32>; // [seed, step]
 @group(0) @binding(6) var<storage, read_write> g_out: array<f32>; // [N, C]
 
+// Token n's two stacked rows' weights times their scales: (m_n/p_n·s↑, m_{N+n}/p_{N+n}·s↓).
+fn token_weights(token: u32) -> vec2f {
+  let seed = g_step_state[0];
+  let step = g_step_state[1];
+  return vec2f(sample_weight(g_probs[token], seed, step, token) * g_state[1],
+               sample_weight(g_probs[p.n + token], seed, step, p.n + token) * g_state[2]);
+}
+
 @compute @workgroup_size(WG)
 fn combine(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let token = wg.x + wg.y * 65535u;
   if (token >= p.n) { return; }
-  let seed = g_step_state[0];
-  let step = g_step_state[1];
-  let a = sample_weight(g_probs[token], seed, step, token) * g_state[1];
-  let b = sample_weight(g_probs[p.n + token], seed, step, p.n + token) * g_state[2];
+  let w = token_weights(token);
   let base = token * p.cols;
-  for (var c = lid3.x; c < p.cols; c += WG) { g_out[base + c] = a * g_hi[base + c] + b * g_lo[base + c]; }
+  for (var c = lid3.x; c < p.cols; c += WG) { g_out[base + c] = w.x * g_hi[base + c] + w.y * g_lo[base + c]; }
 }
 
 // --- combine on the split packed as INT8 codes (bitsplit.wgsl split_codes_norms_packed): the same G̃.
 @group(0) @binding(1) var<storage, read> gc_hi: array<u32>;
 @group(0) @binding(2) var<storage, read> gc_lo: array<u32>;
 
-fn lane_value(word: u32, lane: u32) -> f32 {
-  return f32(extractBits(bitcast<i32>(word), 8u * lane, 8u));
-}
-
 @compute @workgroup_size(WG)
 fn combine_codes(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let token = wg.x + wg.y * 65535u;
   if (token >= p.n) { return; }
-  let seed = g_step_state[0];
-  let step = g_step_state[1];
-  let a = sample_weight(g_probs[token], seed, step, token) * g_state[1];
-  let b = sample_weight(g_probs[p.n + token], seed, step, p.n + token) * g_state[2];
+  let w = token_weights(token);
   let words = (p.cols + 3u) / 4u;
   let base = token * p.cols;
   for (var c = lid3.x; c < p.cols; c += WG) {
     let at = token * words + c / 4u;
-    g_out[base + c] = a * lane_value(gc_hi[at], c % 4u) + b * lane_value(gc_lo[at], c % 4u);
+    g_out[base + c] = w.x * lane_value(gc_hi[at], c % 4u) + w.y * lane_value(gc_lo[at], c % 4u);
   }
 }
 

@@ -312,10 +312,6 @@ fn rel_error_split_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invo
 @group(0) @binding(2) var<storage, read> rc_hi: array<u32>;
 @group(0) @binding(4) var<storage, read> rc_lo: array<u32>;
 
-fn split_lane(word: u32, lane: u32) -> f32 {
-  return f32(extractBits(bitcast<i32>(word), 8u * lane, 8u));
-}
-
 @compute @workgroup_size(WG)
 fn rel_error_split_codes_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
@@ -328,7 +324,7 @@ fn rel_error_split_codes_partial(@builtin(workgroup_id) wg: vec3u, @builtin(loca
     let a = r_a[i];
     let col = i % p.cols;
     let at = (i / p.cols) * words + col / 4u;
-    let d = a - (s_hi * split_lane(rc_hi[at], col % 4u) + s_lo * split_lane(rc_lo[at], col % 4u));
+    let d = a - (s_hi * lane_value(rc_hi[at], col % 4u) + s_lo * lane_value(rc_lo[at], col % 4u));
     d2 += d * d;
     a2 += a * a;
   }

@@ -11,6 +11,7 @@ import embeddingWgsl from '../../shaders/embedding.wgsl?raw';
 import gradcodesWgsl from '../../shaders/gradcodes.wgsl?raw';
 import hadamardWgsl from '../../shaders/hadamard.wgsl?raw';
 import int8Wgsl from '../../shaders/int8.wgsl?raw';
+import int8LanesWgsl from '../../shaders/int8_lanes.wgsl?raw';
 import intmatmulWgsl from '../../shaders/intmatmul.wgsl?raw';
 import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
 import lsqWgsl from '../../shaders/lsq.wgsl?raw';
@@ -34,24 +35,24 @@ import type { Capabilities } from './device';
 import type { GpuMemory } from './memory';
 
 // WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended, the quantizers
-// rounding.wgsl.
+// rounding.wgsl, those that pack or read INT8 code lanes int8_lanes.wgsl.
 export const SHADERS = {
   attention: reduceWgsl + softmaxWgsl + attentionWgsl,
   // The baselines' quantizers (min-max, LUQ) and the symmetric b-bit ablation quantizer; own u32-key reductions.
   baselines: randomWgsl + roundingWgsl + baselinesWgsl,
   // The INT4 backward (LSS-MM, spec §3): bit split of ∇Y, leverage-score sampling, LSQ backward.
-  bitsplit: randomWgsl + reduceWgsl + roundingWgsl + bitsplitWgsl,
+  bitsplit: randomWgsl + reduceWgsl + roundingWgsl + int8LanesWgsl + bitsplitWgsl,
   colsum: colsumWgsl,
   // Cross-attention of the encoder-decoder (ops/cross-attention.ts): rectangular layouts and softmax.
   cross_attention: reduceWgsl + softmaxWgsl + crossAttentionWgsl,
   elementwise: elementwiseWgsl,
   embedding: embeddingWgsl,
   // The INT4 backward's integer operands: bit-split codes and transposed forward codes as int8 lanes.
-  gradcodes: roundingWgsl + gradcodesWgsl,
+  gradcodes: roundingWgsl + int8LanesWgsl + gradcodesWgsl,
   // The block Hadamard transform; its fused entries also LSQ-quantize and pack the result.
   hadamard: roundingWgsl + hadamardWgsl,
   // The INT8 scheme's quantizers (absmax scales, nearest and stochastic codes, transposed packing).
-  int8: randomWgsl + reduceWgsl + roundingWgsl + int8Wgsl,
+  int8: randomWgsl + reduceWgsl + roundingWgsl + int8LanesWgsl + int8Wgsl,
   // INT4/INT8 code products: the dot4I8Packed path needs the WGSL language feature
   // packed_4x8_integer_dot_product; the plain module replaces its one call, so it compiles without it.
   intmatmul: intmatmulWgsl,
@@ -62,7 +63,7 @@ export const SHADERS = {
   intmatmul_sgmat_int4: subgroupMatrixIntMatmulWgsl({ int8Codes: false, prefetch: true }),
   layernorm: reduceWgsl + layernormWgsl,
   lsq: reduceWgsl + roundingWgsl + lsqWgsl,
-  lss: randomWgsl + reduceWgsl + lssWgsl,
+  lss: randomWgsl + reduceWgsl + int8LanesWgsl + lssWgsl,
   loss: reduceWgsl + lossWgsl,
   matmul: matmulWgsl,
   // The FP16 scheme's native path: the same kernels with operand tiles held as f16 in workgroup memory.
@@ -70,7 +71,7 @@ export const SHADERS = {
   optimizer: reduceWgsl + optimizerWgsl,
   quantize: reduceWgsl + roundingWgsl + quantizeWgsl,
   // Measurements for the paper's figures (ops/stats.ts): row-norm histograms, column maxima, errors.
-  stats: reduceWgsl + statsWgsl,
+  stats: reduceWgsl + int8LanesWgsl + statsWgsl,
   // 2:4 structured sparsity (src/engine/sparsity): masks, compressed storage and its product; Sparse-QAT's
   // calibration and straight-through estimator; distillation from a dense teacher.
   sparsity: sparsityWgsl,

@@ -130,20 +130,21 @@ export interface QuantizeInt8Spec {
  * but also writes the f32 x/s this scheme never reads, takes one step per tensor, and has no zero-scale
  * case: 0/0 would be NaN there.)
  */
-export function quantizeInt8(k: Kernels, s: QuantizeInt8Spec): Dispatch {
+export function quantizeInt8(k: Kernels, s: QuantizeInt8Spec, fromMax: AbsmaxPartials | null = null): Dispatch {
   positiveInteger(s.label, s.rows, 'rows');
   positiveInteger(s.label, s.cols, 'cols');
   const [codeRows, words] = int8CodeShape(s.rows, s.cols, s.transposed);
   need(s.label, s.x, s.rows * s.cols, 'x');
   need(s.label, s.scale, s.perRow ? codeRows : 1, 'scale');
   need(s.label, s.codes, codeRows * words, 'codes');
+  if (fromMax && s.perRow) throw new RangeError(`${s.label}: the folded absmax gives one scale per tensor, not per row`);
   return k.dispatch({
     shader: 'int8',
-    entry: 'quantize_nearest',
+    entry: fromMax ? 'quantize_nearest_absmax' : 'quantize_nearest',
     label: s.label,
     constants: { TRANSPOSED: Boolean(s.transposed) },
-    uniforms: uniforms(s.rows, s.cols, { words, perRow: s.perRow }),
-    bindings: [s.x, s.scale, s.codes],
+    uniforms: uniforms(s.rows, s.cols, { words, perRow: s.perRow, partials: fromMax?.count }),
+    bindings: fromMax ? [s.x, fromMax.partials, s.codes, s.scale] : [s.x, s.scale, s.codes],
     workgroups: grid1d(codeRows * words),
   });
 }
@@ -170,7 +171,7 @@ export interface StochasticQuantizeInt8Spec {
  * clamp(⌊x/scale + u⌋, −127, 127), u = uniform_draw(seed, stream, step, i) for element i = r·cols + c of x
  * in either packing, so the two packings of one step hold the same codes. 0 where the scale is 0.
  */
-export function stochasticQuantizeInt8(k: Kernels, s: StochasticQuantizeInt8Spec): Dispatch {
+export function stochasticQuantizeInt8(k: Kernels, s: StochasticQuantizeInt8Spec, fromMax: AbsmaxPartials | null = null): Dispatch {
   positiveInteger(s.label, s.rows, 'rows');
   positiveInteger(s.label, s.cols, 'cols');
   if (!Number.isInteger(s.stream) || s.stream < 0 || s.stream > 0xffffffff) throw new RangeError(`${s.label}: stream must be a u32, got ${s.stream}`);
@@ -181,11 +182,11 @@ export function stochasticQuantizeInt8(k: Kernels, s: StochasticQuantizeInt8Spec
   need(s.label, s.codes, codeRows * words, 'codes');
   return k.dispatch({
     shader: 'int8',
-    entry: 'quantize_stochastic',
+    entry: fromMax ? 'quantize_stochastic_absmax' : 'quantize_stochastic',
     label: s.label,
     constants: { TRANSPOSED: Boolean(s.transposed) },
-    uniforms: uniforms(s.rows, s.cols, { words, stream: s.stream }),
-    bindings: [s.x, s.scale, s.stepState, s.codes],
+    uniforms: uniforms(s.rows, s.cols, { words, stream: s.stream, partials: fromMax?.count }),
+    bindings: fromMax ? [s.x, fromMax.partials, s.stepState, s.codes, s.scale] : [s.x, s.scale, s.stepState, s.codes],
     workgroups: grid1d(codeRows * words),
   });
 }
@@ -227,64 +228,36 @@ export function dequantizeRowsCols(k: Kernels, s: DequantizeRowsColsSpec): Dispa
   });
 }
 
-/** The absmax's partial maxima of a per-tensor scale (absmaxScale 'tensor', first pass). */
-function absmaxPartialPass(k: Kernels, label: string, x: Tensor, partials: Tensor, rows: number, cols: number): { dispatch: Dispatch; count: number } {
+/** The partial maxima of a per-tensor absmax (absmaxScale 'tensor', first pass), for a quantize pass that
+ *  finishes the max itself (int8.wgsl scale_from_partials) and writes the scale out. */
+export interface AbsmaxPartials {
+  partials: Tensor;
+  count: number;
+}
+
+function absmaxPartialPass(k: Kernels, label: string, x: Tensor, partials: Tensor, rows: number, cols: number): { dispatch: Dispatch; fromMax: AbsmaxPartials } {
+  positiveInteger(label, rows, 'rows');
+  positiveInteger(label, cols, 'cols');
   const count = absmaxPartials(rows, cols, 'tensor');
   need(label, partials, count, 'partials');
   return {
     dispatch: k.dispatch({ shader: 'int8', entry: 'absmax_partial', label: `${label}.absmax_partial`, uniforms: uniforms(rows, cols, { partials: count }), bindings: [x, partials], workgroups: [count, 1, 1] }),
-    count,
+    fromMax: { partials, count },
   };
 }
 
 /**
  * absmaxScale 'tensor' then quantizeInt8 (one scale per tensor) in two dispatches instead of three: the
- * quantize pass finishes the max itself (int8.wgsl scale_from_partials) and writes `scale` for the passes
- * that read it later. The same scale and codes bit for bit.
+ * quantize pass finishes the max itself and writes `scale` for the passes that read it later. The same
+ * scale and codes bit for bit.
  */
 export function absmaxQuantizeInt8(k: Kernels, s: Omit<QuantizeInt8Spec, 'perRow'> & { partials: Tensor }): Dispatch[] {
-  positiveInteger(s.label, s.rows, 'rows');
-  positiveInteger(s.label, s.cols, 'cols');
-  const [codeRows, words] = int8CodeShape(s.rows, s.cols, s.transposed);
-  need(s.label, s.x, s.rows * s.cols, 'x');
-  need(s.label, s.scale, 1, 'scale');
-  need(s.label, s.codes, codeRows * words, 'codes');
   const max = absmaxPartialPass(k, s.label, s.x, s.partials, s.rows, s.cols);
-  return [
-    max.dispatch,
-    k.dispatch({
-      shader: 'int8',
-      entry: 'quantize_nearest_absmax',
-      label: s.label,
-      constants: { TRANSPOSED: Boolean(s.transposed) },
-      uniforms: uniforms(s.rows, s.cols, { words, partials: max.count }),
-      bindings: [s.x, s.partials, s.codes, s.scale],
-      workgroups: grid1d(codeRows * words),
-    }),
-  ];
+  return [max.dispatch, quantizeInt8(k, { ...s, perRow: false }, max.fromMax)];
 }
 
 /** absmaxScale 'tensor' then stochasticQuantizeInt8 in two dispatches instead of three (as absmaxQuantizeInt8). */
 export function absmaxStochasticQuantizeInt8(k: Kernels, s: StochasticQuantizeInt8Spec & { partials: Tensor }): Dispatch[] {
-  positiveInteger(s.label, s.rows, 'rows');
-  positiveInteger(s.label, s.cols, 'cols');
-  if (!Number.isInteger(s.stream) || s.stream < 0 || s.stream > 0xffffffff) throw new RangeError(`${s.label}: stream must be a u32, got ${s.stream}`);
-  const [codeRows, words] = int8CodeShape(s.rows, s.cols, s.transposed);
-  need(s.label, s.x, s.rows * s.cols, 'x');
-  need(s.label, s.scale, 1, 'scale');
-  need(s.label, s.stepState, 2, 'stepState');
-  need(s.label, s.codes, codeRows * words, 'codes');
   const max = absmaxPartialPass(k, s.label, s.x, s.partials, s.rows, s.cols);
-  return [
-    max.dispatch,
-    k.dispatch({
-      shader: 'int8',
-      entry: 'quantize_stochastic_absmax',
-      label: s.label,
-      constants: { TRANSPOSED: Boolean(s.transposed) },
-      uniforms: uniforms(s.rows, s.cols, { words, stream: s.stream, partials: max.count }),
-      bindings: [s.x, s.partials, s.stepState, s.codes, s.scale],
-      workgroups: grid1d(codeRows * words),
-    }),
-  ];
+  return [max.dispatch, stochasticQuantizeInt8(k, s, max.fromMax)];
 }
