@@ -92,38 +92,70 @@ fn main_dynamic_quantize(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
 }
 
 fn transform_quantize(wg: vec3u, lid: u32, block: u32, scale: f32) {
-  if (!butterflies(wg, lid, block)) { return; }
+  if (!butterflies_vec4(wg, lid, block)) { return; }
   let base = tile_base(wg);
   let s = abs(step_size[0]);
-  let per_word = 32u / p.bits;
   let mask = (1u << p.bits) - 1u;
-  for (var w = lid; w < TILE / per_word; w += WG) {
-    let first = base + w * per_word;
-    if (first >= p.n) { break; }
-    var word = 0u;
-    for (var j = 0u; j < per_word; j++) {
-      // The same f32 operations as main then quantize.wgsl: X·H rounded to f32, then divided by |s|.
-      let xh = buf[w * per_word + j] * scale;
-      let v = xh / s;
-      y[first + j] = v;
-      word |= (bitcast<u32>(i32(clamp(round_half_away(v), -p.qn, p.qp))) & mask) << (p.bits * j);
-    }
-    codes[first / per_word] = word;
+  // Thread t takes the tile's values 4t … 4t + 3: one 16-byte store of v, and their 4 codes as one INT8
+  // word or half an INT4 word (rows of K codes hold whole words, the host checks, so word w is the flat
+  // values 32/bits·w …).
+  let i = 4u * lid;
+  let inside = base + i < p.n; // n is a multiple of 4 here (the host checks 32/bits | K)
+  var v = vec4<f32>();
+  var bits = 0u;
+  for (var j = 0u; j < 4u; j++) {
+    // The same f32 operations as main then quantize.wgsl: X·H rounded to f32, then divided by |s|.
+    let xh = buf[i + j] * scale;
+    v[j] = xh / s;
+    bits |= (bitcast<u32>(i32(clamp(round_half_away(v[j]), -p.qn, p.qp))) & mask) << (p.bits * j);
+  }
+  if (inside) { y4[(base + i) / 4u] = v; }
+  if (p.bits == 8u) {
+    if (inside) { codes[(base + i) / 4u] = bits; }
+    return;
+  }
+  // INT4: word w holds the codes of threads 2w (low half) and 2w + 1 (high half).
+  code_halves[lid] = bits;
+  workgroupBarrier();
+  if (lid < WG / 2u && base + 8u * lid < p.n) {
+    codes[(base + 8u * lid) / 8u] = code_halves[2u * lid] | (code_halves[2u * lid + 1u] << 16u);
   }
 }
 
 // Loads the workgroup's tile of 1024 values into `buf` and applies the butterflies of H_b (unscaled).
-// False (for the whole workgroup) when the tile starts past the end.
+// False (for the whole workgroup) when the tile starts past the end. Thread t loads the quad 4t … 4t + 3.
 fn butterflies(wg: vec3u, lid: u32, block: u32) -> bool {
   let base = tile_base(wg);
   if (base >= p.n) { return false; } // uniform across the workgroup, so the barriers below stay uniform
   // n is a multiple of b, so a partial last tile still holds whole blocks; its tail is zeros, never stored.
+  let i = 4u * lid;
+  var a = vec4<f32>();
+  for (var r = 0u; r < 4u; r++) { if (base + i + r < p.n) { a[r] = x[base + i + r]; } }
+  butterfly_stages(lid, block, a);
+  return true;
+}
+
+// The same with one 16-byte load per thread, for the fused quantize entries (n a multiple of 4 there, and
+// bindings start 256-byte aligned). A separate view of binding 1: an entry point may use only one of them.
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
+var<workgroup> code_halves: array<u32, WG>;
+
+fn butterflies_vec4(wg: vec3u, lid: u32, block: u32) -> bool {
+  let base = tile_base(wg);
+  if (base >= p.n) { return false; }
+  var a = vec4<f32>();
+  if (base + 4u * lid < p.n) { a = x4[base / 4u + lid]; }
+  butterfly_stages(lid, block, a);
+  return true;
+}
+
+// Thread t holds the quad a = values 4t … 4t + 3 of the tile.
+fn butterfly_stages(lid: u32, block: u32, a: vec4<f32>) {
+  let i = 4u * lid;
   var h = 1u;
   if (block >= 4u) {
-    // The first two stages (distances 1 and 2) on the way in: thread t loads the quad 4t … 4t + 3.
-    let i = 4u * lid;
-    var a: array<f32, 4>;
-    for (var r = 0u; r < 4u; r++) { a[r] = select(0.0, x[base + i + r], base + i + r < p.n); }
+    // The first two stages (distances 1 and 2) on the way in, in registers.
     let b0 = a[0] + a[1];
     let b1 = a[0] - a[1];
     let b2 = a[2] + a[3];
@@ -134,10 +166,7 @@ fn butterflies(wg: vec3u, lid: u32, block: u32) -> bool {
     buf[i + 3u] = b1 - b3;
     h = 4u;
   } else {
-    for (var r = 0u; r < TILE / WG; r++) {
-      let t = lid + r * WG;
-      buf[t] = select(0.0, x[base + t], base + t < p.n);
-    }
+    for (var r = 0u; r < 4u; r++) { buf[i + r] = a[r]; }
   }
   // Then two stages per barrier (radix 4): thread t owns the quad i, i + h, i + 2h, i + 3h with
   // i = (t / h)·4h + t % h, and applies the butterflies at distances h and 2h to it in registers.
@@ -171,7 +200,6 @@ fn butterflies(wg: vec3u, lid: u32, block: u32) -> bool {
     }
   }
   workgroupBarrier();
-  return true;
 }
 
 // --- Block-size search (official `dynamic` mode, spec §2): on the first batch, candidate k (block 2^k)

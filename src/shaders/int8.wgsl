@@ -66,6 +66,30 @@ fn absmax_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id
   if (lid == 0u) { m_partials[wg.x] = largest; }
 }
 
+// The same over 16-byte vectors (rows·cols a multiple of 4; the host picks it), four loads in flight per
+// thread (see bitsplit.wgsl max_abs_partial_vec4).
+@group(0) @binding(1) var<storage, read> m_x4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn absmax_partial_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
+                       @builtin(num_workgroups) nwg: vec3u) {
+  let lid = lid3.x;
+  let n4 = p.rows * p.cols / 4u;
+  let stride = nwg.x * WG;
+  var m = vec4<f32>();
+  var i = wg.x * WG + lid;
+  for (; i + 3u * stride < n4; i += 4u * stride) {
+    let a = abs(m_x4[i]);
+    let b = abs(m_x4[i + stride]);
+    let c = abs(m_x4[i + 2u * stride]);
+    let d = abs(m_x4[i + 3u * stride]);
+    m = max(m, max(max(a, b), max(c, d)));
+  }
+  for (; i < n4; i += stride) { m = max(m, abs(m_x4[i])); }
+  let largest = workgroup_max(lid, max(max(m.x, m.y), max(m.z, m.w)));
+  if (lid == 0u) { m_partials[wg.x] = largest; }
+}
+
 // --- Second pass, one workgroup: scale[0] = max/127.
 @group(0) @binding(1) var<storage, read> f_partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> f_scale: array<f32>;

@@ -136,19 +136,29 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     workgroupBarrier();
   }
 
+  // Every read (row scales, bias, C where the product accumulates) before the first store: a read of C
+  // after a store to C cannot be moved ahead of it (the addresses might alias), which would leave each
+  // thread waiting on 16 memory round trips in turn.
   let scale = p.alpha * abs(step_a[p.step_a_at]) * abs(step_b[p.step_b_at]);
+  var out: array<array<f32, 4>, 4>;
   for (var i = 0u; i < 4u; i++) {
     let gm = row0 + lid.y + 16u * i;
-    if (gm >= p.M) { continue; }
     for (var j = 0u; j < 4u; j++) {
       let gn = col0 + lid.x + 16u * j;
-      if (gn >= p.N) { continue; }
-      let at = gm * p.N + gn;
       var v = f32(acc[i][j]) * scale;
-      if (p.has_row_scale != 0u) { v *= row_scale[gm]; }
-      if (p.has_bias != 0u) { v += bias[gn]; }
-      if (p.accumulate != 0u) { v += c[at]; }
-      c[at] = v;
+      if (gm < p.M && gn < p.N) {
+        if (p.has_row_scale != 0u) { v *= row_scale[gm]; }
+        if (p.has_bias != 0u) { v += bias[gn]; }
+        if (p.accumulate != 0u) { v += c[gm * p.N + gn]; }
+      }
+      out[i][j] = v;
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let gm = row0 + lid.y + 16u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let gn = col0 + lid.x + 16u * j;
+      if (gm < p.M && gn < p.N) { c[gm * p.N + gn] = out[i][j]; }
     }
   }
 }

@@ -116,6 +116,91 @@ fn backward_partial_pair(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   if (lid == 0u) { b_partials[wg.x] = total; }
 }
 
+// --- The same over 16-byte vectors (every tensor's numel a multiple of 4; the host picks these entries):
+// a thread takes vectors i, i + stride, … two at a time, both loaded before either is stored (a load after
+// a store cannot be moved ahead of it, the bindings might alias), so more bytes are in flight per thread.
+@group(0) @binding(1) var<storage, read> b_grad4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b_v4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> b_masked4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b2_grad4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> b2_v4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> b2_masked4: array<vec4<f32>>;
+
+struct Terms4 {
+  delta_sum: f32,      // Σ δ·∇ over the 4 elements, in element order
+  masked: vec4<f32>,   // the STE-masked gradients
+}
+
+fn lsq_backward_terms4(v: vec4<f32>, g: vec4<f32>) -> Terms4 {
+  var t: Terms4;
+  for (var j = 0u; j < 4u; j++) {
+    let e = lsq_backward_term(v[j], g[j]);
+    t.delta_sum += e.x;
+    t.masked[j] = e.y;
+  }
+  return t;
+}
+
+// Workgroup `group` of `groups` over the first tensor (n/4 vectors): its threads' shares of Σ δ·∇.
+fn partial_first_vec4(group: u32, groups: u32, lid: u32) -> f32 {
+  let n4 = p.n / 4u;
+  let stride = groups * WG;
+  var acc = 0.0;
+  var i = group * WG + lid;
+  for (; i + stride < n4; i += 2u * stride) {
+    let t0 = lsq_backward_terms4(b_v4[i], b_grad4[i]);
+    let t1 = lsq_backward_terms4(b_v4[i + stride], b_grad4[i + stride]);
+    acc += t0.delta_sum;
+    acc += t1.delta_sum;
+    b_masked4[i] = t0.masked;
+    b_masked4[i + stride] = t1.masked;
+  }
+  if (i < n4) {
+    let t = lsq_backward_terms4(b_v4[i], b_grad4[i]);
+    acc += t.delta_sum;
+    b_masked4[i] = t.masked;
+  }
+  return acc;
+}
+
+// The same over the pair's second tensor (n2/4 vectors).
+fn partial_second_vec4(group: u32, groups: u32, lid: u32) -> f32 {
+  let n4 = p.n2 / 4u;
+  let stride = groups * WG;
+  var acc = 0.0;
+  var i = group * WG + lid;
+  for (; i + stride < n4; i += 2u * stride) {
+    let t0 = lsq_backward_terms4(b2_v4[i], b2_grad4[i]);
+    let t1 = lsq_backward_terms4(b2_v4[i + stride], b2_grad4[i + stride]);
+    acc += t0.delta_sum;
+    acc += t1.delta_sum;
+    b2_masked4[i] = t0.masked;
+    b2_masked4[i + stride] = t1.masked;
+  }
+  if (i < n4) {
+    let t = lsq_backward_terms4(b2_v4[i], b2_grad4[i]);
+    acc += t.delta_sum;
+    b2_masked4[i] = t.masked;
+  }
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn backward_partial_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
+                         @builtin(num_workgroups) nwg: vec3u) {
+  let total = workgroup_sum(lid3.x, partial_first_vec4(wg.x, nwg.x, lid3.x));
+  if (lid3.x == 0u) { b_partials[wg.x] = total; }
+}
+
+@compute @workgroup_size(WG)
+fn backward_partial_pair_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  var acc = 0.0;
+  if (wg.x < p.partials) { acc = partial_first_vec4(wg.x, p.partials, lid3.x); }
+  else { acc = partial_second_vec4(wg.x - p.partials, p.partials2, lid3.x); }
+  let total = workgroup_sum(lid3.x, acc);
+  if (lid3.x == 0u) { b_partials[wg.x] = total; }
+}
+
 // --- Second pass, one workgroup: ∇s, written (not accumulated) to its slot of the gradient buffer.
 @group(0) @binding(1) var<storage, read> f_partials: array<f32>;
 @group(0) @binding(2) var<storage, read> f_step: array<f32>;

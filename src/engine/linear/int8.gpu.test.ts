@@ -10,6 +10,7 @@
 // on x/scale); the tie tests use scales that are powers of two, where every quotient is exact.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, relativeError, roundF32, count, expectExact } from '../gpu/test-utils';
+import { writeTensor } from '../gpu/memory';
 import { absmaxPartials, absmaxQuantizeInt8, absmaxScale, absmaxStochasticQuantizeInt8, int8CodeShape, type Int8Scaling, quantizeInt8, scaleCount, stochasticQuantizeInt8 } from '../ops/int8';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
@@ -139,6 +140,7 @@ describe('absmaxScale: scale = max|x|/127 on the GPU', () => {
   const cases: [Int8Scaling, number, number][] = [
     ['tensor', 301, 233],
     ['tensor', 3, 5],
+    ['tensor', 300, 4],
     ['row', 37, 300],
     ['column', 1000, 70],
     ['column', 37, 45],
@@ -321,6 +323,28 @@ describe('stochasticQuantizeInt8: codes exactly equal to stochasticInt8 with the
     await h.run(ds);
     expectExact('scale', await readValues(ts, 1), [0]);
     expectExact('codes', unpackInt8(await readWords(tc, rows * words), rows, cols), new Int32Array(rows * cols));
+  });
+});
+
+describe('absmaxScale per tensor over 16-byte vectors (rows·cols a multiple of 4)', () => {
+  it('the largest |x| found in each of the four loads of a round and in the tail, [1100, 1024]', async () => {
+    // 281,600 vectors; 256 workgroups × 256 threads stride 65,536 vectors: a round loads i, i + 65,536,
+    // i + 2·65,536, i + 3·65,536; the tail takes i + 4·65,536.
+    const [rows, cols] = [1100, 1024];
+    const n = rows * cols;
+    const stride = 4 * 256 * 256;
+    const base = roundF32(new SeededRandom(5).normalArray(n, 0.5)).map((v) => Math.max(-2, Math.min(2, v)));
+    const tx = h.upload([n], base, 'x');
+    const ts = output(1, 'scale');
+    const partials = h.empty([absmaxPartials(rows, cols, 'tensor')], 'partials');
+    const ds = await buildChecked(h.device, () => absmaxScale(h.kernels, { label: 'absmax', x: tx, scale: ts, partials, rows, cols, scaling: 'tensor' }));
+    for (const [round, lane] of [[0, 3], [1, 0], [2, 1], [3, 2], [4, 3]]) {
+      const x = Float32Array.from(base);
+      x[round * stride + 4 * 1000 + lane] = -12.7;
+      writeTensor(h.device, tx, x);
+      await h.run(ds);
+      expectScales(`scale, max planted in load ${round}, lane ${lane}`, await readValues(ts, 1), refScales(Float64Array.from(x), rows, cols, 'tensor'));
+    }
   });
 });
 

@@ -43,6 +43,38 @@ const BINDINGS = [
 ];
 
 /** INT4 widening and the guarded 16-byte loads of code rows, shared by every variant. */
+/**
+ * The epilogue's store of one 16×16 result (256 i32 in `tile` from `out0`), each of the subgroup's 32
+ * invocations taking 8 values. Every read (the result, row scales, bias, and C where the product
+ * accumulates into it) comes before the first store: a read of C after a store to C cannot be hoisted
+ * by the compiler (the addresses might alias), which left the accumulating products (LSS's ∇X from the
+ * low half) waiting on 8 memory round trips in turn per result.
+ */
+function storeResultWgsl(tile: string): string[] {
+  return [
+    'fn store_result(r0: u32, c0: u32, lane: u32, out0: u32, scale: f32) {',
+    '  var v: array<f32, 8>;',
+    '  for (var q = 0u; q < 8u; q++) {',
+    '    let e = lane + 32u * q;',
+    '    let gm = r0 + e / 16u;',
+    '    let gn = c0 + e % 16u;',
+    `    v[q] = f32(${tile}[out0 + e]) * scale;`,
+    '    if (gm < p.M && gn < p.N) {',
+    '      if (p.has_row_scale != 0u) { v[q] *= row_scale[gm]; }',
+    '      if (p.has_bias != 0u) { v[q] += bias[gn]; }',
+    '      if (p.accumulate != 0u) { v[q] += c[gm * p.N + gn]; }',
+    '    }',
+    '  }',
+    '  for (var q = 0u; q < 8u; q++) {',
+    '    let e = lane + 32u * q;',
+    '    let gm = r0 + e / 16u;',
+    '    let gn = c0 + e % 16u;',
+    '    if (gm < p.M && gn < p.N) { c[gm * p.N + gn] = v[q]; }',
+    '  }',
+    '}',
+  ];
+}
+
 const CODE_HELPERS = [
   '// Four INT4 codes (the nibbles of the low 16 bits of w) as four sign-extended int8 lanes.',
   'fn int4_to_int8x4(w: u32) -> i32 {',
@@ -128,25 +160,12 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
       add('  workgroupBarrier();');
       add(`  subgroupMatrixStore<row_major>(&out_tile, 0u, acc${i}${j}, 16u);`);
       add('  workgroupBarrier();');
-      add(`  store_result(row0 + ${16 * i}u, col0 + ${16 * j}u, li, scale);`);
+      add(`  store_result(row0 + ${16 * i}u, col0 + ${16 * j}u, li, 0u, scale);`);
     }
   }
   add('}');
   add('');
-  add('fn store_result(r0: u32, c0: u32, li: u32, scale: f32) {');
-  add('  for (var e = li; e < 256u; e += 32u) {');
-  add('    let gm = r0 + e / 16u;');
-  add('    let gn = c0 + e % 16u;');
-  add('    if (gm < p.M && gn < p.N) {');
-  add('      let at = gm * p.N + gn;');
-  add('      var v = f32(out_tile[e]) * scale;');
-  add('      if (p.has_row_scale != 0u) { v *= row_scale[gm]; }');
-  add('      if (p.has_bias != 0u) { v += bias[gn]; }');
-  add('      if (p.accumulate != 0u) { v += c[at]; }');
-  add('      c[at] = v;');
-  add('    }');
-  add('  }');
-  add('}');
+  L.push(...storeResultWgsl('out_tile'));
   return L.join('\n');
 }
 
@@ -288,20 +307,7 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
   }
   add('}');
   add('');
-  add('fn store_result(r0: u32, c0: u32, lane: u32, out0: u32, scale: f32) {');
-  add('  for (var e = lane; e < 256u; e += 32u) {');
-  add('    let gm = r0 + e / 16u;');
-  add('    let gn = c0 + e % 16u;');
-  add('    if (gm < p.M && gn < p.N) {');
-  add('      let at = gm * p.N + gn;');
-  add(`      var v = f32(${out}[out0 + e]) * scale;`);
-  add('      if (p.has_row_scale != 0u) { v *= row_scale[gm]; }');
-  add('      if (p.has_bias != 0u) { v += bias[gn]; }');
-  add('      if (p.accumulate != 0u) { v += c[at]; }');
-  add('      c[at] = v;');
-  add('    }');
-  add('  }');
-  add('}');
+  L.push(...storeResultWgsl(out));
   return L.join('\n');
 }
 

@@ -109,6 +109,9 @@ describe('bitSplit (paper §4, spec §3.2): codes exactly equal the reference fe
     { rows: 37, cols: 70, zeroRows: [0, 5, 36], bigRows: [2, 11, 30], seed: 17, stream: 9, step: 3 },
     // 77,100 values: 256 partial maxima, each workgroup striding over several tiles; the max near the end.
     { rows: 300, cols: 257, zeroRows: [7], bigRows: [1, 150, 299], maxAt: 299 * 257 + 250, seed: 4242, stream: 30, step: 1234567 },
+    // 1,126,400 values (a multiple of 4): the max over 16-byte vectors, past the four-loads-per-thread loop
+    // into its tail; the max in the third load of a thread's first round.
+    { rows: 1100, cols: 1024, zeroRows: [3], bigRows: [0, 600], maxAt: 4 * (2 * 65536 + 77) + 2, seed: 77, stream: 5, step: 9 },
   ];
   for (const c of cases) {
     it(`N ${c.rows}, C ${c.cols}: hi, lo and splitState`, async () => {
@@ -178,6 +181,28 @@ describe('bitSplit (paper §4, spec §3.2): codes exactly equal the reference fe
     expectExact('hi', await h.read(thi), expected.hi);
     expectExact('lo', await h.read(tlo), expected.lo);
     expect(Array.from(await h.read(tstate))).toEqual([98, 14, 1, 0]);
+  });
+
+  it('max|∇Y| over 16-byte vectors: the largest value found in each of the four loads of a round and in the tail', async () => {
+    // 1,126,400 values: 281,600 vectors; 256 workgroups × 256 threads stride 65,536 vectors, so a thread's
+    // round loads vectors i, i + 65,536, i + 2·65,536, i + 3·65,536 and the tail takes i + 4·65,536.
+    const [rows, cols] = [1100, 1024];
+    const n = rows * cols;
+    const stride = 4 * REDUCTION_PARTIALS * 256;
+    const base = roundF32(new SeededRandom(12).normalArray(n, 0.5)).map((x) => Math.max(-2, Math.min(2, x)));
+    const tdy = h.upload([n], base, 'dy');
+    const tstate = h.empty([4], 'splitState');
+    const ds = await buildChecked(h.device, () =>
+      bitSplit(h.kernels, { label: 'split', dy: tdy, hi: h.empty([n], 'hi'), lo: h.empty([n], 'lo'), splitState: tstate, stepState: stepStateTensor(3, 4), stream: 1, partials: h.empty([REDUCTION_PARTIALS], 'p'), rows, cols }),
+    );
+    for (const [round, lane] of [[0, 0], [1, 1], [2, 2], [3, 3], [4, 1]]) {
+      const at = round * stride + 4 * 300 + lane;
+      const dy = Float32Array.from(base);
+      dy[at] = -7.5;
+      writeTensor(h.device, tdy, dy);
+      await h.run(ds);
+      expect((await h.read(tstate))[0], `max|∇Y| planted in load ${round}, lane ${lane}`).toBe(7.5);
+    }
   });
 
   it('an all-zero ∇Y gives zero codes and zero scales, no NaN', async () => {
@@ -735,6 +760,8 @@ describe('lsqBackward (paper §3.1, A.3): STE mask and ∇s = g·Σ δ·∇', ()
     [37, 45, ref.Q_N, ref.Q_P],
     [300, 257, ref.Q_N, ref.Q_P],
     [37, 45, ref.PAPER_Q_N, ref.PAPER_Q_P],
+    // 600,000 values (a multiple of 4): over 16-byte vectors, two per round and then the tail.
+    [600, 1000, ref.Q_N, ref.Q_P],
   ];
   for (const [rows, cols, qn, qp] of cases) {
     it(`[${rows}, ${cols}], range [−${qn}, ${qp}]: gradMasked exact, gradStep written to its slot of a flat buffer`, async () => {
@@ -767,9 +794,10 @@ describe('lsqBackward (paper §3.1, A.3): STE mask and ∇s = g·Σ δ·∇', ()
     });
   }
 
-  it('paired (a layer\'s W and X in the same two dispatches): each tensor as lsqBackward alone, partials side by side', async () => {
-    // [C, D] = [37, 45] (7 partials) with [N, D] = [300, 257] (256 partials): the second set starts past the first.
-    const tensors = [[37 * 45, 0.05], [300 * 257, -0.02]] as const;
+  for (const tensors of [[[37 * 45, 0.05], [300 * 257, -0.02]], [[36 * 48, 0.05], [600 * 1000, -0.02]]] as const) {
+  it(`paired (a layer's W and X in the same two dispatches): each tensor as lsqBackward alone, partials side by side, ${tensors.map(([n]) => n).join(' and ')} values`, async () => {
+    // [C, D] = [37, 45] (7 partials) with [N, D] = [300, 257] (256 partials): the second set starts past the
+    // first; then both multiples of 4 (16-byte vectors), the second long enough for two vectors per round.
     const rng = new SeededRandom(96);
     const data = tensors.map(([numel, step]) => {
       const v = roundF32(rng.normalArray(numel, 4.5));
@@ -793,6 +821,7 @@ describe('lsqBackward (paper §3.1, A.3): STE mask and ∇s = g·Σ δ·∇', ()
       expectRelative(`gradStep ${what}`, withoutTail(what, await h.read(o.gradStep), 1), [d.expected.gradStep]);
     }
   });
+  }
 
   it('a stored negative step: the forward used |s|, so ∇ wrt the stored s is −(∇ wrt |s|)', async () => {
     const numel = 37 * 45;

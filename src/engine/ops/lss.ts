@@ -39,6 +39,12 @@ export function reductionPartials(n: number): number {
   return Math.max(1, Math.min(REDUCTION_PARTIALS, Math.ceil(n / 256)));
 }
 
+/** A streaming pass's entry over 16-byte vectors (`<entry>_vec4`) where every tensor it reads has a
+ *  multiple of 4 values, else the scalar one: the same results (sums in another order). */
+export function vectorEntry(entry: string, ...numels: number[]): string {
+  return numels.every((n) => n % 4 === 0) ? `${entry}_vec4` : entry;
+}
+
 function need(label: string, t: Tensor, n: number, what: string): void {
   if (t.size < n) throw new RangeError(`${label}: ${what} has ${t.size} values, needs ${n}`);
 }
@@ -103,7 +109,7 @@ export function bitSplit(k: Kernels, s: BitSplitSpec): Dispatch[] {
   need(s.label, s.partials, partials, 'partials');
   const uniforms = [n, s.stream + LSS_STREAM_OFFSET.bitSplit, partials, s.rows, s.cols];
   if (s.scores) need(s.label, s.scores, 2 * s.rows, 'scores');
-  const maxPartial = k.dispatch({ shader: 'bitsplit', entry: 'max_abs_partial', label: `${s.label}.max_partial`, uniforms, bindings: [s.dy, s.partials], workgroups: [partials, 1, 1] });
+  const maxPartial = k.dispatch({ shader: 'bitsplit', entry: vectorEntry('max_abs_partial', n), label: `${s.label}.max_partial`, uniforms, bindings: [s.dy, s.partials], workgroups: [partials, 1, 1] });
   if (s.packed) {
     if (!s.scores) throw new RangeError(`${s.label}: the packed bit split writes the row norms too: give scores`);
     const words = s.rows * Math.ceil(s.cols / 4);
@@ -457,7 +463,7 @@ export function lsqBackward(k: Kernels, s: LsqBackwardSpec): Dispatch[] {
     return [
       k.dispatch({
         shader: 'lsq',
-        entry: 'backward_partial_pair',
+        entry: vectorEntry('backward_partial_pair', s.numel, b.numel),
         label: `${s.label}.partial`,
         uniforms,
         bindings: [s.grad, s.v, s.gradMasked, s.partials, b.grad, b.v, b.gradMasked],
@@ -469,7 +475,7 @@ export function lsqBackward(k: Kernels, s: LsqBackwardSpec): Dispatch[] {
   return [
     k.dispatch({
       shader: 'lsq',
-      entry: 'backward_partial',
+      entry: vectorEntry('backward_partial', s.numel),
       label: `${s.label}.partial`,
       uniforms,
       bindings: [s.grad, s.v, s.gradMasked, s.partials],
