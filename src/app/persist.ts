@@ -4,9 +4,11 @@
 import type { RunRecord } from './runs';
 
 const DB_NAME = 'int4-train-playground';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const RUNS = 'runs';
 const CHECKPOINTS = 'checkpoints';
+/** Version 2: the start-up kernel tunings per adapter (engine/train/startup-tuning.ts, TuningStore). */
+const TUNINGS = 'tunings';
 
 let dbPromise: Promise<IDBDatabase | null> | null = null;
 
@@ -25,6 +27,7 @@ function openDb(): Promise<IDBDatabase | null> {
       const db = request.result;
       if (!db.objectStoreNames.contains(RUNS)) db.createObjectStore(RUNS, { keyPath: 'id' });
       if (!db.objectStoreNames.contains(CHECKPOINTS)) db.createObjectStore(CHECKPOINTS);
+      if (!db.objectStoreNames.contains(TUNINGS)) db.createObjectStore(TUNINGS);
     };
     request.onsuccess = () => resolve(request.result);
     // Storage refused (quota, private mode): runs are simply not kept.
@@ -83,4 +86,18 @@ export async function checkpointIds(): Promise<string[]> {
 
 export async function deleteCheckpoint(runId: string): Promise<void> {
   await withStore(CHECKPOINTS, 'readwrite', (s) => s.delete(runId));
+}
+
+/** A remembered start-up tuning (the engine validates what it reads), or null. */
+export async function loadTuning(key: string): Promise<unknown> {
+  return (await withStore<unknown>(TUNINGS, 'readonly', (s) => s.get(key))) ?? null;
+}
+
+export async function saveTuning(key: string, value: unknown): Promise<void> {
+  await withStore(TUNINGS, 'readwrite', (s) => s.put(value, key));
+}
+
+/** Forgets every remembered tuning: the next run on each adapter tunes from scratch. */
+export async function forgetTunings(): Promise<void> {
+  await withStore(TUNINGS, 'readwrite', (s) => s.clear());
 }

@@ -19,7 +19,9 @@ import { checkCheckpointConsistent, runFromCheckpoint } from '../engine/train/ru
 import type { NamedTensor } from '../engine/train/trainer';
 import { classifyError, type LabConfig, labProblems, labRunConfigs } from './sparsity-lab';
 import type { FromSparsityWorker, LabErrorKind, ToSparsityWorker, WeightSnapshot } from './sparsity-messages';
-import { loadBundledDataset, yieldToEvents } from './worker-common';
+import { loadBundledDataset, rememberTuningsInBrowser, yieldToEvents } from './worker-common';
+
+rememberTuningsInBrowser();
 
 declare const self: DedicatedWorkerGlobalScope;
 

@@ -13,7 +13,9 @@ import { NonFiniteError, Trainer } from '../engine/train/trainer';
 import { classifyError } from './bench';
 import { planOf, rungRunConfig, SWEEP_DATASET, sweepLadder, sweepLimitError, sweepProblems } from './sweep';
 import type { FromSweepWorker, SweepErrorKind, SweepRequest, ToSweepWorker } from './sweep-messages';
-import { loadBundledDataset, yieldToEvents } from './worker-common';
+import { loadBundledDataset, rememberTuningsInBrowser, yieldToEvents } from './worker-common';
+
+rememberTuningsInBrowser();
 
 declare const self: DedicatedWorkerGlobalScope;
 

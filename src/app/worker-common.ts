@@ -3,6 +3,14 @@
 import type { Architecture } from '../engine/config';
 import { type Dataset, DatasetError } from '../engine/data';
 import { BUNDLED_TEXT_FILES, openDataset } from '../engine/data/open';
+import { setTuningStore } from '../engine/train/startup-tuning';
+import { loadTuning, saveTuning } from './persist';
+
+/** Start-up kernel tunings remembered in this browser's IndexedDB, so a reload re-checks the chosen
+ *  kernels instead of timing every candidate again (where IndexedDB is missing, nothing is remembered). */
+export function rememberTuningsInBrowser(): void {
+  setTuningStore({ load: loadTuning, save: saveTuning });
+}
 
 /** A bundled dataset, its text fetched relative to the page: never '/datasets/…', since the site may be
  *  served from a sub-path. The architecture decides what a name opens (e.g. `reverse` as a GPT task or

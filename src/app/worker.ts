@@ -23,7 +23,9 @@ import { type ArchEvaluation, classificationEvaluation, exactMatchPairs, transla
 import { type AttentionExample, attentionExampleProblem, defaultAttentionExample, shownAttentionMap } from './attention';
 import { architectureOf, DEFAULT_ATTENTION_EVERY, type PageConfig, pageWording, runConfigFor } from './config';
 import type { AdapterSummary, ErrorKind, FromWorker, RecoverAction, RunSpec, ToWorker } from './messages';
-import { loadBundledDataset, yieldToEvents } from './worker-common';
+import { loadBundledDataset, rememberTuningsInBrowser, yieldToEvents } from './worker-common';
+
+rememberTuningsInBrowser();
 
 declare const self: DedicatedWorkerGlobalScope;
 

@@ -37,6 +37,9 @@ export interface IntMatmulTuning {
   shapes: IntProductShape[];
   method: TimingMethod;
   seconds: number;
+  /** Set when the candidates were only the default and an earlier tuning's remembered choice
+   *  (train/startup-tuning.ts): when that tuning ran (ISO date). */
+  remembered?: string;
 }
 
 export function describeIntChoice(c: IntMatmulChoice): string {
@@ -181,5 +184,7 @@ export function summarizeIntTuning(t: IntMatmulTuning): string {
   const chosen = t.candidates.find((c) => c.choice === t.chosen);
   const base = t.candidates[0];
   const speed = (r: IntCandidateResult | undefined) => (r?.tops != null ? `${r.tops.toPrecision(3)} TOP/s` : '?');
-  return chosen === base ? `integer products: ${base.name} (${speed(base)}, fastest of ${t.candidates.length})` : `integer products tuned at start-up: ${chosen?.name} (${speed(chosen)} vs ${speed(base)} for ${base.name})`;
+  const remembered = t.remembered ? `; chosen by a tuning on ${t.remembered.slice(0, 10)}, checked and timed again` : '';
+  if (chosen === base) return `integer products: ${base.name} (${speed(base)}${t.remembered ? remembered : `, fastest of ${t.candidates.length}`})`;
+  return `integer products tuned at start-up: ${chosen?.name} (${speed(chosen)} vs ${speed(base)} for ${base.name}${remembered})`;
 }

@@ -94,13 +94,17 @@ export interface MatmulTuning {
   method: TimingMethod;
   /** Wall-clock seconds the whole tuning took (compilation, checks and timing). */
   seconds: number;
+  /** Set when the candidates were only an earlier tuning's remembered choices (train/startup-tuning.ts):
+   *  when that tuning ran (ISO date). */
+  remembered?: string;
 }
 
 export interface TuneMatmulOptions {
   /** The products to time: the same list for every layout, or a list per layout. */
   shapes: readonly MatmulShape[] | Partial<Record<TunedLayout, readonly MatmulShape[]>>;
-  /** Default MATMUL_TILE_CANDIDATES. The built-in kernel always runs too. */
-  candidates?: readonly MatmulTileConfig[];
+  /** Default MATMUL_TILE_CANDIDATES: the same list for every layout, or a list per layout (a layout
+   *  missing from it gets the default). The built-in kernel always runs too. */
+  candidates?: readonly MatmulTileConfig[] | Partial<Record<TunedLayout, readonly MatmulTileConfig[]>>;
   /** Timed passes per candidate (the median is kept; default 5). */
   repeats?: number;
   /** Default all three. */
@@ -248,6 +252,12 @@ function shapesFor(o: TuneMatmulOptions, layout: TunedLayout): MatmulShape[] {
   return [...(list ?? [])];
 }
 
+function candidatesFor(o: TuneMatmulOptions, layout: TunedLayout): readonly MatmulTileConfig[] {
+  if (!o.candidates) return MATMUL_TILE_CANDIDATES;
+  if (Array.isArray(o.candidates)) return o.candidates;
+  return (o.candidates as Partial<Record<TunedLayout, readonly MatmulTileConfig[]>>)[layout] ?? MATMUL_TILE_CANDIDATES;
+}
+
 function checkShapes(layout: TunedLayout, shapes: readonly MatmulShape[]): void {
   for (const s of shapes) {
     for (const [name, v] of Object.entries({ M: s.M, N: s.N, K: s.K, batch: s.batch ?? 1 })) {
@@ -303,7 +313,7 @@ async function tuneLayout(
   o: TuneMatmulOptions,
   result: MatmulTuning,
 ): Promise<LayoutTuning> {
-  const candidates = o.candidates ?? MATMUL_TILE_CANDIDATES;
+  const candidates = candidatesFor(o, l.layout);
   const generate = o.generate ?? tiledMatmulShader;
   const minSpeedup = o.minSpeedup ?? 1.02;
   const timing: TimingOptions = { warmups: 1, repeats: o.repeats ?? 5, targetPassSeconds: 0.02, maxPerPass: 200, ...o.timing };

@@ -5,13 +5,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN, type RunConfig } from '../config';
 import type { GpuContext } from '../gpu/device';
-import { testGpu } from '../gpu/test-device';
+import { freshTestGpu, testGpu } from '../gpu/test-device';
 import { GpuMemory } from '../gpu/memory';
 import { Kernels } from '../gpu/kernels';
 import { SGMAT_BASE_TILING } from '../ops/intmatmul-sgmat';
 import { summarizeIntTuning, tuneIntMatmul } from '../ops/intmatmul-tune';
 import { intMatmul, setIntMatmulChoice } from '../ops/quant';
-import { matmulTuningSkipped, runIntShapes, runLinearShapes, startupIntTuning, startupMatmulTuning, summarizeMatmulTuning } from './startup-tuning';
+import { tileConfigId } from '../ops/matmul-tiled';
+import { matmulTuningSkipped, runIntShapes, runLinearShapes, setTuningStore, startupIntTuning, startupMatmulTuning, summarizeMatmulTuning, type TuningStore } from './startup-tuning';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -111,3 +112,125 @@ describe('start-up tuning of the f32 products', () => {
     }
   }, 120_000);
 });
+
+/** A TuningStore in memory, recording what was saved. */
+function memoryStore(initial: Record<string, unknown> = {}): TuningStore & { values: Map<string, unknown>; saves: number } {
+  const values = new Map(Object.entries(initial));
+  const store = {
+    values,
+    saves: 0,
+    load: async (key: string) => values.get(key) ?? null,
+    save: async (key: string, value: unknown) => {
+      store.saves++;
+      values.set(key, JSON.parse(JSON.stringify(value)));
+    },
+  };
+  return store;
+}
+
+/** A new device described as a discrete GPU: a new process, as far as the in-process cache knows. */
+async function discreteGpu(): Promise<GpuContext> {
+  const fresh = await freshTestGpu();
+  return { ...fresh, adapterInfo: { ...fresh.adapterInfo, vendor: 'nvidia', architecture: 'hopper', device: 'H100', description: 'NVIDIA H100', isFallbackAdapter: false } };
+}
+
+describe('start-up tunings remembered across processes (a TuningStore)', () => {
+  const C1 = { tileM: 32, tileN: 32, tileK: 8, threadM: 4, threadN: 4, vectorLoads: true, doubleBuffer: true };
+  const C2 = { tileM: 32, tileN: 64, tileK: 8, threadM: 4, threadN: 8, vectorLoads: true, doubleBuffer: true };
+  // More workgroup memory than any device allows: always dropped ("not run").
+  const TOO_BIG = { tileM: 64, tileN: 64, tileK: 4096, threadM: 4, threadN: 4, vectorLoads: true, doubleBuffer: false };
+  const pool = [C1, C2, TOO_BIG];
+  const int4: RunConfig = { ...config, train: { ...config.train, precision: 'int4' } };
+  const names = (t: Awaited<ReturnType<typeof startupMatmulTuning>>, layout: 'NT' | 'NN' | 'TN') => t!.layouts[layout]!.candidates.map((c) => c.name);
+  const fullNames = ['built-in', ...pool.map(tileConfigId)];
+
+  it('a full tuning is remembered; the next process checks and times only the remembered choices, and says so', async () => {
+    const store = memoryStore();
+    setTuningStore(store);
+    try {
+      const first = (await startupMatmulTuning(await discreteGpu(), config, { candidates: pool }))!;
+      for (const layout of ['NT', 'NN', 'TN'] as const) expect(names(first, layout)).toEqual(fullNames);
+      expect(first.remembered).toBeUndefined();
+      expect(store.saves).toBe(1);
+      const [[key, record]] = [...store.values];
+      expect(key).toContain('NVIDIA H100');
+      const chosen = (record as { chosen: Record<string, string | null> }).chosen;
+      for (const layout of ['NT', 'NN', 'TN'] as const) expect(chosen[layout]).toBe(first.layouts[layout]!.chosen ? tileConfigId(first.layouts[layout]!.chosen!) : null);
+
+      // Another process: a record choosing C2 for the forward, the built-in kernel for ∇X, C1 for ∇W.
+      store.values.set(key, { ...(record as object), savedAt: '2026-01-02T03:04:05.000Z', chosen: { NT: tileConfigId(C2), NN: null, TN: tileConfigId(C1) } });
+      const again = (await startupMatmulTuning(await discreteGpu(), config, { candidates: pool }))!;
+      expect(names(again, 'NT')).toEqual(['built-in', tileConfigId(C2)]);
+      expect(names(again, 'NN')).toEqual(['built-in']);
+      expect(names(again, 'TN')).toEqual(['built-in', tileConfigId(C1)]);
+      for (const layout of ['NT', 'TN'] as const) {
+        const [builtin, candidate] = again.layouts[layout]!.candidates;
+        expect(candidate.check).toMatch(/vs float64/);
+        expect(again.layouts[layout]!.chosen === null).toBe(!(candidate.tflops! >= 1.02 * builtin.tflops!));
+      }
+      expect(again.remembered).toBe('2026-01-02T03:04:05.000Z');
+      expect(summarizeMatmulTuning(again, null)).toContain('the choices of a tuning on 2026-01-02, checked and timed again');
+      expect(store.saves).toBe(1);
+    } finally {
+      setTuningStore(null);
+    }
+  }, 240_000);
+
+  it('a record that names an unknown kernel, one that fails its check, an old version or a failing store: the full tuning runs', async () => {
+    const run = async (store: TuningStore) => {
+      setTuningStore(store);
+      try {
+        return (await startupMatmulTuning(await discreteGpu(), config, { candidates: pool }))!;
+      } finally {
+        setTuningStore(null);
+      }
+    };
+    const probe = memoryStore();
+    await run(probe);
+    const [[key, record]] = [...probe.values];
+    const cases: [string, unknown][] = [
+      ['unknown config', { ...(record as object), chosen: { NT: 'no-such-tile', NN: null, TN: null } }],
+      ['fails its check', { ...(record as object), chosen: { NT: tileConfigId(TOO_BIG), NN: null, TN: null } }],
+      ['old version', { ...(record as object), version: 0 }],
+      ['not an object', 'garbage'],
+    ];
+    for (const [what, value] of cases) {
+      const store = memoryStore({ [key]: value });
+      const t = await run(store);
+      for (const layout of ['NT', 'NN', 'TN'] as const) expect(names(t, layout), what).toEqual(fullNames);
+      expect(t.remembered, what).toBeUndefined();
+      expect(store.saves, `${what}: the new tuning replaces the record`).toBe(1);
+    }
+    const failing: TuningStore = { load: async () => { throw new Error('quota'); }, save: async () => { throw new Error('quota'); } };
+    const t = await run(failing);
+    expect(names(t, 'NT')).toEqual(fullNames);
+  }, 600_000);
+
+  it('integer products: the remembered kernel is checked exactly and timed next to the default', async () => {
+    const store = memoryStore();
+    setTuningStore(store);
+    try {
+      const first = (await startupIntTuning(await discreteGpu(), int4))!;
+      expect(first.candidates.map((c) => c.name)).toEqual(['dot4I8Packed', 'plain integer']);
+      const [[key, record]] = [...store.values];
+      store.values.set(key, { ...(record as object), savedAt: '2026-03-04T00:00:00.000Z', chosen: ['plain', null] });
+      const again = (await startupIntTuning(await discreteGpu(), int4))!;
+      expect(again.candidates.map((c) => c.name)).toEqual(['dot4I8Packed', 'plain integer']);
+      for (const c of again.candidates) expect(c.check).toMatch(/^exact on int4 and int8 codes/);
+      expect(again.remembered).toBe('2026-03-04T00:00:00.000Z');
+      expect(summarizeIntTuning(again)).toContain('tuning on 2026-03-04, checked and timed again');
+      // The default remembered: only it runs.
+      store.values.set(key, { ...(record as object), chosen: ['dot4', null] });
+      const base = (await startupIntTuning(await discreteGpu(), int4))!;
+      expect(base.candidates.map((c) => c.name)).toEqual(['dot4I8Packed']);
+      // A kernel this device does not offer: the full tuning.
+      store.values.set(key, { ...(record as object), chosen: ['subgroup-matrix', { subgroupsM: 1, subgroupsN: 1, sliceK: 32 }] });
+      const full = (await startupIntTuning(await discreteGpu(), int4))!;
+      expect(full.candidates.map((c) => c.name)).toEqual(['dot4I8Packed', 'plain integer']);
+      expect(full.remembered).toBeUndefined();
+    } finally {
+      setTuningStore(null);
+    }
+  }, 240_000);
+});
+

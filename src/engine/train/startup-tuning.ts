@@ -11,13 +11,90 @@
 // which changes only the order of f32 additions; TrainConfig.matmulTuning 'off' keeps the built-in kernel
 // for runs that must repeat bit for bit across processes. Within a process, tunings are cached per device
 // and shape list, so every later run on the same device and shapes gets the same choice.
+//
+// Across processes (the app: across page loads), a TuningStore remembers each full tuning's choices per
+// adapter, shape list and candidate list. A remembered choice is not trusted blindly: it is checked
+// against float64 (exactly, for the integer kernels) and timed again next to the default kernel, which
+// costs a few kernels instead of every candidate (at d_model 2048 on an H200 the full tuning took about
+// 18 s of a 25.6 s start-up). If the remembered kernel fails its check, the full tuning runs again.
 import { quantizerChoice, type RunConfig } from '../config';
-import { type IntMatmulTuning, type IntProductShape, tuneIntMatmul } from '../ops/intmatmul-tune';
+import { type IntMatmulTuning, type IntProductShape, intMatmulCandidates, tuneIntMatmul } from '../ops/intmatmul-tune';
+import type { IntMatmulChoice } from '../ops/quant';
 import type { GpuContext } from '../gpu/device';
 import { GpuMemory } from '../gpu/memory';
 import { Kernels } from '../gpu/kernels';
-import { describeTileConfig, type MatmulTileConfig } from '../ops/matmul-tiled';
-import { linearLayersTuningShapes, type MatmulTuning, shouldTune, TUNED_LAYOUTS, tuneMatmul } from '../ops/matmul-tune';
+import { describeTileConfig, MATMUL_TILE_CANDIDATES, type MatmulTileConfig, tileConfigId } from '../ops/matmul-tiled';
+import { linearLayersTuningShapes, type MatmulTuning, shouldTune, TUNED_LAYOUTS, type TunedLayout, tuneMatmul } from '../ops/matmul-tune';
+
+/** Where start-up tunings are remembered between processes or page loads (the app: IndexedDB). Values are
+ *  plain JSON. A store that fails (quota, private mode) only costs the full tuning. */
+export interface TuningStore {
+  load(key: string): Promise<unknown>;
+  save(key: string, value: unknown): Promise<void>;
+}
+
+let tuningStore: TuningStore | null = null;
+
+/** The store later start-up tunings of this process (or worker) use; null: none (the default). */
+export function setTuningStore(store: TuningStore | null): void {
+  tuningStore = store;
+}
+
+/** Bumped when what a remembered record means changes: older records are then ignored. */
+const REMEMBERED_VERSION = 1;
+
+interface Remembered<T> {
+  version: number;
+  /** When the full tuning ran (ISO date). */
+  savedAt: string;
+  chosen: T;
+}
+
+function storeKey(what: string, gpu: GpuContext, details: unknown): string {
+  const a = gpu.adapterInfo;
+  return `${what}|${a.vendor}|${a.architecture}|${a.device}|${a.description}|${JSON.stringify(details)}`;
+}
+
+async function loadRemembered(key: string): Promise<Remembered<unknown> | null> {
+  try {
+    const v = (await tuningStore?.load(key)) as Partial<Remembered<unknown>> | null | undefined;
+    if (!v || typeof v !== 'object' || v.version !== REMEMBERED_VERSION || typeof v.savedAt !== 'string' || v.chosen === undefined) return null;
+    return v as Remembered<unknown>;
+  } catch {
+    return null;
+  }
+}
+
+async function saveRemembered(key: string, chosen: unknown, log?: (line: string) => void): Promise<void> {
+  try {
+    const record: Remembered<unknown> = { version: REMEMBERED_VERSION, savedAt: new Date().toISOString(), chosen };
+    await tuningStore?.save(key, record);
+  } catch (e) {
+    log?.(`could not remember the tuning: ${(e as Error).message}`);
+  }
+}
+
+/** The remembered f32 choices as one-candidate lists per layout (empty: the built-in kernel), or null
+ *  when the record names a layout or config that the candidate list does not have. */
+function rememberedTileCandidates(chosen: unknown, pool: readonly MatmulTileConfig[]): Record<TunedLayout, MatmulTileConfig[]> | null {
+  if (!chosen || typeof chosen !== 'object') return null;
+  const out = {} as Record<TunedLayout, MatmulTileConfig[]>;
+  for (const { layout } of TUNED_LAYOUTS) {
+    const id = (chosen as Record<string, unknown>)[layout];
+    const config = pool.find((c) => tileConfigId(c) === id);
+    if (id !== null && !config) return null;
+    out[layout] = config ? [config] : [];
+  }
+  return out;
+}
+
+/** The remembered integer kernel among the device's candidates (the default first), or null. */
+function rememberedIntCandidates(chosen: unknown, candidates: readonly IntMatmulChoice[]): IntMatmulChoice[] | null {
+  const same = (c: IntMatmulChoice) => JSON.stringify([c.path, c.tiling ?? null]) === JSON.stringify(chosen);
+  const found = candidates.find(same);
+  if (!found || candidates.length === 0) return null;
+  return found === candidates[0] ? [found] : [candidates[0], found];
+}
 
 const cache = new WeakMap<GPUDevice, Map<string, Promise<MatmulTuning>>>();
 const intCache = new WeakMap<GPUDevice, Map<string, Promise<IntMatmulTuning>>>();
@@ -64,7 +141,21 @@ export async function startupIntTuning(gpu: GpuContext, config: RunConfig, o: { 
   const integer = config.train.precision === 'int8' || (q !== null && (q.forward === 'hq' || q.forward === 'lsq'));
   if (!integer) return null;
   const shapes = runIntShapes(config);
-  return tunedOnce(intCache, gpu, JSON.stringify(shapes), 'integer product', (k) => tuneIntMatmul(k, { shapes, log: o.log }), o.log);
+  return tunedOnce(intCache, gpu, JSON.stringify(shapes), 'integer product', async (k) => {
+    const all = intMatmulCandidates(k);
+    const key = storeKey('int-matmul', gpu, [shapes, all.map((c) => [c.path, c.tiling ?? null])]);
+    const remembered = await loadRemembered(key);
+    const candidates = remembered ? rememberedIntCandidates(remembered.chosen, all) : null;
+    if (remembered && candidates) {
+      const again = await tuneIntMatmul(k, { shapes, candidates, log: o.log });
+      // Still right on this device: keep it. A remembered kernel that now fails its check is forgotten.
+      if (again.candidates.every((c) => c.dropped === undefined)) return { ...again, remembered: remembered.savedAt };
+      o.log?.('the remembered integer kernel failed its check: tuning again');
+    }
+    const tuning = await tuneIntMatmul(k, { shapes, log: o.log });
+    await saveRemembered(key, [tuning.chosen.path, tuning.chosen.tiling ?? null], o.log);
+    return tuning;
+  }, o.log);
 }
 
 /** Why a run keeps the built-in f32 kernel without tuning, or null when it tunes. */
@@ -96,8 +187,24 @@ export async function startupMatmulTuning(gpu: GpuContext, config: RunConfig, o:
   if (matmulTuningSkipped(gpu, config) !== null) return null;
   const shapes = linearLayersTuningShapes(runLinearShapes(config));
   const key = JSON.stringify([shapes, o.candidates ?? null]);
+  const pool = o.candidates ?? MATMUL_TILE_CANDIDATES;
+  const remember = storeKey('f32-matmul', gpu, [shapes, pool.map(tileConfigId)]);
   // Three timed passes of ≈10 ms per candidate and layout: seconds at start-up, not minutes.
-  return tunedOnce(cache, gpu, key, 'f32 matmul', (k) => tuneMatmul(k, { shapes, candidates: o.candidates, repeats: 3, timing: { targetPassSeconds: 0.01 }, log }), log);
+  const tune = (k: Kernels, candidates: readonly MatmulTileConfig[] | Record<TunedLayout, MatmulTileConfig[]>) =>
+    tuneMatmul(k, { shapes, candidates, repeats: 3, timing: { targetPassSeconds: 0.01 }, log });
+  return tunedOnce(cache, gpu, key, 'f32 matmul', async (k) => {
+    const remembered = await loadRemembered(remember);
+    const candidates = remembered ? rememberedTileCandidates(remembered.chosen, pool) : null;
+    if (remembered && candidates) {
+      const again = await tune(k, candidates);
+      const failed = TUNED_LAYOUTS.some(({ layout }) => again.layouts[layout]?.candidates.some((c) => c.config !== null && c.dropped !== undefined));
+      if (!failed) return { ...again, remembered: remembered.savedAt };
+      log?.('a remembered f32 tile config failed its check: tuning again');
+    }
+    const tuning = await tune(k, pool);
+    await saveRemembered(remember, Object.fromEntries(TUNED_LAYOUTS.map(({ layout }) => [layout, tuning.layouts[layout]?.chosen ? tileConfigId(tuning.layouts[layout]!.chosen!) : null])), log);
+    return tuning;
+  }, log);
 }
 
 /** One line for the kernel path: what each tuned layout runs and its speed against the built-in kernel. */
@@ -110,5 +217,6 @@ export function summarizeMatmulTuning(t: MatmulTuning | null, skipped: string | 
     const speed = (x: number | null | undefined) => (x !== null && x !== undefined && Number.isFinite(x) ? `${x.toPrecision(3)} TFLOP/s` : '?');
     return [best ? `${layout} ${describeTileConfig(l.chosen!).split(',').slice(0, 2).join(',')} (${speed(best.tflops)} vs built-in ${speed(l.builtinTflops)})` : `${layout} built-in (${speed(l.builtinTflops)}, fastest)`];
   });
-  return `f32 products tuned at start-up: ${parts.join('; ')}`;
+  const remembered = t.remembered ? ` (the choices of a tuning on ${t.remembered.slice(0, 10)}, checked and timed again)` : '';
+  return `f32 products tuned at start-up: ${parts.join('; ')}${remembered}`;
 }
