@@ -11,6 +11,7 @@
 #                                           engine's defaults (fused attention, tuned f32 tiles)
 #   bash scripts/gpu-session.sh baseline    the same with separate attention and built-in tiles
 #   bash scripts/gpu-session.sh profile     per-kernel GPU time of a d2048 INT4 step and an FP32 step
+#   bash scripts/gpu-session.sh startup     start-up of a d2048 INT4 run, tuning fully, then remembered
 #   bash scripts/gpu-session.sh targets     the targets from the files under $OUT (also printed after
 #                                           essentials and train)
 #   bash scripts/gpu-session.sh essentials  when machines are scarce: cuBLAS, the f32 tile sweep, the integer
@@ -58,11 +59,19 @@ case "$step" in
       node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision $p --steps 6 --profile 2 --checkpoint-every 0 --metrics "$out/profile-d2048-$p.jsonl" --measure-every 0 > "$out/profile-d2048-$p.txt" 2>&1
     done
     ;;
+  startup)
+    # Start-up with tunings remembered (--tuning-cache): the first run tunes fully, the second only
+    # re-checks and re-times the remembered kernels.
+    for i in 1 2; do
+      node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision int4 --steps 2 --checkpoint-every 0 --tuning-cache "$out/tuning-cache.json" > "$out/startup-d2048-int4-$i.txt" 2>&1
+    done
+    grep -ho "built in .*" "$out"/startup-d2048-int4-*.txt
+    ;;
   targets)
     targets
     ;;
   *)
-    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile|targets" >&2
+    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile|startup|targets" >&2
     exit 2
     ;;
 esac

@@ -65,6 +65,7 @@ const FLAG_VALUES: Record<FlagName, { kind: Kind; valid?: fc.Arbitrary<string>; 
   'eval-every': { kind: 'uint', valid: uint },
   'val-batches': { kind: 'int', valid: posInt },
   metrics: { kind: 'free', valid: path },
+  'tuning-cache': { kind: 'free', valid: path },
   'measure-every': { kind: 'uint', valid: uint },
   'checkpoint-every': { kind: 'uint', valid: uint },
   sparsity: { kind: 'choice', ...choice('dense', 'oneshot', 'progressive') },

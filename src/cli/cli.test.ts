@@ -55,6 +55,15 @@ describe('train CLI: bad input', () => {
     expectOneLineError(train(['--load', p, '--steps', '0']), /truncated/);
   });
 
+  it('a --tuning-cache file that is not a tuning cache (left as it is)', () => {
+    const p = join(dir, 'not-a-cache.json');
+    writeFileSync(p, '[1, 2');
+    expectOneLineError(train(['--preset', 'tiny', '--steps', '1', '--tuning-cache', p]), /--tuning-cache .*not-a-cache\.json: not a tuning cache .*delete the file or name another one/);
+    writeFileSync(p, '[1, 2]');
+    expectOneLineError(train(['--preset', 'tiny', '--steps', '1', '--tuning-cache', p]), /not a tuning cache \(expected a JSON object\)/);
+    expect(readFileSync(p, 'utf8')).toBe('[1, 2]');
+  });
+
   it('an unknown flag and a malformed number', () => {
     expectOneLineError(train(['--nope']), /Unknown option '--nope'/);
     expectOneLineError(train(['--lr', 'fast']), /--lr must be a number/);

@@ -6,6 +6,8 @@ import { estimateRunMemory, formatBytes } from '../engine/limits';
 import { Rng } from '../engine/data';
 import { describeGpu } from '../engine/gpu/device';
 import { acquireNodeGpu } from '../engine/gpu/node';
+import { setTuningStore } from '../engine/train/startup-tuning';
+import { fileTuningStore } from './tuning-cache';
 import { DispatchProfiler, type DispatchTime, summarizeProfile } from '../engine/gpu/profiler';
 import { snapshotRecord } from '../engine/train/measurements';
 import { detectLossSpikes } from '../engine/train/spikes';
@@ -115,14 +117,17 @@ async function main(argv: string[]): Promise<number> {
   if (o.profileSteps > config.train.steps) throw new CliError(`--profile ${o.profileSteps} is more than the ${config.train.steps} training steps; it times the last N steps of the run`);
   // Dawn rounds timestamps to ~65 µs unless told not to; that toggle sits behind allow_unsafe_apis.
   const dawnFlags = o.profileSteps > 0 ? PROFILE_DAWN_FLAGS : [];
+  if (o.tuningCachePath) setTuningStore(fileTuningStore(o.tuningCachePath));
   const gpu = await acquireNodeGpu(dawnFlags);
   log(`GPU: ${describeGpu(gpu)}`);
   // A lost device is replaced by a new one with the same toggles, and the run goes on from its last
   // in-memory checkpoint (--checkpoint-every).
+  const buildStarted = performance.now();
   const session = await TrainingSession.start(() => acquireNodeGpu(dawnFlags), config, dataset, { initialParameters: checkpoint?.tensors, extras: { teacher } }, gpu);
+  const startupSeconds = (performance.now() - buildStarted) / 1000;
   const trainer = session.current;
   const m = config.model;
-  log(`model: ${m.architecture}, ${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}${m.sourceLength ? `, source ${m.sourceLength}` : ''}${m.numClasses ? `, ${m.numClasses} classes` : ''}, vocab ${m.vocabSize}; ${trainer.parameterCount.toLocaleString('en')} parameters; ${config.train.precision} (${trainer.kernelPath}); GPU memory ${(trainer.memory.bytes / 2 ** 20).toFixed(1)} MiB`);
+  log(`model: ${m.architecture}, ${m.nLayer} layers, d_model ${m.dModel}, ${m.nHead} heads, d_ff ${m.dFF}, context ${m.contextLength}${m.sourceLength ? `, source ${m.sourceLength}` : ''}${m.numClasses ? `, ${m.numClasses} classes` : ''}, vocab ${m.vocabSize}; ${trainer.parameterCount.toLocaleString('en')} parameters; ${config.train.precision} (${trainer.kernelPath}); GPU memory ${(trainer.memory.bytes / 2 ** 20).toFixed(1)} MiB; built in ${startupSeconds.toFixed(1)} s (start-up tuning included)`);
   log(`data: ${dataset.name}, batch ${config.train.batchSize} × ${m.contextLength} tokens, ${config.train.steps} steps, seed ${config.train.seed}`);
   if (checkpoint) log(`loaded ${o.loadPath}`);
   if (trainer.recipe) log(`recipe: ${trainer.recipe}`);
