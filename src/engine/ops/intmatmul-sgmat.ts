@@ -176,6 +176,9 @@ export interface SubgroupMatrixTiling {
   subgroupsN: 1 | 2 | 4;
   /** Codes of each staged row: 32 (one matrix step per barrier pair) or 64 (two). */
   sliceK: 32 | 64;
+  /** Two staged slices: the next slice is stored into the other buffer while the current one is
+   *  multiplied, one barrier per slice instead of two (twice the workgroup memory of the tiles). */
+  doubleBuffer?: boolean;
 }
 
 /** The single-subgroup kernel above, as a tiling. */
@@ -191,14 +194,17 @@ export const SGMAT_TILINGS: readonly SubgroupMatrixTiling[] = [
   { subgroupsM: 2, subgroupsN: 2, sliceK: 64 },
   { subgroupsM: 4, subgroupsN: 2, sliceK: 32 },
   { subgroupsM: 2, subgroupsN: 4, sliceK: 32 },
+  { subgroupsM: 1, subgroupsN: 2, sliceK: 32, doubleBuffer: true },
+  { subgroupsM: 2, subgroupsN: 2, sliceK: 32, doubleBuffer: true },
+  { subgroupsM: 2, subgroupsN: 4, sliceK: 32, doubleBuffer: true },
 ];
 
 export function describeSgmatTiling(t: SubgroupMatrixTiling): string {
-  return `${64 * t.subgroupsM}×${64 * t.subgroupsN} tile, ${t.subgroupsM * t.subgroupsN} subgroup${t.subgroupsM * t.subgroupsN > 1 ? 's' : ''}, K slices of ${t.sliceK}`;
+  return `${64 * t.subgroupsM}×${64 * t.subgroupsN} tile, ${t.subgroupsM * t.subgroupsN} subgroup${t.subgroupsM * t.subgroupsN > 1 ? 's' : ''}, K slices of ${t.sliceK}${t.doubleBuffer ? ', double-buffered' : ''}`;
 }
 
 export function sgmatTilingName(t: SubgroupMatrixTiling, int8Codes: boolean): string {
-  return `intmatmul_sgmat_${int8Codes ? 'int8' : 'int4'}_${t.subgroupsM}x${t.subgroupsN}_k${t.sliceK}`;
+  return `intmatmul_sgmat_${int8Codes ? 'int8' : 'int4'}_${t.subgroupsM}x${t.subgroupsN}_k${t.sliceK}${t.doubleBuffer ? '_db' : ''}`;
 }
 
 /**
@@ -223,8 +229,9 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
   const vecsPerRow = o.sliceK / codesPerVec;
   const wordsPerVec = codesPerVec / 4; // staged words one vector widens to
   const chunks = o.sliceK / 32; // matrix steps per staged slice
+  const buffers = o.doubleBuffer ? 2 : 1;
   // The epilogue passes each 16×16 result through 256 words per subgroup: tile_a when it is large enough.
-  const reuseTileA = BM * rowWords >= 256 * S;
+  const reuseTileA = buffers * BM * rowWords >= 256 * S;
   const out = reuseTileA ? 'tile_a' : 'out_tile';
   const L: string[] = [];
   const add = (s: string) => L.push(s);
@@ -232,8 +239,8 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
   add('enable subgroups;');
   add('');
   L.push(...BINDINGS);
-  add(`var<workgroup> tile_a: array<i32, ${BM * rowWords}>; // ${BM} rows × ${o.sliceK} int8 codes`);
-  add(`var<workgroup> tile_b: array<i32, ${BN * rowWords}>; // Bᵀ, column-major`);
+  add(`var<workgroup> tile_a: array<i32, ${buffers * BM * rowWords}>; // ${BM} rows × ${o.sliceK} int8 codes${buffers > 1 ? ', two slices' : ''}`);
+  add(`var<workgroup> tile_b: array<i32, ${buffers * BN * rowWords}>; // Bᵀ, column-major`);
   if (!reuseTileA) add(`var<workgroup> out_tile: array<i32, ${256 * S}>;`);
   add('');
   L.push(...CODE_HELPERS);
@@ -251,8 +258,8 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
     return { total, perLane: Math.ceil(total / lanes), exact: total % lanes === 0 };
   };
   const operands = [
-    { name: 'a', regs: 'na', tile: 'tile_a', load: 'load_a', origin: 'row0', ...plan(BM) },
-    { name: 'b', regs: 'nb', tile: 'tile_b', load: 'load_b', origin: 'col0', ...plan(BN) },
+    { name: 'a', regs: 'na', tile: 'tile_a', load: 'load_a', origin: 'row0', words: BM * rowWords, ...plan(BM) },
+    { name: 'b', regs: 'nb', tile: 'tile_b', load: 'load_b', origin: 'col0', words: BN * rowWords, ...plan(BN) },
   ];
   const vIndex = (t: number) => `(li + ${lanes * t}u)`;
   const rowOf = (t: number) => (vecsPerRow === 1 ? vIndex(t) : `${vIndex(t)} / ${vecsPerRow}u`);
@@ -267,11 +274,12 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
       }
     }
   };
-  const stage = (indent: string) => {
+  // `slot`: which staged slice (an expression, '0u' single-buffered).
+  const stage = (indent: string, slot = '0u') => {
     for (const op of operands) {
       for (let t = 0; t < op.perLane; t++) {
         const v = `${op.regs}${t}`;
-        const at = `(${rowOf(t)}) * ${rowWords}u + ${wordsPerVec}u * (${vecOf(t)})`;
+        const at = `${slot === '0u' ? '' : `${slot} * ${op.words}u + `}(${rowOf(t)}) * ${rowWords}u + ${wordsPerVec}u * (${vecOf(t)})`;
         const words = o.int8Codes
           ? ['x', 'y', 'z', 'w'].map((cc, k) => `${op.tile}[w0 + ${k}u] = bitcast<i32>(${v}.${cc});`)
           : ['x', 'y', 'z', 'w'].map((cc, k) => `${op.tile}[w0 + ${2 * k}u] = int4_to_int8x4(${v}.${cc}); ${op.tile}[w0 + ${2 * k + 1}u] = int4_to_int8x4(${v}.${cc} >> 16u);`);
@@ -279,20 +287,45 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
       }
     }
   };
+  // The matrix steps of one staged slice (`a0`, `b0`: the slice's first word in tile_a, tile_b).
+  const multiply = (indent: string, a0: string, b0: string) => {
+    for (let ch = 0; ch < chunks; ch++) {
+      add(`${indent}{`);
+      for (let i = 0; i < FRAGMENTS; i++) add(`${indent}  let l${i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tile_a, ${a0}(sub_row + ${16 * i}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
+      for (let j = 0; j < FRAGMENTS; j++) add(`${indent}  let r${j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tile_b, ${b0}(sub_col + ${16 * j}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
+      for (let i = 0; i < FRAGMENTS; i++) for (let j = 0; j < FRAGMENTS; j++) add(`${indent}  acc${i}${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}${j});`);
+      add(`${indent}}`);
+    }
+  };
   fetch('  ', true, '0u');
-  add(`  for (var v0 = 0u; v0 < vecs; v0 += ${vecsPerRow}u) {`);
-  add('    workgroupBarrier(); // every subgroup is done with the previous slice');
-  stage('    ');
-  add('    workgroupBarrier();');
-  fetch('    ', false, `v0 + ${vecsPerRow}u`);
-  for (let ch = 0; ch < chunks; ch++) {
-    add('    {');
-    for (let i = 0; i < FRAGMENTS; i++) add(`      let l${i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tile_a, (sub_row + ${16 * i}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
-    for (let j = 0; j < FRAGMENTS; j++) add(`      let r${j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tile_b, (sub_col + ${16 * j}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
-    for (let i = 0; i < FRAGMENTS; i++) for (let j = 0; j < FRAGMENTS; j++) add(`      acc${i}${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}${j});`);
+  if (o.doubleBuffer) {
+    // Slice 0 into buffer 0; then each step fetches slice s + 1 into registers, multiplies buffer s % 2,
+    // stores slice s + 1 into the other buffer (last read before the previous barrier), one barrier.
+    // `cur` is the same for the whole workgroup, so the matrix loads' offsets stay subgroup-uniform.
+    stage('  ');
+    add('  workgroupBarrier();');
+    add('  var cur = 0u;');
+    add(`  for (var v0 = 0u; v0 < vecs; v0 += ${vecsPerRow}u) {`);
+    add(`    let has_next = v0 + ${vecsPerRow}u < vecs;`);
+    add('    if (has_next) {');
+    fetch('      ', false, `v0 + ${vecsPerRow}u`);
     add('    }');
+    multiply('    ', `cur * ${BM * rowWords}u + `, `cur * ${BN * rowWords}u + `);
+    add('    if (has_next) {');
+    stage('      ', '(1u - cur)');
+    add('    }');
+    add('    cur = 1u - cur;');
+    add('    workgroupBarrier();');
+    add('  }');
+  } else {
+    add(`  for (var v0 = 0u; v0 < vecs; v0 += ${vecsPerRow}u) {`);
+    add('    workgroupBarrier(); // every subgroup is done with the previous slice');
+    stage('    ');
+    add('    workgroupBarrier();');
+    fetch('    ', false, `v0 + ${vecsPerRow}u`);
+    multiply('    ', '', '');
+    add('  }');
   }
-  add('  }');
   add('');
   add('  // Epilogue: each subgroup passes its 16×16 results through its own 256 words of workgroup memory.');
   add('  let scale = p.alpha * abs(step_a[p.step_a_at]) * abs(step_b[p.step_b_at]);');
@@ -314,8 +347,9 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
 /** Workgroup memory of a tiling's kernel, in bytes (the same for INT4 and INT8 codes: both are staged as
  *  int8 lanes). */
 export function sgmatWorkgroupBytes(t: SubgroupMatrixTiling): number {
-  const tileA = 64 * t.subgroupsM * t.sliceK;
-  const tileB = 64 * t.subgroupsN * t.sliceK;
+  const buffers = t.doubleBuffer ? 2 : 1;
+  const tileA = buffers * 64 * t.subgroupsM * t.sliceK;
+  const tileB = buffers * 64 * t.subgroupsN * t.sliceK;
   const epilogue = 1024 * t.subgroupsM * t.subgroupsN;
   return tileA + tileB + (tileA >= epilogue ? 0 : epilogue);
 }

@@ -324,7 +324,7 @@ function defaultIntPath(k: Kernels, K: number, format: CodeFormat): IntMatmulPat
 }
 
 function isBaseTiling(t: SubgroupMatrixTiling): boolean {
-  return t.subgroupsM === 1 && t.subgroupsN === 1 && t.sliceK === 32;
+  return t.subgroupsM === 1 && t.subgroupsN === 1 && t.sliceK === 32 && !t.doubleBuffer;
 }
 
 export { describeSgmatTiling };
