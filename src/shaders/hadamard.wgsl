@@ -21,7 +21,7 @@ struct Params {
   bits: u32,   // 4 or 8: codes per packed u32 word = 32 / bits
   qn: f32,     // Q_N: codes ≥ −Q_N
   qp: f32,     // Q_P: codes ≤ Q_P
-  _pad: u32,
+  dequantize: u32, // 1: also write X̂ = |s|·code to binding 6 (lsq.wgsl dequantize's values)
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -110,6 +110,10 @@ fn transform_quantize(wg: vec3u, lid: u32, block: u32, scale: f32) {
     bits |= (bitcast<u32>(i32(clamp(round_half_away(v[j]), -p.qn, p.qp))) & mask) << (p.bits * j);
   }
   if (inside) { y4[(base + i) / 4u] = v; }
+  if (p.dequantize != 0u && inside) {
+    // The same f32 product as lsq.wgsl dequantize: |s| times the code as an f32 integer.
+    dequantized4[(base + i) / 4u] = s * clamp(vec4<f32>(round_half_away(v[0]), round_half_away(v[1]), round_half_away(v[2]), round_half_away(v[3])), vec4<f32>(-p.qn), vec4<f32>(p.qp));
+  }
   if (p.bits == 8u) {
     if (inside) { codes[(base + i) / 4u] = bits; }
     return;
@@ -140,6 +144,7 @@ fn butterflies(wg: vec3u, lid: u32, block: u32) -> bool {
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
 var<workgroup> code_halves: array<u32, WG>;
+@group(0) @binding(6) var<storage, read_write> dequantized4: array<vec4<f32>>;
 
 fn butterflies_vec4(wg: vec3u, lid: u32, block: u32) -> bool {
   let base = tile_base(wg);

@@ -227,9 +227,18 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         // the measurements (their quantization errors), which run after the backward.
         const dequantizeX = lsqDequantize(k, { label: `${name}.dequantize_x`, v: vX, step: sX.value, out: xq, numel: N * D, qn, qp });
         const dequantizeW = lsqDequantize(k, { label: `${name}.dequantize_w`, v: vW, step: sW.value, out: wq, numel: C * D, qn, qp });
-        backward.push(...quantize);
-        if (!integerProducts || o.backward === 'lss') backward.push(dequantizeX);
-        if (!integerProducts) backward.push(dequantizeW);
+        const needX = !integerProducts || o.backward === 'lss';
+        const needW = !integerProducts;
+        if (o.forward === 'hq') {
+          // The backward's quantize pass writes X̂ / Ŵ too where an f32 product needs them (one pass
+          // over v fewer; the same values as lsqDequantize).
+          const dequantized = { x: needX ? xq : undefined, w: needW ? wq : undefined };
+          backward.push(...operands.flatMap((q) => hadamardQuantize(k, { label: `${name}.hadamard_quantize_${q.which}`, source: q.source, block, transformed: q.transformed, step: q.step, v: q.v, codes: q.codes, rows: q.rows, K: D, format, qn, qp, dequantized: dequantized[q.which] })));
+        } else {
+          backward.push(...quantize);
+          if (needX) backward.push(dequantizeX);
+          if (needW) backward.push(dequantizeW);
+        }
         lsq = { sX, sW, vX, vW };
         observe.errorX = { exact: xh, quantized: xq };
         observe.errorW = { exact: wh, quantized: wq };

@@ -10,6 +10,7 @@ import { testGpu } from '../gpu/test-device';
 import { type GpuHarness, buildChecked, expectClose, gpuHarness, maxAbs, roundF32, count, expectExact, TAIL, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
+import { lsqDequantize } from './lss';
 import {
   type CodeFormat,
   type IntMatmulPath,
@@ -268,7 +269,7 @@ describe('hadamardQuantize: the transform fused with LSQ quantization (HQ, §3.3
     const block = blockChoice === 'gpu' ? 16 : blockChoice;
     const perWord = format === 'int4' ? 8 : 4;
     const fused = K % perWord === 0;
-    it(`${format}, block ${blockChoice}${blockChoice === 'gpu' ? ' (16)' : ''}, [${rows}, ${K}]: ${fused ? 'one dispatch' : 'fallback'}, v and codes bit-identical to transform + lsqQuantize, codes as the reference`, async () => {
+    it(`${format}, block ${blockChoice}${blockChoice === 'gpu' ? ' (16)' : ''}, [${rows}, ${K}]: ${fused ? 'one dispatch' : 'fallback'}, v, codes and X̂ bit-identical to transform + lsqQuantize + lsqDequantize, codes as the reference`, async () => {
       const [qn, qp] = format === 'int4' ? [ref.Q_N, ref.Q_P] : [ref.INT8_MAX, ref.INT8_MAX];
       const step = Math.fround(format === 'int4' ? 0.2113 : 0.0317);
       const rng = new SeededRandom(900 + rows * 31 + K + block);
@@ -279,20 +280,25 @@ describe('hadamardQuantize: the transform fused with LSQ quantization (HQ, §3.3
       const ts = h.upload([1], [step], 'step');
       const blockTensor = blockChoice === 'gpu' ? h.upload([1], [block], 'block') : block;
       const SENTINEL = 12345;
-      const outputs = (what: string) => ({ transformed: h.empty([n], `${what}.xh`, SENTINEL), v: h.empty([n + TAIL], `${what}.v`), codes: h.empty([words + TAIL], `${what}.codes`) });
+      const outputs = (what: string) => ({ transformed: h.empty([n], `${what}.xh`, SENTINEL), v: h.empty([n + TAIL], `${what}.v`), codes: h.empty([words + TAIL], `${what}.codes`), dequantized: h.empty([n + TAIL], `${what}.x̂`) });
       const one = outputs('fused');
       const two = outputs('separate');
+      // The fused pass writes X̂ too (the backward's f32 operand): the same values as lsqDequantize of v.
       const fusedDs = await buildChecked(h.device, () => hadamardQuantize(h.kernels, { label: 'hq', source: tx, block: blockTensor, ...one, step: ts, rows, K, format }));
       const separateDs = await buildChecked(h.device, () => [
         hadamardTransform(h.kernels, 'h', tx, two.transformed, rows, K, blockTensor),
         lsqQuantize(h.kernels, { label: 'q', x: two.transformed, step: ts, v: two.v, codes: two.codes, rows, K, format }),
+        lsqDequantize(h.kernels, { label: 'dq', v: two.v, step: ts, out: two.dequantized, numel: n, qn, qp }),
       ]);
-      expect(fusedDs.length).toBe(fused ? 1 : 2);
+      expect(fusedDs.length).toBe(fused ? 1 : 3);
       await h.run([...fusedDs, ...separateDs]);
       const xhWritten = await h.read(one.transformed);
       if (fused) expect(count(xhWritten, (v) => v === SENTINEL), 'the fused pass does not write X·H').toBe(n);
       expectExact('v', withoutTail('v', await h.read(one.v), n), withoutTail('v', await h.read(two.v), n));
       expectExact('codes', withoutTail('codes', await h.readU32(one.codes), words), withoutTail('codes', await h.readU32(two.codes), words));
+      const dequantized = withoutTail('x̂', await h.read(one.dequantized), n);
+      expectExact('x̂', dequantized, withoutTail('x̂', await h.read(two.dequantized), n));
+      expect(count(dequantized, (x) => x !== 0), 'nonzero x̂').toBeGreaterThan(n / 4);
       // Against float64: codes equal wherever v is not within f32 rounding of a tie.
       const refV = ref.blockHadamard(x, rows, K, block).map((v) => v / step);
       const { codes } = unpackCodes(withoutTail('codes', await h.readU32(one.codes), words), rows, K, format);

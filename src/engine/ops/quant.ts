@@ -8,6 +8,7 @@ import type { Capabilities } from '../gpu/device';
 import { type Dispatch, f32, grid1d, gridRows, type Kernels, type UniformValue } from '../gpu/kernels';
 import { HADAMARD_MAX_SIZE, INT8_MAX, Q_N, Q_P } from '../reference/quant/constants';
 import type { Tensor } from '../tensor';
+import { lsqDequantize } from './lss';
 import { SGMAT_BASE_TILING, SGMAT_TILE, type SubgroupMatrixTiling, describeSgmatTiling, sgmatTilingName, subgroupMatrixTiledWgsl } from './intmatmul-sgmat';
 
 /** How codes are packed in u32 words: INT4 two's-complement nibbles (8 per word) or int8 lanes (4 per word). */
@@ -64,8 +65,8 @@ export function hadamardTransform(k: Kernels, label: string, x: Tensor, y: Tenso
 }
 
 /** hadamard.wgsl's Params: the transform's fields, then the fused quantizer's (bits, Q_N, Q_P). */
-export function hadamardUniforms(n: number, block: number, scale: number, quantizer?: { bits: number; qn: number; qp: number }): UniformValue[] {
-  return [n, block, f32(scale), 0, quantizer?.bits ?? 0, f32(quantizer?.qn ?? 0), f32(quantizer?.qp ?? 0), 0];
+export function hadamardUniforms(n: number, block: number, scale: number, quantizer?: { bits: number; qn: number; qp: number; dequantize?: boolean }): UniformValue[] {
+  return [n, block, f32(scale), 0, quantizer?.bits ?? 0, f32(quantizer?.qn ?? 0), f32(quantizer?.qp ?? 0), quantizer?.dequantize ? 1 : 0];
 }
 
 function checkHadamardBlock(label: string, cols: number, block: number): void {
@@ -83,6 +84,9 @@ export interface HadamardQuantizeSpec extends Omit<LsqQuantizeSpec, 'x'> {
   block: number | Tensor;
   /** Where X·H goes when the two steps run as separate dispatches (the fallback below). */
   transformed: Tensor;
+  /** [rows, K] f32 out, optional: also X̂ = |s|·code (lsqDequantize's values) in the same pass, for the
+   *  backward's f32 products, instead of a pass that reads v again. */
+  dequantized?: Tensor;
 }
 
 /**
@@ -94,14 +98,15 @@ export interface HadamardQuantizeSpec extends Omit<LsqQuantizeSpec, 'x'> {
 export function hadamardQuantize(k: Kernels, s: HadamardQuantizeSpec): Dispatch[] {
   const format = s.format ?? 'int4';
   const perWord = CODES_PER_WORD[format];
+  const qn = s.qn ?? (format === 'int4' ? Q_N : INT8_MAX);
+  const qp = s.qp ?? (format === 'int4' ? Q_P : INT8_MAX);
   if (s.K % perWord !== 0) {
     return [
       hadamardTransform(k, `${s.label}.hadamard`, s.source, s.transformed, s.rows, s.K, s.block),
       lsqQuantize(k, { ...s, x: s.transformed }),
+      ...(s.dequantized ? [lsqDequantize(k, { label: `${s.label}.dequantize`, v: s.v, step: s.step, out: s.dequantized, numel: s.rows * s.K, qn, qp })] : []),
     ];
   }
-  const qn = s.qn ?? (format === 'int4' ? Q_N : INT8_MAX);
-  const qp = s.qp ?? (format === 'int4' ? Q_P : INT8_MAX);
   positiveInteger(s.label, s.rows, 'rows');
   positiveInteger(s.label, s.K, 'K');
   codeRange(s.label, format, qn, qp);
@@ -110,14 +115,16 @@ export function hadamardQuantize(k: Kernels, s: HadamardQuantizeSpec): Dispatch[
   need(s.label, s.v, n, 'v');
   need(s.label, s.codes, n / perWord, 'codes');
   need(s.label, s.step, 1, 'step');
-  const quantizer = { bits: 32 / perWord, qn, qp };
+  if (s.dequantized) need(s.label, s.dequantized, n, 'dequantized');
+  const quantizer = { bits: 32 / perWord, qn, qp, dequantize: Boolean(s.dequantized) };
   const workgroups = gridRows(Math.ceil(n / HADAMARD_MAX_SIZE));
+  const out = s.dequantized ?? k.placeholder;
   if (typeof s.block !== 'number') {
     need(s.label, s.block, 1, 'block');
-    return [k.dispatch({ shader: 'hadamard', entry: 'main_dynamic_quantize', label: s.label, uniforms: hadamardUniforms(n, 0, 0, quantizer), bindings: [s.source, s.v, s.block, s.step, s.codes], workgroups })];
+    return [k.dispatch({ shader: 'hadamard', entry: 'main_dynamic_quantize', label: s.label, uniforms: hadamardUniforms(n, 0, 0, quantizer), bindings: [s.source, s.v, s.block, s.step, s.codes, out], workgroups })];
   }
   checkHadamardBlock(s.label, s.K, s.block);
-  return [k.dispatch({ shader: 'hadamard', entry: 'main_quantize', label: s.label, uniforms: hadamardUniforms(n, s.block, 1 / Math.sqrt(s.block), quantizer), bindings: [s.source, s.v, null, s.step, s.codes], workgroups })];
+  return [k.dispatch({ shader: 'hadamard', entry: 'main_quantize', label: s.label, uniforms: hadamardUniforms(n, s.block, 1 / Math.sqrt(s.block), quantizer), bindings: [s.source, s.v, null, s.step, s.codes, out], workgroups })];
 }
 
 function codeRange(label: string, format: CodeFormat, qn: number, qp: number): void {
