@@ -74,6 +74,8 @@ export const MATMUL_TILE_CANDIDATES: readonly MatmulTileConfig[] = [
   { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: false },
   { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, warpN: 8 },
   { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, unrollK: true },
+  // The two that helped on the H200 (subgroup tiles: NN; the unrolled k loop: TN, 38.8 TFLOP/s), together.
+  { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, warpN: 8, unrollK: true },
   { tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, warpN: 8 },
 ];
 
