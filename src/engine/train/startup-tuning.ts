@@ -16,7 +16,10 @@
 // adapter, shape list and candidate list. A remembered choice is not trusted blindly: it is checked
 // against float64 (exactly, for the integer kernels) and timed again next to the default kernel, which
 // costs a few kernels instead of every candidate (at d_model 2048 on an H200 the full tuning took about
-// 18 s of a 25.6 s start-up). If the remembered kernel fails its check, the full tuning runs again.
+// 18 s of a 25.6 s start-up). If the remembered kernel fails its check, the full tuning runs again. It is
+// kept unless it now times more than 10% slower than the default (REMEMBERED_MIN_SPEEDUP): at small,
+// dispatch-bound shapes the timings are noisy, and re-deciding on every load would make the same page
+// run different kernels from one load to the next.
 import { quantizerChoice, type RunConfig } from '../config';
 import { type IntMatmulTuning, type IntProductShape, intMatmulCandidates, tuneIntMatmul } from '../ops/intmatmul-tune';
 import type { IntMatmulChoice } from '../ops/quant';
@@ -39,6 +42,9 @@ let tuningStore: TuningStore | null = null;
 export function setTuningStore(store: TuningStore | null): void {
   tuningStore = store;
 }
+
+/** A remembered kernel stays chosen unless it times below this fraction of the default's speed. */
+export const REMEMBERED_MIN_SPEEDUP = 0.9;
 
 /** Bumped when what a remembered record means changes: older records are then ignored. */
 const REMEMBERED_VERSION = 1;
@@ -147,7 +153,7 @@ export async function startupIntTuning(gpu: GpuContext, config: RunConfig, o: { 
     const remembered = await loadRemembered(key);
     const candidates = remembered ? rememberedIntCandidates(remembered.chosen, all) : null;
     if (remembered && candidates) {
-      const again = await tuneIntMatmul(k, { shapes, candidates, log: o.log });
+      const again = await tuneIntMatmul(k, { shapes, candidates, minSpeedup: REMEMBERED_MIN_SPEEDUP, log: o.log });
       // Still right on this device: keep it. A remembered kernel that now fails its check is forgotten.
       if (again.candidates.every((c) => c.dropped === undefined)) return { ...again, remembered: remembered.savedAt };
       o.log?.('the remembered integer kernel failed its check: tuning again');
@@ -190,13 +196,13 @@ export async function startupMatmulTuning(gpu: GpuContext, config: RunConfig, o:
   const pool = o.candidates ?? MATMUL_TILE_CANDIDATES;
   const remember = storeKey('f32-matmul', gpu, [shapes, pool.map(tileConfigId)]);
   // Three timed passes of ≈10 ms per candidate and layout: seconds at start-up, not minutes.
-  const tune = (k: Kernels, candidates: readonly MatmulTileConfig[] | Record<TunedLayout, MatmulTileConfig[]>) =>
-    tuneMatmul(k, { shapes, candidates, repeats: 3, timing: { targetPassSeconds: 0.01 }, log });
+  const tune = (k: Kernels, candidates: readonly MatmulTileConfig[] | Record<TunedLayout, MatmulTileConfig[]>, minSpeedup?: number) =>
+    tuneMatmul(k, { shapes, candidates, repeats: 3, timing: { targetPassSeconds: 0.01 }, minSpeedup, log });
   return tunedOnce(cache, gpu, key, 'f32 matmul', async (k) => {
     const remembered = await loadRemembered(remember);
     const candidates = remembered ? rememberedTileCandidates(remembered.chosen, pool) : null;
     if (remembered && candidates) {
-      const again = await tune(k, candidates);
+      const again = await tune(k, candidates, REMEMBERED_MIN_SPEEDUP);
       const failed = TUNED_LAYOUTS.some(({ layout }) => again.layouts[layout]?.candidates.some((c) => c.config !== null && c.dropped !== undefined));
       if (!failed) return { ...again, remembered: remembered.savedAt };
       log?.('a remembered f32 tile config failed its check: tuning again');
