@@ -56,10 +56,10 @@ case "$step" in
     ;;
   profile)
     for p in int4 fp32; do
-      node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision $p --steps 6 --profile 2 --checkpoint-every 0 --metrics "$out/profile-d2048-$p.jsonl" --measure-every 0 > "$out/profile-d2048-$p.txt" 2>&1
+      node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision $p --steps 6 --profile 2 --checkpoint-every 0 --metrics "$out/profile-d2048-$p.jsonl" --measure-every 0 --tuning-cache "$out/profile-tunings.json" > "$out/profile-d2048-$p.txt" 2>&1
     done
     # The released code's backward (every nonzero split row kept, no 1/p): ∇W on integer codes too.
-    node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision int4 --backward-quantizer bitsplit --steps 6 --profile 2 --checkpoint-every 0 --metrics "$out/profile-d2048-int4-bitsplit.jsonl" --measure-every 0 > "$out/profile-d2048-int4-bitsplit.txt" 2>&1
+    node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision int4 --backward-quantizer bitsplit --steps 6 --profile 2 --checkpoint-every 0 --metrics "$out/profile-d2048-int4-bitsplit.jsonl" --measure-every 0 --tuning-cache "$out/profile-tunings.json" > "$out/profile-d2048-int4-bitsplit.txt" 2>&1
     ;;
   startup)
     # Start-up with tunings remembered (--tuning-cache): the first run tunes fully, the second only
