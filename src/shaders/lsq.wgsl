@@ -18,6 +18,9 @@ struct Params {
   n2: u32,
   grad_scale2: f32,
   partials2: u32,
+  // 1: the second tensor's gradient comes in two parts, the second part in its masked output (LSS's ∇X:
+  // the low half's product writes there, and the sum is taken here instead of by an accumulating product).
+  add_masked2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -107,7 +110,7 @@ fn backward_partial_pair(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     }
   } else {
     for (var i = (wg.x - p.partials) * WG + lid; i < p.n2; i += p.partials2 * WG) {
-      let t = lsq_backward_term(b2_v[i], b2_grad[i]);
+      let t = lsq_backward_term(b2_v[i], select(b2_grad[i], b2_grad[i] + b2_masked[i], p.add_masked2 != 0u));
       acc += t.x;
       b2_masked[i] = t.y;
     }
@@ -163,6 +166,12 @@ fn partial_first_vec4(group: u32, groups: u32, lid: u32) -> f32 {
   return acc;
 }
 
+// The second tensor's gradient, vector i: with add_masked2, plus the part already in its masked output.
+fn second_grad4(i: u32) -> vec4<f32> {
+  if (p.add_masked2 != 0u) { return b2_grad4[i] + b2_masked4[i]; }
+  return b2_grad4[i];
+}
+
 // The same over the pair's second tensor (n2/4 vectors).
 fn partial_second_vec4(group: u32, groups: u32, lid: u32) -> f32 {
   let n4 = p.n2 / 4u;
@@ -170,15 +179,15 @@ fn partial_second_vec4(group: u32, groups: u32, lid: u32) -> f32 {
   var acc = 0.0;
   var i = group * WG + lid;
   for (; i + stride < n4; i += 2u * stride) {
-    let t0 = lsq_backward_terms4(b2_v4[i], b2_grad4[i]);
-    let t1 = lsq_backward_terms4(b2_v4[i + stride], b2_grad4[i + stride]);
+    let t0 = lsq_backward_terms4(b2_v4[i], second_grad4(i));
+    let t1 = lsq_backward_terms4(b2_v4[i + stride], second_grad4(i + stride));
     acc += t0.delta_sum;
     acc += t1.delta_sum;
     b2_masked4[i] = t0.masked;
     b2_masked4[i + stride] = t1.masked;
   }
   if (i < n4) {
-    let t = lsq_backward_terms4(b2_v4[i], b2_grad4[i]);
+    let t = lsq_backward_terms4(b2_v4[i], second_grad4(i));
     acc += t.delta_sum;
     b2_masked4[i] = t.masked;
   }

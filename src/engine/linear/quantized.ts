@@ -267,6 +267,10 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
 
       // --- backward: ∇ wrt X̂ and Ŵ from the quantized ∇Y
       const gradX = lsq ? scratch([N, D], roles.gradXRaw) : l.dx;
+      // The masked ∇X (LSQ backward's output, then ·Hᵀ into dx); before that, where LSS's low-half ∇X
+      // product writes (see below). One tensor for both, so that it holds with scratch sharing off too.
+      const dxMaskedScratch = lsq && transformed ? scratch([N, D], roles.gradXMasked) : null;
+      let loPartX: Tensor | null = null;
       const gradW = lsq ? scratch([C, D], 'grad_w_raw') : l.dw;
       if (o.backward === 'lss' || o.backward === 'bitsplit') {
         // LSS with integer products reads the split only as codes (its ∇X products, and its ∇W combine
@@ -335,11 +339,15 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           } else {
             // LSS: ∇X as two integer products with per-row weights; ∇W reweights its reduction (the
             // tokens), so it stays an f32 product on the combined gradient.
+            loPartX = dxMaskedScratch;
             backward.push(
               ...lssCombine(k, { label: `${name}.sample_w`, hi, lo, packed: true, splitState, probs: probsW, stepState: l.stepState, stream, gradient: 'weight', out: sampledW(), rows: N, cols: C }),
               ...weightGradient(k, { label: `${name}.grad_w`, a: sampledW(), b: xq, c: gradW, M: C, N: D, K: N }),
               intMatmul(k, { label: `${name}.grad_x_hi`, a: hi, b: codesWT, stepA: splitState, stepAAt: 1, stepB: lsq.sW.value, rowScale: weightsHi, c: gradX, M: N, N: D, K: C, format: 'int8' }),
-              intMatmul(k, { label: `${name}.grad_x_lo`, a: lo, b: codesWT, stepA: splitState, stepAAt: 2, stepB: lsq.sW.value, rowScale: weightsLo, c: gradX, M: N, N: D, K: C, format: 'int8', accumulate: true }),
+              // The low half into the masked ∇X's buffer (free since the f32 ∇W product read the sampled
+              // ∇Y there), summed with the high half by the LSQ backward: an accumulating product would
+              // read ∇X back in its epilogue (on the H100 that made it 1.4–1.7× slower than the first).
+              intMatmul(k, { label: `${name}.grad_x_lo`, a: lo, b: codesWT, stepA: splitState, stepAAt: 2, stepB: lsq.sW.value, rowScale: weightsLo, c: loPartX ?? gradX, M: N, N: D, K: C, format: 'int8', accumulate: loPartX === null }),
             );
           }
         } else {
@@ -370,13 +378,13 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
 
       // --- LSQ masks and step-size gradients (§3.1), then ·Hᵀ (eq. 4)
       if (lsq) {
-        const dxMasked = transformed ? scratch([N, D], roles.gradXMasked) : l.dx;
+        const dxMasked = dxMaskedScratch ?? l.dx;
         const dwMasked = transformed ? scratch([C, D], 'wh_or_grad_w_masked') : l.dw;
         backward.push(
           // W's and X's in the same two dispatches.
           ...lsqBackward(k, {
             label: `${name}.lsq`, grad: gradW, v: lsq.vW, step: lsq.sW.value, gradMasked: dwMasked, gradStep: lsq.sW.grad, numel: C * D, partials, qn, qp,
-            second: { grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D },
+            second: { grad: gradX, v: lsq.vX, step: lsq.sX.value, gradMasked: dxMasked, gradStep: lsq.sX.grad, numel: N * D, addMasked: loPartX !== null },
           }),
         );
         if (transformed) {

@@ -823,6 +823,34 @@ describe('lsqBackward (paper §3.1, A.3): STE mask and ∇s = g·Σ δ·∇', ()
   });
   }
 
+  for (const numel of [300 * 257 + 1, 600 * 1000]) {
+    it(`paired, the second gradient in two parts (addMasked: the second part waits in gradMasked): the same as on their sum, ${numel} values`, async () => {
+      // LSS's ∇X: the high half's product in grad, the low half's in gradMasked; f32 addition commutes, so
+      // the sum taken here equals the one an accumulating product would have stored, bit for bit.
+      const rng = new SeededRandom(97 + numel);
+      const w = { numel: 37 * 48, v: roundF32(rng.normalArray(37 * 48, 4.5)), grad: roundF32(rng.normalArray(37 * 48, 0.3)) };
+      const v = roundF32(rng.normalArray(numel, 4.5));
+      const hi = roundF32(rng.normalArray(numel, 0.3));
+      const lo = roundF32(rng.normalArray(numel, 0.02));
+      const sum = Float64Array.from(hi, (x, i) => Math.fround(x + lo[i]));
+      const expected = ref.lsqBackward(sum, v, 0.05, numel);
+      const first = () => ({ grad: h.upload([w.numel], w.grad, 'grad w'), v: h.upload([w.numel], w.v, 'v w'), step: h.upload([1], [0.03], 's w'), gradMasked: h.empty([w.numel], 'masked w'), gradStep: h.empty([1], 'grad s w'), numel: w.numel });
+      const partials = () => h.empty([reductionPartials(w.numel) + reductionPartials(numel)], 'partials');
+      const gradMasked = h.upload([numel + TAIL], Float64Array.from({ length: numel + TAIL }, (_, i) => (i < numel ? lo[i] : NaN)), 'masked x (holds lo)');
+      const gradStep = h.empty([1], 'grad s x');
+      const ds = await buildChecked(h.device, () => lsqBackward(h.kernels, { label: 'lsq', ...first(), partials: partials(), second: { grad: h.upload([numel], hi, 'grad x (hi)'), v: h.upload([numel], v, 'v x'), step: h.upload([1], [0.05], 's x'), gradMasked, gradStep, numel, addMasked: true } }));
+      const plainMasked = h.empty([numel], 'masked x, summed first');
+      const plainStep = h.empty([1], 'grad s x, summed first');
+      const plain = await buildChecked(h.device, () => lsqBackward(h.kernels, { label: 'lsq', ...first(), partials: partials(), second: { grad: h.upload([numel], sum, 'grad x (sum)'), v: h.upload([numel], v, 'v x'), step: h.upload([1], [0.05], 's x'), gradMasked: plainMasked, gradStep: plainStep, numel } }));
+      await h.run([...ds, ...plain]);
+      const masked = withoutTail('masked', await h.read(gradMasked), numel);
+      expectExact('gradMasked', masked, expected.gradInput);
+      expectExact('gradMasked vs the summed gradient on the GPU', masked, await h.read(plainMasked));
+      expectExact('gradStep vs the summed gradient on the GPU', await h.read(gradStep), await h.read(plainStep));
+      expectRelative('gradStep', await h.read(gradStep), [expected.gradStep]);
+    });
+  }
+
   it('a stored negative step: the forward used |s|, so ∇ wrt the stored s is −(∇ wrt |s|)', async () => {
     const numel = 37 * 45;
     const rng = new SeededRandom(95);

@@ -422,6 +422,13 @@ export interface LsqBackwardOperand {
   numel: number;
 }
 
+export interface LsqBackwardSecond extends LsqBackwardOperand {
+  /** The gradient is grad + what gradMasked holds on entry (LSS's ∇X: its low half's product writes into
+   *  gradMasked, so the two halves are summed here rather than by a second product accumulating into the
+   *  first's output, whose epilogue would read it back). */
+  addMasked?: boolean;
+}
+
 export interface LsqBackwardSpec extends LsqBackwardOperand {
   label: string;
   /** f32 scratch: at least reductionPartials(numel) values (plus the second tensor's, with `second`). */
@@ -429,7 +436,7 @@ export interface LsqBackwardSpec extends LsqBackwardOperand {
   qn?: number;
   qp?: number;
   /** A second tensor with the same code range, in the same two dispatches (a layer's W and X). */
-  second?: LsqBackwardOperand;
+  second?: LsqBackwardSecond;
 }
 
 function lsqOperand(label: string, o: LsqBackwardOperand): number {
@@ -458,7 +465,7 @@ export function lsqBackward(k: Kernels, s: LsqBackwardSpec): Dispatch[] {
   const partials2 = b ? lsqOperand(`${s.label} (second)`, b) : 0;
   need(s.label, s.partials, partials + partials2, 'partials');
   const gradScale = (numel: number) => f32(1 / Math.sqrt(qp * numel));
-  const uniforms = [s.numel, 0, f32(qn), f32(qp), gradScale(s.numel), partials, b?.numel ?? 0, b ? gradScale(b.numel) : f32(0), partials2];
+  const uniforms = [s.numel, 0, f32(qn), f32(qp), gradScale(s.numel), partials, b?.numel ?? 0, b ? gradScale(b.numel) : f32(0), partials2, b?.addMasked ? 1 : 0];
   if (b) {
     return [
       k.dispatch({
