@@ -66,6 +66,7 @@ const FLAG_VALUES: Record<FlagName, { kind: Kind; valid?: fc.Arbitrary<string>; 
   'val-batches': { kind: 'int', valid: posInt },
   metrics: { kind: 'free', valid: path },
   'tuning-cache': { kind: 'free', valid: path },
+  'experimental-features': { kind: 'choice', ...choice('on', 'off') },
   'measure-every': { kind: 'uint', valid: uint },
   'checkpoint-every': { kind: 'uint', valid: uint },
   sparsity: { kind: 'choice', ...choice('dense', 'oneshot', 'progressive') },

@@ -60,6 +60,7 @@ const FLAGS = {
   'eval-every': { kind: 'uint', help: 'steps between validation runs (0: only at the end)', default: '0' },
   'val-batches': { kind: 'int', help: 'batches in the fixed validation set', default: String(DEFAULT_TRAIN.valBatches) },
   metrics: { kind: 'path', help: 'write metrics as JSON Lines to this file' },
+  'experimental-features': { kind: 'string', help: 'on: ask Dawn for its experimental WebGPU features (allow_unsafe_apis), as the bench does: i8 subgroup matrices run the INT4/INT8 products on tensor cores where the GPU has them (each integer kernel is checked exactly at start-up before it is used); off: standard WebGPU only (dot4I8Packed at best)', choices: ['on', 'off'], default: 'on' },
   'tuning-cache': { kind: 'path', help: 'remember the start-up kernel tunings in this JSON file: a later run on the same GPU and shapes checks and times only the remembered kernels (seconds instead of tens of seconds at d_model 2048)' },
   'measure-every': { kind: 'uint', help: 'steps between per-layer measurements (∇Y row norms, outlier channels, quantization errors, step sizes, LSS kept rows) written to --metrics; 0: none (default 50 with --metrics, else 0)' },
   'checkpoint-every': { kind: 'uint', help: 'steps between training checkpoints (weights, AdamW moments, data position) copied on the GPU and kept in memory; if the GPU device is lost the run resumes from the last one on a new device (0: none, a loss restarts the run)', default: String(DEFAULT_CHECKPOINT_EVERY) },
@@ -93,6 +94,8 @@ export interface CliOptions {
   train: TrainConfig;
   evalEvery: number;
   metricsPath?: string;
+  /** --experimental-features: Dawn's allow_unsafe_apis (subgroup matrices). */
+  experimentalFeatures: boolean;
   /** --tuning-cache: where start-up tunings are remembered between runs. */
   tuningCachePath?: string;
   savePath?: string;
@@ -259,6 +262,7 @@ export function parseTrainArgs(argv: readonly string[]): CliOptions {
     evalEvery: get<number>('eval-every')!,
     metricsPath: get<string>('metrics'),
     tuningCachePath: get<string>('tuning-cache'),
+    experimentalFeatures: get<string>('experimental-features') !== 'off',
     savePath: get<string>('save'),
     loadPath: get<string>('load'),
     teacherPath: get<string>('teacher'),

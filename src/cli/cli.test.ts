@@ -64,6 +64,10 @@ describe('train CLI: bad input', () => {
     expect(readFileSync(p, 'utf8')).toBe('[1, 2]');
   });
 
+  it('--profile with --experimental-features off (exact timestamps need allow_unsafe_apis)', () => {
+    expectOneLineError(train(['--preset', 'tiny', '--steps', '2', '--profile', '1', '--experimental-features', 'off']), /--profile needs Dawn's allow_unsafe_apis/);
+  });
+
   it('an unknown flag and a malformed number', () => {
     expectOneLineError(train(['--nope']), /Unknown option '--nope'/);
     expectOneLineError(train(['--lr', 'fast']), /--lr must be a number/);
