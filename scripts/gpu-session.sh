@@ -47,7 +47,10 @@ case "$step" in
     targets
     ;;
   train)
-    node_ .gpu/bench.mjs --sections train,peer --models d2048,d1024,small --precisions fp32,int8,int4 --windows 3 --out "$out/train.json" > "$out/train.txt" 2>&1
+    node_ .gpu/bench.mjs --sections train,peer --models d2048,d1024 --precisions fp32,int8,int4 --windows 3 --out "$out/train.json" > "$out/train.txt" 2>&1
+    # `small` in a process of its own: after d2048 runs (or the TF.js peer) in the same process its FP32 rows
+    # ran ~4× slower than alone (H200 and H100, 2026-12-05).
+    node_ .gpu/bench.mjs --sections train,peer --models small --precisions fp32,int8,int4 --windows 5 --out "$out/train-small.json" > "$out/train-small.txt" 2>&1
     timeout 120 python3 bench/torch_bench.py --sections train --models small > "$out/torch-train.txt" 2>&1
     targets
     ;;
