@@ -29,7 +29,16 @@ function openDb(): Promise<IDBDatabase | null> {
       if (!db.objectStoreNames.contains(CHECKPOINTS)) db.createObjectStore(CHECKPOINTS);
       if (!db.objectStoreNames.contains(TUNINGS)) db.createObjectStore(TUNINGS);
     };
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      const db = request.result;
+      // A newer version opened elsewhere (another tab, or this page's worker after an update) waits for
+      // this connection: close it, and open again on the next call.
+      db.onversionchange = () => {
+        db.close();
+        dbPromise = null;
+      };
+      resolve(db);
+    };
     // Storage refused (quota, private mode): runs are simply not kept.
     request.onerror = () => resolve(null);
     request.onblocked = () => resolve(null);
