@@ -31,44 +31,7 @@ const CODE_CLAMP = 6.0;        // 14/2 − 1
 // Large tensors exceed 65535 workgroups in x; the host spreads them over y.
 fn flat_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-// --- max|∇Y|, first pass: each workgroup takes a strided share.
-@group(0) @binding(1) var<storage, read> m_dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m_partials: array<f32>;
-
-@compute @workgroup_size(WG)
-fn max_abs_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
-                   @builtin(num_workgroups) nwg: vec3u) {
-  let lid = lid3.x;
-  var m = 0.0;
-  for (var i = wg.x * WG + lid; i < p.n; i += nwg.x * WG) { m = max(m, abs(m_dy[i])); }
-  let total = workgroup_max(lid, m);
-  if (lid == 0u) { m_partials[wg.x] = total; }
-}
-
-// The same over 16-byte vectors (n a multiple of 4; the host picks it), four loads in flight per thread:
-// a quarter of the load instructions, and enough bytes in flight to keep a large GPU's memory busy with
-// the few workgroups a two-stage reduction has (the scalar pass ran at ~15% of an H200's bandwidth).
-@group(0) @binding(1) var<storage, read> m_dy4: array<vec4<f32>>;
-
-@compute @workgroup_size(WG)
-fn max_abs_partial_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
-                        @builtin(num_workgroups) nwg: vec3u) {
-  let lid = lid3.x;
-  let n4 = p.n / 4u;
-  let stride = nwg.x * WG;
-  var m = vec4<f32>();
-  var i = wg.x * WG + lid;
-  for (; i + 3u * stride < n4; i += 4u * stride) {
-    let a = abs(m_dy4[i]);
-    let b = abs(m_dy4[i + stride]);
-    let c = abs(m_dy4[i + 2u * stride]);
-    let d = abs(m_dy4[i + 3u * stride]);
-    m = max(m, max(max(a, b), max(c, d)));
-  }
-  for (; i < n4; i += stride) { m = max(m, abs(m_dy4[i])); }
-  let total = workgroup_max(lid, max(max(m.x, m.y), max(m.z, m.w)));
-  if (lid == 0u) { m_partials[wg.x] = total; }
-}
+// --- max|∇Y|: the first pass is absmax.wgsl's max_abs_partial (ops/lss.ts maxAbsPartials).
 
 // --- Second pass: one workgroup. split_state = [max|∇Y|, s↑, s↓, 0].
 @group(0) @binding(1) var<storage, read> f_partials: array<f32>;

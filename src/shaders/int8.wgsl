@@ -51,44 +51,8 @@ fn stochastic_code(x: f32, scale: f32, u: f32) -> i32 {
   return i32(clamp(t + select(0.0, 1.0, up), -INT8_MAX, INT8_MAX));
 }
 
-// --- Per-tensor absmax, first pass: each workgroup reduces a strided share of the n = rows·cols values.
-@group(0) @binding(1) var<storage, read> m_x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m_partials: array<f32>;
-
-@compute @workgroup_size(WG)
-fn absmax_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
-                  @builtin(num_workgroups) nwg: vec3u) {
-  let lid = lid3.x;
-  let n = p.rows * p.cols;
-  var m = 0.0;
-  for (var i = wg.x * WG + lid; i < n; i += nwg.x * WG) { m = max(m, abs(m_x[i])); }
-  let largest = workgroup_max(lid, m);
-  if (lid == 0u) { m_partials[wg.x] = largest; }
-}
-
-// The same over 16-byte vectors (rows·cols a multiple of 4; the host picks it), four loads in flight per
-// thread (see bitsplit.wgsl max_abs_partial_vec4).
-@group(0) @binding(1) var<storage, read> m_x4: array<vec4<f32>>;
-
-@compute @workgroup_size(WG)
-fn absmax_partial_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u,
-                       @builtin(num_workgroups) nwg: vec3u) {
-  let lid = lid3.x;
-  let n4 = p.rows * p.cols / 4u;
-  let stride = nwg.x * WG;
-  var m = vec4<f32>();
-  var i = wg.x * WG + lid;
-  for (; i + 3u * stride < n4; i += 4u * stride) {
-    let a = abs(m_x4[i]);
-    let b = abs(m_x4[i + stride]);
-    let c = abs(m_x4[i + 2u * stride]);
-    let d = abs(m_x4[i + 3u * stride]);
-    m = max(m, max(max(a, b), max(c, d)));
-  }
-  for (; i < n4; i += stride) { m = max(m, abs(m_x4[i])); }
-  let largest = workgroup_max(lid, max(max(m.x, m.y), max(m.z, m.w)));
-  if (lid == 0u) { m_partials[wg.x] = largest; }
-}
+// --- Per-tensor absmax: the first pass is absmax.wgsl's max_abs_partial over the rows·cols values
+// (ops/lss.ts maxAbsPartials).
 
 // --- Second pass, one workgroup: scale[0] = max/127.
 @group(0) @binding(1) var<storage, read> f_partials: array<f32>;
@@ -196,7 +160,7 @@ fn store_nearest_word(at: vec2u, scale: f32) {
 }
 
 // The per-tensor absmax's second pass folded into the pass that uses its scale: every workgroup reduces the
-// (at most 256) partial maxima of absmax_partial itself — max is exact in any order, so each gets
+// (at most 256) partial maxima of the first pass (absmax.wgsl) itself — max is exact in any order, so each gets
 // absmax_final's scale bit for bit — and the first thread writes it out for the later passes.
 fn scale_from_partials(lid: u32) -> f32 {
   var m = 0.0;

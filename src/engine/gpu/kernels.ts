@@ -1,6 +1,7 @@
 // Shader modules and compute pipelines, each created once and cached; and `Dispatch`, one recorded
 // kernel launch with its uniforms and bind group fixed at build time, so a training step only replays
 // a list of dispatches into one command encoder.
+import absmaxWgsl from '../../shaders/absmax.wgsl?raw';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import baselinesWgsl from '../../shaders/baselines.wgsl?raw';
 import bitsplitWgsl from '../../shaders/bitsplit.wgsl?raw';
@@ -37,6 +38,8 @@ import type { GpuMemory } from './memory';
 // WGSL has no includes: shaders that reduce over a workgroup get reduce.wgsl prepended, the quantizers
 // rounding.wgsl, those that pack or read INT8 code lanes int8_lanes.wgsl.
 export const SHADERS = {
+  // The first pass of a per-tensor max|x| (the bit split's, INT8's per-tensor absmax).
+  absmax: reduceWgsl + absmaxWgsl,
   attention: reduceWgsl + softmaxWgsl + attentionWgsl,
   // The baselines' quantizers (min-max, LUQ) and the symmetric b-bit ablation quantizer; own u32-key reductions.
   baselines: randomWgsl + roundingWgsl + baselinesWgsl,

@@ -10,7 +10,7 @@
 // Float64 twins: reference/quant/int8.ts (int8Quantize, stochasticInt8).
 import { type Dispatch, grid1d, gridRows, type Kernels } from '../gpu/kernels';
 import type { Tensor } from '../tensor';
-import { reductionPartials, vectorEntry } from './lss';
+import { maxAbsPartials, reductionPartials } from './lss';
 import { packedWordsPerRow } from './quant';
 
 /** Which values share a scale: the whole tensor, one row, or one column (the rows of xᵀ). */
@@ -79,7 +79,7 @@ export function absmaxScale(k: Kernels, s: AbsmaxScaleSpec): Dispatch[] {
   if (s.scaling === 'tensor') {
     const u = uniforms(s.rows, s.cols, { partials });
     return [
-      k.dispatch({ shader: 'int8', entry: vectorEntry('absmax_partial', s.rows * s.cols), label: `${s.label}.partial`, uniforms: u, bindings: [s.x, s.partials], workgroups: [partials, 1, 1] }),
+      maxAbsPartials(k, `${s.label}.partial`, s.x, s.rows * s.cols, s.partials!),
       k.dispatch({ shader: 'int8', entry: 'absmax_final', label: s.label, uniforms: u, bindings: [s.partials, s.scale], workgroups: [1, 1, 1] }),
     ];
   }
@@ -241,7 +241,7 @@ function absmaxPartialPass(k: Kernels, label: string, x: Tensor, partials: Tenso
   const count = absmaxPartials(rows, cols, 'tensor');
   need(label, partials, count, 'partials');
   return {
-    dispatch: k.dispatch({ shader: 'int8', entry: vectorEntry('absmax_partial', rows * cols), label: `${label}.absmax_partial`, uniforms: uniforms(rows, cols, { partials: count }), bindings: [x, partials], workgroups: [count, 1, 1] }),
+    dispatch: maxAbsPartials(k, `${label}.absmax_partial`, x, rows * cols, partials),
     fromMax: { partials, count },
   };
 }

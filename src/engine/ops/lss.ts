@@ -45,6 +45,15 @@ export function vectorEntry(entry: string, ...numels: number[]): string {
   return numels.every((n) => n % 4 === 0) ? `${entry}_vec4` : entry;
 }
 
+/** The first pass of a per-tensor max|x| over n values (shaders/absmax.wgsl): reductionPartials(n) partial
+ *  maxima into `partials`, which the second pass (or a pass that folds it in) reduces. */
+export function maxAbsPartials(k: Kernels, label: string, x: Tensor, n: number, partials: Tensor): Dispatch {
+  const count = reductionPartials(n);
+  need(label, x, n, 'x');
+  need(label, partials, count, 'partials');
+  return k.dispatch({ shader: 'absmax', entry: vectorEntry('max_abs_partial', n), label, uniforms: [n], bindings: [x, partials], workgroups: [count, 1, 1] });
+}
+
 function need(label: string, t: Tensor, n: number, what: string): void {
   if (t.size < n) throw new RangeError(`${label}: ${what} has ${t.size} values, needs ${n}`);
 }
@@ -109,7 +118,7 @@ export function bitSplit(k: Kernels, s: BitSplitSpec): Dispatch[] {
   need(s.label, s.partials, partials, 'partials');
   const uniforms = [n, s.stream + LSS_STREAM_OFFSET.bitSplit, partials, s.rows, s.cols];
   if (s.scores) need(s.label, s.scores, 2 * s.rows, 'scores');
-  const maxPartial = k.dispatch({ shader: 'bitsplit', entry: vectorEntry('max_abs_partial', n), label: `${s.label}.max_partial`, uniforms, bindings: [s.dy, s.partials], workgroups: [partials, 1, 1] });
+  const maxPartial = maxAbsPartials(k, `${s.label}.max_partial`, s.dy, n, s.partials);
   if (s.packed) {
     if (!s.scores) throw new RangeError(`${s.label}: the packed bit split writes the row norms too: give scores`);
     const words = s.rows * Math.ceil(s.cols / 4);
