@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { type AttentionKernelChoice, ATTENTION_KERNEL_CHOICES, DEFAULT_TRAIN, MATMUL_TUNING_CHOICES, type MatmulTuningChoice, PRECISIONS, type Precision } from '../engine/config';
 import { describeGpu, type GpuContext } from '../engine/gpu/device';
+import { DAWN_TIMING_FLAGS } from '../engine/gpu/node';
 import { CliError } from '../cli/args';
 import { KERNEL_GROUPS, type KernelGroup, runKernelBenches } from './kernels';
 import { type AttentionBenchShape, runAttentionBenches } from './attention';
@@ -204,8 +205,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 }
 
 /** The Dawn toggles the benchmark asks for: unsafe APIs (to see subgroup matrices, as in
- *  docs/gpu-measurement.md) and timestamps at full resolution (Dawn rounds them to ~65 µs by default). */
-export const BENCH_DAWN_FLAGS = ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'];
+ *  docs/gpu-measurement.md) and timestamps at full resolution (engine/gpu/node.ts). */
+export const BENCH_DAWN_FLAGS = DAWN_TIMING_FLAGS;
 
 /** Runs the selected sections on `ctx`; `log` gets a line per finished result. */
 export async function runBenchmarks(ctx: GpuContext, o: BenchOptions, args: readonly string[] = [], log?: (line: string) => void): Promise<BenchReport> {

@@ -5,7 +5,7 @@ import { type RunConfig, validateRunConfig } from '../engine/config';
 import { estimateRunMemory, formatBytes } from '../engine/limits';
 import { Rng } from '../engine/data';
 import { describeGpu } from '../engine/gpu/device';
-import { acquireNodeGpu } from '../engine/gpu/node';
+import { acquireNodeGpu, DAWN_EXPERIMENTAL_FLAGS, DAWN_TIMING_FLAGS } from '../engine/gpu/node';
 import { setTuningStore } from '../engine/train/startup-tuning';
 import { fileTuningStore } from './tuning-cache';
 import { DispatchProfiler, type DispatchTime, summarizeProfile } from '../engine/gpu/profiler';
@@ -18,9 +18,6 @@ import { CliError, helpText, parseTrainArgs } from './args';
 import { architectureOf, checkDatasetFits, loadDataset, modelConfig, runMain } from './common';
 import { loadTeacher } from './teacher';
 
-/** Dawn's experimental features (subgroup matrices among them), as the bench asks for them. */
-const EXPERIMENTAL_DAWN_FLAGS = ['enable-dawn-features=allow_unsafe_apis'];
-const PROFILE_DAWN_FLAGS = ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'];
 /** Kernels listed by --profile (all of them go to --metrics). */
 const PROFILE_ROWS = 30;
 /** Test-only: destroy the GPU device once after this many steps, to exercise the recovery from a lost
@@ -117,11 +114,11 @@ async function main(argv: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(`${s}\n`);
   };
   if (o.profileSteps > config.train.steps) throw new CliError(`--profile ${o.profileSteps} is more than the ${config.train.steps} training steps; it times the last N steps of the run`);
-  // Dawn rounds timestamps to ~65 µs unless told not to; that toggle sits behind allow_unsafe_apis.
+  // --profile needs exact timestamps (DAWN_TIMING_FLAGS, which include the experimental features).
   // Without allow_unsafe_apis Dawn offers no subgroup matrices, and a CLI run on an H100 multiplied INT4
   // codes on dot4I8Packed (70 TOP/s) where the bench's runs used tensor cores (280 TOP/s).
   if (o.profileSteps > 0 && !o.experimentalFeatures) throw new CliError('--profile needs Dawn\'s allow_unsafe_apis (for exact timestamps): leave --experimental-features on');
-  const dawnFlags = o.profileSteps > 0 ? PROFILE_DAWN_FLAGS : o.experimentalFeatures ? EXPERIMENTAL_DAWN_FLAGS : [];
+  const dawnFlags = o.profileSteps > 0 ? DAWN_TIMING_FLAGS : o.experimentalFeatures ? DAWN_EXPERIMENTAL_FLAGS : [];
   if (o.tuningCachePath) setTuningStore(fileTuningStore(o.tuningCachePath));
   const gpu = await acquireNodeGpu(dawnFlags);
   log(`GPU: ${describeGpu(gpu)}`);
