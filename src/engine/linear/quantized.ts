@@ -215,9 +215,10 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         // From X·H and W·H as written out (the first step), and fused with the transform (ops/quant.ts
         // hadamardQuantize: one pass over X instead of three; LSQ alone has no transform to fuse).
         const quantizeTransformed = operands.map((q) => lsqQuantize(k, { label: `${name}.quantize_${q.which}`, x: q.transformed, step: q.step, v: q.v, codes: q.codes, rows: q.rows, K: D, format, qn, qp }));
-        const quantize = o.forward === 'hq'
-          ? operands.flatMap((q) => hadamardQuantize(k, { label: `${name}.hadamard_quantize_${q.which}`, source: q.source, block, transformed: q.transformed, step: q.step, v: q.v, codes: q.codes, rows: q.rows, K: D, format, qn, qp }))
-          : quantizeTransformed;
+        const hqOf = (q: (typeof operands)[number], dequantized?: Tensor) =>
+          hadamardQuantize(k, { label: `${name}.hadamard_quantize_${q.which}`, source: q.source, block, transformed: q.transformed, step: q.step, v: q.v, codes: q.codes, rows: q.rows, K: D, format, qn, qp, dequantized });
+        const hqForward = operands.map((q) => (o.forward === 'hq' ? hqOf(q) : []));
+        const quantize = o.forward === 'hq' ? hqForward.flat() : quantizeTransformed;
         const product = intProduct(k, { label: `${name}.int_matmul`, a: codesX, b: codesW, stepA: sX.value, stepB: sW.value, c: l.y, M: N, N: C, K: D, bias: l.b, format });
         forward.push(...quantize, ...product);
         firstForward.push(...search, ...transforms, ...init, ...quantizeTransformed, ...product);
@@ -232,8 +233,9 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         if (o.forward === 'hq') {
           // The backward's quantize pass writes X̂ / Ŵ too where an f32 product needs them (one pass
           // over v fewer; the same values as lsqDequantize).
+          // Where neither is needed the forward's own dispatches run again.
           const dequantized = { x: needX ? xq : undefined, w: needW ? wq : undefined };
-          backward.push(...operands.flatMap((q) => hadamardQuantize(k, { label: `${name}.hadamard_quantize_${q.which}`, source: q.source, block, transformed: q.transformed, step: q.step, v: q.v, codes: q.codes, rows: q.rows, K: D, format, qn, qp, dequantized: dequantized[q.which] })));
+          backward.push(...operands.flatMap((q, i) => (dequantized[q.which] ? hqOf(q, dequantized[q.which]) : hqForward[i])));
         } else {
           backward.push(...quantize);
           if (needX) backward.push(dequantizeX);
