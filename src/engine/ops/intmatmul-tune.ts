@@ -190,7 +190,9 @@ export async function tuneIntMatmul(k: Kernels, o: TuneIntMatmulOptions): Promis
   const base = results[0];
   let chosen = base.choice;
   if (base.tops !== null && base.dropped === undefined) {
-    const best = results.filter((r) => r.tops !== null && r.dropped === undefined).sort((x, y) => y.tops! - x.tops!)[0];
+    // The fastest of the others, against the default: with minSpeedup < 1 (a remembered choice) another
+    // kernel stays chosen while it is within that margin of the default, even if the default is faster.
+    const best = results.slice(1).filter((r) => r.tops !== null && r.dropped === undefined).sort((x, y) => y.tops! - x.tops!)[0];
     if (best && best.tops! >= (o.minSpeedup ?? 1.02) * base.tops) chosen = best.choice;
   }
   return { chosen, candidates: results, shapes, method: timer.method, seconds: (performance.now() - started) / 1000 };

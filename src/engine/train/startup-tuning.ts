@@ -80,6 +80,31 @@ async function saveRemembered(key: string, chosen: unknown, log?: (line: string)
   }
 }
 
+/** The tuning behind `key`: the remembered choice checked and timed again where the store has a usable
+ *  record and that choice still passes its check; else the full tuning, whose choice is then remembered. */
+async function rememberedOrFull<C, T extends { remembered?: string }>(key: string, what: string, o: {
+  /** The candidates a record's choice names, or null if the record does not fit this candidate list. */
+  restore: (chosen: unknown) => C | null;
+  /** Checks and times those candidates; `failed` says whether the remembered kernel failed its check. */
+  again: (candidates: C) => Promise<T>;
+  failed: (t: T) => boolean;
+  full: () => Promise<T>;
+  /** What to remember of a full tuning (plain JSON). */
+  chosen: (t: T) => unknown;
+  log?: (line: string) => void;
+}): Promise<T> {
+  const remembered = await loadRemembered(key);
+  const candidates = remembered ? o.restore(remembered.chosen) : null;
+  if (remembered && candidates) {
+    const again = await o.again(candidates);
+    if (!o.failed(again)) return { ...again, remembered: remembered.savedAt };
+    o.log?.(`the remembered ${what} kernel failed its check: tuning again`);
+  }
+  const tuning = await o.full();
+  await saveRemembered(key, o.chosen(tuning), o.log);
+  return tuning;
+}
+
 /** The remembered f32 choices as one-candidate lists per layout (empty: the built-in kernel), or null
  *  when the record names a layout or config that the candidate list does not have. */
 function rememberedTileCandidates(chosen: unknown, pool: readonly MatmulTileConfig[]): Record<TunedLayout, MatmulTileConfig[]> | null {
@@ -147,20 +172,16 @@ export async function startupIntTuning(gpu: GpuContext, config: RunConfig, o: { 
   const integer = config.train.precision === 'int8' || (q !== null && (q.forward === 'hq' || q.forward === 'lsq'));
   if (!integer) return null;
   const shapes = runIntShapes(config);
-  return tunedOnce(intCache, gpu, JSON.stringify(shapes), 'integer product', async (k) => {
+  return tunedOnce(intCache, gpu, JSON.stringify(shapes), 'integer product', (k) => {
     const all = intMatmulCandidates(k);
-    const key = storeKey('int-matmul', gpu, [shapes, all.map((c) => [c.path, c.tiling ?? null])]);
-    const remembered = await loadRemembered(key);
-    const candidates = remembered ? rememberedIntCandidates(remembered.chosen, all) : null;
-    if (remembered && candidates) {
-      const again = await tuneIntMatmul(k, { shapes, candidates, minSpeedup: REMEMBERED_MIN_SPEEDUP, log: o.log });
-      // Still right on this device: keep it. A remembered kernel that now fails its check is forgotten.
-      if (again.candidates.every((c) => c.dropped === undefined)) return { ...again, remembered: remembered.savedAt };
-      o.log?.('the remembered integer kernel failed its check: tuning again');
-    }
-    const tuning = await tuneIntMatmul(k, { shapes, log: o.log });
-    await saveRemembered(key, [tuning.chosen.path, tuning.chosen.tiling ?? null], o.log);
-    return tuning;
+    return rememberedOrFull(storeKey('int-matmul', gpu, [shapes, all.map((c) => [c.path, c.tiling ?? null])]), 'integer', {
+      restore: (chosen) => rememberedIntCandidates(chosen, all),
+      again: (candidates) => tuneIntMatmul(k, { shapes, candidates, minSpeedup: REMEMBERED_MIN_SPEEDUP, log: o.log }),
+      failed: (t) => t.candidates.some((c) => c.dropped !== undefined),
+      full: () => tuneIntMatmul(k, { shapes, log: o.log }),
+      chosen: (t) => [t.chosen.path, t.chosen.tiling ?? null],
+      log: o.log,
+    });
   }, o.log);
 }
 
@@ -198,19 +219,15 @@ export async function startupMatmulTuning(gpu: GpuContext, config: RunConfig, o:
   // Three timed passes of ≈10 ms per candidate and layout: seconds at start-up, not minutes.
   const tune = (k: Kernels, candidates: readonly MatmulTileConfig[] | Record<TunedLayout, MatmulTileConfig[]>, minSpeedup?: number) =>
     tuneMatmul(k, { shapes, candidates, repeats: 3, timing: { targetPassSeconds: 0.01 }, minSpeedup, log });
-  return tunedOnce(cache, gpu, key, 'f32 matmul', async (k) => {
-    const remembered = await loadRemembered(remember);
-    const candidates = remembered ? rememberedTileCandidates(remembered.chosen, pool) : null;
-    if (remembered && candidates) {
-      const again = await tune(k, candidates, REMEMBERED_MIN_SPEEDUP);
-      const failed = TUNED_LAYOUTS.some(({ layout }) => again.layouts[layout]?.candidates.some((c) => c.config !== null && c.dropped !== undefined));
-      if (!failed) return { ...again, remembered: remembered.savedAt };
-      log?.('a remembered f32 tile config failed its check: tuning again');
-    }
-    const tuning = await tune(k, pool);
-    await saveRemembered(remember, Object.fromEntries(TUNED_LAYOUTS.map(({ layout }) => [layout, tuning.layouts[layout]?.chosen ? tileConfigId(tuning.layouts[layout]!.chosen!) : null])), log);
-    return tuning;
-  }, log);
+  return tunedOnce(cache, gpu, key, 'f32 matmul', (k) =>
+    rememberedOrFull(remember, 'f32 tile', {
+      restore: (chosen) => rememberedTileCandidates(chosen, pool),
+      again: (candidates) => tune(k, candidates, REMEMBERED_MIN_SPEEDUP),
+      failed: (t) => TUNED_LAYOUTS.some(({ layout }) => t.layouts[layout]?.candidates.some((c) => c.config !== null && c.dropped !== undefined)),
+      full: () => tune(k, pool),
+      chosen: (t) => Object.fromEntries(TUNED_LAYOUTS.map(({ layout }) => [layout, t.layouts[layout]?.chosen ? tileConfigId(t.layouts[layout]!.chosen!) : null])),
+      log,
+    }), log);
 }
 
 /** One line for the kernel path: what each tuned layout runs and its speed against the built-in kernel. */
