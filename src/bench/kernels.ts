@@ -18,6 +18,7 @@ import { type CodeFormat, type IntMatmulPath, hadamardQuantize, hadamardTransfor
 import { blockHadamard } from '../engine/reference/quant/hadamard';
 import { roundToF16 } from '../engine/reference/quant/fp16';
 import { Q_N, Q_P } from '../engine/reference/quant/constants';
+import { DOT4_TILINGS, type Dot4Tiling, describeDot4Tiling, dot4TilingProblem } from '../engine/ops/intmatmul-dot4';
 import { SGMAT_BASE_TILING, SGMAT_TILINGS, type SubgroupMatrixTiling, describeSgmatTiling, sgmatWorkgroupBytes } from '../engine/ops/intmatmul-sgmat';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
 import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
@@ -295,14 +296,21 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
       const scale = Math.fround(Math.fround(stepA) * Math.fround(stepB));
       // The subgroup-matrix path once per tiling (multi-subgroup variants: ops/intmatmul-sgmat.ts) that
       // fits this device's workgroup memory, unless only the engine's default is asked for.
-      const variants = paths.flatMap((path): { path: IntMatmulPath; tiling: SubgroupMatrixTiling | undefined }[] => path !== 'subgroup-matrix' ? [{ path, tiling: undefined }]
-        : (o.intTilings ? SGMAT_TILINGS : [SGMAT_BASE_TILING]).filter((tl) => sgmatWorkgroupBytes(tl) <= device.limits.maxComputeWorkgroupStorageSize).map((tiling) => ({ path, tiling })));
-      for (const { path, tiling } of variants) {
+      // The dot4 path likewise in its generated tilings (ops/intmatmul-dot4.ts) besides the built-in kernel.
+      const variants = paths.flatMap((path): { path: IntMatmulPath; tiling?: SubgroupMatrixTiling; dot4Tiling?: Dot4Tiling }[] => {
+        if (path === 'subgroup-matrix') {
+          return (o.intTilings ? SGMAT_TILINGS : [SGMAT_BASE_TILING]).filter((tl) => sgmatWorkgroupBytes(tl) <= device.limits.maxComputeWorkgroupStorageSize).map((tiling) => ({ path, tiling }));
+        }
+        const tiled = path === 'dot4' && o.intTilings ? DOT4_TILINGS.filter((tl) => dot4TilingProblem(tl, device.limits as unknown as Record<string, number>) === null) : [];
+        return [{ path }, ...tiled.map((dot4Tiling) => ({ path, dot4Tiling }))];
+      });
+      for (const { path, tiling, dot4Tiling } of variants) {
         const name = `intMatmul ${format}`;
-        const pathName = tiling && (tiling !== SGMAT_BASE_TILING || o.intTilings) ? `${intMatmulPathName(path)}, ${describeSgmatTiling(tiling)}` : intMatmulPathName(path);
+        const pathName = dot4Tiling ? `${intMatmulPathName(path)}, ${describeDot4Tiling(dot4Tiling)}`
+          : tiling && (tiling !== SGMAT_BASE_TILING || o.intTilings) ? `${intMatmulPathName(path)}, ${describeSgmatTiling(tiling)}` : intMatmulPathName(path);
         o.onKernel?.({ name, size: `${n}³`, path: pathName });
         try {
-          const work = await buildChecked(device, () => [intMatmul(k, { label: name, a: t.a, b: t.b, stepA: t.sa, stepB: t.sb, c: t.c, M: n, N: n, K: n, format, path, tiling })]);
+          const work = await buildChecked(device, () => [intMatmul(k, { label: name, a: t.a, b: t.b, stepA: t.sa, stepB: t.sb, c: t.c, M: n, N: n, K: n, format, path, tiling, dot4Tiling })]);
           // Stale results of the previous variant must not pass this one's check.
           writeTensor(device, t.c, new Float32Array(n * n).fill(NaN));
           await runOnce(device, work);

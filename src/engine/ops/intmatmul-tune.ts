@@ -10,6 +10,7 @@ import { Kernels } from '../gpu/kernels';
 import { submitAndWait, withErrorScopes } from '../gpu/submit';
 import { GpuMemory, readTensor, writeTensor } from '../gpu/memory';
 import { PassTimer, type TimingMethod, type TimingOptions } from '../gpu/timing';
+import { DOT4_TILINGS, describeDot4Tiling, dot4TilingProblem } from './intmatmul-dot4';
 import { SGMAT_BASE_TILING, SGMAT_TILINGS, describeSgmatTiling, sgmatWorkgroupBytes } from './intmatmul-sgmat';
 import { type CodeFormat, type IntMatmulChoice, intMatmul, intMatmulPath, intMatmulPathName, intMatmulPaths, packedWordsPerRow, subgroupMatrixFits } from './quant';
 
@@ -43,19 +44,29 @@ export interface IntMatmulTuning {
 }
 
 export function describeIntChoice(c: IntMatmulChoice): string {
-  return c.path === 'subgroup-matrix' ? `${intMatmulPathName(c.path)}, ${describeSgmatTiling(c.tiling ?? SGMAT_BASE_TILING)}` : intMatmulPathName(c.path);
+  if (c.path === 'subgroup-matrix') return `${intMatmulPathName(c.path)}, ${describeSgmatTiling(c.tiling ?? SGMAT_BASE_TILING)}`;
+  return c.dot4Tiling ? `${intMatmulPathName(c.path)}, ${describeDot4Tiling(c.dot4Tiling)}` : intMatmulPathName(c.path);
 }
 
 /** Every kernel this device can run: each path its capabilities name, the subgroup-matrix one in every
- *  tiling that fits its workgroup memory. The default (intMatmul without a choice) comes first. */
+ *  tiling that fits its workgroup memory, and where the dot4 path is the fastest offered (no subgroup
+ *  matrices: today's browsers without flags) its generated tilings too (on tensor cores they are 3× slower
+ *  and would only lengthen the start-up). The default (intMatmul without a choice) comes first. */
 export function intMatmulCandidates(k: Kernels): IntMatmulChoice[] {
   const out: IntMatmulChoice[] = [];
-  for (const path of intMatmulPaths(k.capabilities)) {
-    if (path !== 'subgroup-matrix') out.push({ path });
-    else for (const tiling of SGMAT_TILINGS) if (sgmatWorkgroupBytes(tiling) <= k.device.limits.maxComputeWorkgroupStorageSize) out.push({ path, tiling });
+  const paths = intMatmulPaths(k.capabilities);
+  for (const path of paths) {
+    if (path === 'subgroup-matrix') {
+      for (const tiling of SGMAT_TILINGS) if (sgmatWorkgroupBytes(tiling) <= k.device.limits.maxComputeWorkgroupStorageSize) out.push({ path, tiling });
+      continue;
+    }
+    out.push({ path });
+    if (path === 'dot4' && paths[0] === 'dot4') {
+      for (const dot4Tiling of DOT4_TILINGS) if (dot4TilingProblem(dot4Tiling, k.device.limits as unknown as Record<string, number>) === null) out.push({ path, dot4Tiling });
+    }
   }
   const first = intMatmulPath(k.capabilities);
-  const isDefault = (c: IntMatmulChoice) => c.path === first && (c.path !== 'subgroup-matrix' || c.tiling === SGMAT_BASE_TILING);
+  const isDefault = (c: IntMatmulChoice) => c.path === first && !c.dot4Tiling && (c.path !== 'subgroup-matrix' || c.tiling === SGMAT_BASE_TILING);
   return [...out.filter(isDefault), ...out.filter((c) => !isDefault(c))];
 }
 
@@ -99,7 +110,7 @@ async function checkCandidate(k: Kernels, memory: GpuMemory, choice: IntMatmulCh
   writeTensor(k.device, sa, new Float32Array([0.5]));
   writeTensor(k.device, sb, new Float32Array([-0.25]));
   writeTensor(k.device, c, new Float32Array(M * N + 16).fill(NaN));
-  await withErrorScopes(k.device, async () => submitAndWait(k.device, [intMatmul(k, { label: 'tune.check', a, b, stepA: sa, stepB: sb, c, M, N, K, format, path: choice.path, tiling: choice.tiling })], 'intmatmul-tune'));
+  await withErrorScopes(k.device, async () => submitAndWait(k.device, [intMatmul(k, { label: 'tune.check', a, b, stepA: sa, stepB: sb, c, M, N, K, format, path: choice.path, tiling: choice.tiling, dot4Tiling: choice.dot4Tiling })], 'intmatmul-tune'));
   const got = await readTensor(k.device, c);
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
@@ -162,7 +173,7 @@ export async function tuneIntMatmul(k: Kernels, o: TuneIntMatmulOptions): Promis
         }
         result.check = `exact on ${formats.join(' and ')} codes (150×170×96)`;
         if (shapes.length === 0) continue;
-        const work = await withErrorScopes(device, () => shapes.map((s, i) => intMatmul(tk, { label: `tune.${name}`, a: operands[i].a, b: operands[i].b, stepA: operands[i].step, stepB: operands[i].step, c: operands[i].c, M: s.M, N: s.N, K: s.K, format: s.format, path: choice.path, tiling: choice.tiling })));
+        const work = await withErrorScopes(device, () => shapes.map((s, i) => intMatmul(tk, { label: `tune.${name}`, a: operands[i].a, b: operands[i].b, stepA: operands[i].step, stepB: operands[i].step, c: operands[i].c, M: s.M, N: s.N, K: s.K, format: s.format, path: choice.path, tiling: choice.tiling, dot4Tiling: choice.dot4Tiling })));
         timed.push({ result, work });
       } catch (e) {
         result.dropped = (e as Error).message;

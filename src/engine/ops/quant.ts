@@ -9,6 +9,7 @@ import { type Dispatch, f32, grid1d, gridRows, type Kernels, type UniformValue }
 import { HADAMARD_MAX_SIZE, INT8_MAX, Q_N, Q_P } from '../reference/quant/constants';
 import type { Tensor } from '../tensor';
 import { lsqDequantize } from './lss';
+import { type Dot4Tiling, dot4IntMatmulShader, dot4Variant } from './intmatmul-dot4';
 import { SGMAT_BASE_TILING, SGMAT_TILE, type SubgroupMatrixTiling, describeSgmatTiling, sgmatTilingName, subgroupMatrixTiledWgsl } from './intmatmul-sgmat';
 
 /** How codes are packed in u32 words: INT4 two's-complement nibbles (8 per word) or int8 lanes (4 per word). */
@@ -298,12 +299,22 @@ export interface IntMatmulSpec {
   /** The subgroup-matrix path's tiling; default: the one set for these kernels (setSubgroupMatrixTiling),
    *  else the single-subgroup kernel. */
   tiling?: SubgroupMatrixTiling;
+  /** The dot4 path's generated tiling (ops/intmatmul-dot4.ts); default: the one chosen for these kernels,
+   *  else the built-in kernel (src/shaders/intmatmul.wgsl). */
+  dot4Tiling?: Dot4Tiling;
 }
 
-/** A kernel for the integer products: a path and, on the subgroup-matrix path, its tiling. */
+/** A kernel for the integer products: a path and, on the subgroup-matrix path or the dot4 path, its
+ *  tiling (none: the path's built-in kernel). */
 export interface IntMatmulChoice {
   path: IntMatmulPath;
   tiling?: SubgroupMatrixTiling;
+  dot4Tiling?: Dot4Tiling;
+}
+
+/** The choice as plain data that identifies it (remembered tunings compare these). */
+export function intChoiceKey(c: IntMatmulChoice): unknown[] {
+  return c.dot4Tiling ? [c.path, c.tiling ?? null, c.dot4Tiling] : [c.path, c.tiling ?? null];
 }
 
 const intChoices = new WeakMap<Kernels, IntMatmulChoice>();
@@ -362,8 +373,9 @@ export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   const words = packedWordsPerRow(s.K, format);
   const tiling = path === 'subgroup-matrix' ? s.tiling ?? subgroupMatrixTiling(k) : SGMAT_BASE_TILING;
   const generated = path === 'subgroup-matrix' && !isBaseTiling(tiling);
-  const tileM = generated ? 64 * tiling.subgroupsM : INT_MATMUL_TILE[path];
-  const tileN = generated ? 64 * tiling.subgroupsN : INT_MATMUL_TILE[path];
+  const dot4Tiling = path === 'dot4' ? s.dot4Tiling ?? intChoices.get(k)?.dot4Tiling : undefined;
+  const tileM = dot4Tiling ? dot4Tiling.tileM : generated ? 64 * tiling.subgroupsM : INT_MATMUL_TILE[path];
+  const tileN = dot4Tiling ? dot4Tiling.tileN : generated ? 64 * tiling.subgroupsN : INT_MATMUL_TILE[path];
   need(s.label, s.a, s.M * words, 'A codes');
   need(s.label, s.b, s.N * words, 'B codes');
   need(s.label, s.c, s.M * s.N, 'C');
@@ -372,12 +384,14 @@ export function intMatmul(k: Kernels, s: IntMatmulSpec): Dispatch {
   if (s.bias) need(s.label, s.bias, s.N, 'bias');
   if (s.rowScale) need(s.label, s.rowScale, s.M, 'rowScale');
   return k.dispatch({
-    shader: generated
+    shader: dot4Tiling
+      ? dot4IntMatmulShader(dot4Tiling, dot4Variant({ N: s.N, wordsPerRow: words, int8Codes: format === 'int8' }))
+      : generated
       ? { name: sgmatTilingName(tiling, format === 'int8'), code: subgroupMatrixTiledWgsl({ int8Codes: format === 'int8', ...tiling }) }
       : path === 'subgroup-matrix' ? (format === 'int8' ? 'intmatmul_sgmat_int8' : 'intmatmul_sgmat_int4') : path === 'dot4' ? 'intmatmul' : 'intmatmul_plain',
     entry: 'main',
     label: s.label,
-    constants: path === 'subgroup-matrix' ? {} : { INT8_CODES: format === 'int8', DOT4: path === 'dot4' },
+    constants: path === 'subgroup-matrix' || dot4Tiling ? {} : { INT8_CODES: format === 'int8', DOT4: path === 'dot4' },
     uniforms: [s.M, s.N, words, f32(s.alpha ?? 1), s.accumulate ? 1 : 0, s.bias ? 1 : 0, s.stepAAt ?? 0, s.stepBAt ?? 0, s.rowScale ? 1 : 0],
     bindings: [s.a, s.b, s.stepA, s.stepB, s.c, s.bias ?? k.placeholder, s.rowScale ?? k.placeholder],
     workgroups: [gridDim(s.label, Math.ceil(s.N / tileN), 'N'), gridDim(s.label, Math.ceil(s.M / tileM), 'M'), 1],

@@ -22,7 +22,7 @@
 // run different kernels from one load to the next.
 import { quantizerChoice, type RunConfig } from '../config';
 import { type IntMatmulTuning, type IntProductShape, intMatmulCandidates, tuneIntMatmul } from '../ops/intmatmul-tune';
-import type { IntMatmulChoice } from '../ops/quant';
+import { type IntMatmulChoice, intChoiceKey } from '../ops/quant';
 import type { GpuContext } from '../gpu/device';
 import { GpuMemory } from '../gpu/memory';
 import { Kernels } from '../gpu/kernels';
@@ -121,7 +121,7 @@ function rememberedTileCandidates(chosen: unknown, pool: readonly MatmulTileConf
 
 /** The remembered integer kernel among the device's candidates (the default first), or null. */
 function rememberedIntCandidates(chosen: unknown, candidates: readonly IntMatmulChoice[]): IntMatmulChoice[] | null {
-  const same = (c: IntMatmulChoice) => JSON.stringify([c.path, c.tiling ?? null]) === JSON.stringify(chosen);
+  const same = (c: IntMatmulChoice) => JSON.stringify(intChoiceKey(c)) === JSON.stringify(chosen);
   const found = candidates.find(same);
   if (!found || candidates.length === 0) return null;
   return found === candidates[0] ? [found] : [candidates[0], found];
@@ -174,12 +174,12 @@ export async function startupIntTuning(gpu: GpuContext, config: RunConfig, o: { 
   const shapes = runIntShapes(config);
   return tunedOnce(intCache, gpu, JSON.stringify(shapes), 'integer product', (k) => {
     const all = intMatmulCandidates(k);
-    return rememberedOrFull(storeKey('int-matmul', gpu, [shapes, all.map((c) => [c.path, c.tiling ?? null])]), 'integer', {
+    return rememberedOrFull(storeKey('int-matmul', gpu, [shapes, all.map(intChoiceKey)]), 'integer', {
       restore: (chosen) => rememberedIntCandidates(chosen, all),
       again: (candidates) => tuneIntMatmul(k, { shapes, candidates, minSpeedup: REMEMBERED_MIN_SPEEDUP, log: o.log }),
       failed: (t) => t.candidates.some((c) => c.dropped !== undefined),
       full: () => tuneIntMatmul(k, { shapes, log: o.log }),
-      chosen: (t) => [t.chosen.path, t.chosen.tiling ?? null],
+      chosen: (t) => intChoiceKey(t.chosen),
       log: o.log,
     });
   }, o.log);

@@ -1,0 +1,292 @@
+// WGSL of the integer matrix product on dot4I8Packed, generated for one tiling (issue "fast engine": the
+// dot4I8Packed path is what a browser without subgroup matrices runs, and the built-in 64×64 kernel of
+// src/shaders/intmatmul.wgsl reached 64–75 TOP/s at 4096³ on an H200 and an H100 against a target of 100).
+//
+// Same contract, uniforms and bindings as src/shaders/intmatmul.wgsl:
+//   C[M, N] = alpha·|s_A|·|s_B|·r[m]·(A_q·B_qᵀ) (+ bias[n]) (+ C)
+// with A_q [M, K] and B_q [N, K] packed code rows (INT8: 4 codes per word; INT4: 8 nibbles per word,
+// widened to int8 lanes as they are staged, which is exact). Correct for any M, N, K: rows past the matrix
+// and words past the row are staged as zero codes, outputs past it are not stored.
+//
+// The structure is the f32 kernel's (ops/matmul-tiled.ts), which took the f32 products from 15–25 to
+// 35–39 TFLOP/s on the H200, with int8x4 words in place of floats:
+// - each thread owns threadM×threadN outputs as named vec4<i32> accumulators (arrays indexed in loops end
+//   up in local memory on NVIDIA's driver), in strips of 4 rows and 4 columns spaced a thread row apart,
+//   so the threads of a subgroup read consecutive 16-byte words of the workgroup tiles or the same one;
+// - the workgroup tiles are k-major, [word of K][row / 4] as vec4<u32> (the words of four rows): per word
+//   of K a thread reads threadM/4 + threadN/4 vectors and issues threadM·threadN dot4I8Packed — 4 codes
+//   each, against 1 per FMA in the f32 kernel, so the staged slices run 4× as deep in K;
+// - storage is read as 16-byte vectors where a row is a whole number of them (K a multiple of 16 for INT8
+//   codes, of 32 for INT4), two neighbouring invocations covering 32 consecutive bytes of a row;
+// - optionally double-buffered: the next slice is fetched into registers before the current one is
+//   multiplied and stored into the other tile after it (one barrier per slice instead of two).
+import type { GeneratedShader } from '../gpu/kernels';
+
+export interface Dot4Tiling {
+  /** Output rows and columns per workgroup. */
+  tileM: number;
+  tileN: number;
+  /** Outputs per invocation along M and N: multiples of 4. */
+  threadM: number;
+  threadN: number;
+  /** int8x4 words (4 codes) of K per staged slice: a multiple of 8 (one 16-byte vector of INT4 codes). */
+  sliceWords: number;
+  doubleBuffer: boolean;
+}
+
+/** The tilings the start-up tuning and `npm run bench -- --int-tilings` try besides the built-in kernel. */
+export const DOT4_TILINGS: readonly Dot4Tiling[] = [
+  // The built-in kernel's 64×64 shape, with 16-byte loads and double buffering.
+  { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: true },
+  // 128×128 with 8×8 per invocation (256 invocations), the f32 kernel's best shape, in 32- and 64-code slices.
+  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 8, doubleBuffer: false },
+  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 8, doubleBuffer: true },
+  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 16, doubleBuffer: false },
+  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 16, doubleBuffer: true },
+  // Half as many outputs per workgroup: twice the workgroups for the narrow products of training.
+  { tileM: 128, tileN: 64, threadM: 8, threadN: 4, sliceWords: 16, doubleBuffer: true },
+];
+
+export function dot4TilingId(t: Dot4Tiling): string {
+  return `${t.tileM}x${t.tileN}_t${t.threadM}x${t.threadN}_k${t.sliceWords * 4}${t.doubleBuffer ? '_db' : ''}`;
+}
+
+export function describeDot4Tiling(t: Dot4Tiling): string {
+  return `${t.tileM}×${t.tileN} tile, ${t.threadM}×${t.threadN} per thread, ${t.sliceWords * 4}-code slices, ${t.doubleBuffer ? 'double' : 'single'}-buffered`;
+}
+
+function invocations(t: Dot4Tiling): number {
+  return (t.tileM / t.threadM) * (t.tileN / t.threadN);
+}
+
+export function dot4WorkgroupBytes(t: Dot4Tiling): number {
+  return (t.tileM + t.tileN) * t.sliceWords * 4 * (t.doubleBuffer ? 2 : 1);
+}
+
+/** Why the tiling cannot be generated, or cannot run within `limits`; null if it can. */
+export function dot4TilingProblem(t: Dot4Tiling, limits?: Partial<Record<string, number>>): string | null {
+  const ints = [t.tileM, t.tileN, t.threadM, t.threadN, t.sliceWords];
+  if (!ints.every((v) => Number.isInteger(v) && v > 0)) return `tile sizes must be positive integers, got ${dot4TilingId(t)}`;
+  if (t.threadM % 4 || t.threadN % 4) return `outputs per thread must be multiples of 4, got ${t.threadM}×${t.threadN}`;
+  if (t.tileM % t.threadM || t.tileN % t.threadN) return `the tile ${t.tileM}×${t.tileN} is not a whole number of ${t.threadM}×${t.threadN} thread tiles`;
+  if (t.sliceWords % 8) return `slices must be a multiple of 8 words (32 codes), got ${t.sliceWords}`;
+  if (limits) {
+    const inv = Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256);
+    if (invocations(t) > inv) return `${invocations(t)} invocations per workgroup, the device allows ${inv}`;
+    const allowed = limits.maxComputeWorkgroupStorageSize ?? 16384;
+    if (dot4WorkgroupBytes(t) > allowed) return `${dot4WorkgroupBytes(t)} bytes of workgroup memory, the device allows ${allowed}`;
+  }
+  return null;
+}
+
+/** What a dispatch specialises the code for besides the tiling. */
+export interface Dot4Variant {
+  int8Codes: boolean;
+  /** Code rows read as 16-byte vectors (the packed row length is a multiple of 4 words). */
+  vecAB: boolean;
+  /** C read and written as vec4 (N a multiple of 4). */
+  vecC: boolean;
+}
+
+export function dot4Variant(s: { N: number; wordsPerRow: number; int8Codes: boolean }): Dot4Variant {
+  return { int8Codes: s.int8Codes, vecAB: s.wordsPerRow % 4 === 0, vecC: s.N % 4 === 0 };
+}
+
+export function dot4ShaderName(t: Dot4Tiling, v: Dot4Variant): string {
+  return `intmatmul_dot4_${dot4TilingId(t)}_${v.int8Codes ? 'int8' : 'int4'}_ab${v.vecAB ? 4 : 1}c${v.vecC ? 4 : 1}`;
+}
+
+/** The WGSL module (entry `main`) of one tiling and variant. */
+export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedShader {
+  const problem = dot4TilingProblem(t);
+  if (problem) throw new Error(`dot4 integer matmul ${dot4TilingId(t)}: ${problem}`);
+  const { tileM, tileN, threadM, threadN, sliceWords } = t;
+  const T = invocations(t);
+  const TX = tileN / threadN;
+  const TY = tileM / threadM;
+  const TM4 = tileM / 4;
+  const TN4 = tileN / 4;
+  const SM = threadM / 4;
+  const SN = threadN / 4;
+  const bufA = sliceWords * TM4; // vec4<u32> of one staged A slice
+  const bufB = sliceWords * TN4;
+  const u = (n: number) => `${n}u`;
+  const comps = ['x', 'y', 'z', 'w'];
+  // int8x4 words one load yields: a 16-byte vector holds 4 words of INT8 codes or 4 of INT4 (8 widened);
+  // a scalar word 1 of INT8 or 2 widened of INT4. Loads per staged row, and storage words one load spans.
+  const perLoad = (v.vecAB ? 4 : 1) * (v.int8Codes ? 1 : 2);
+  const loadsPerRow = sliceWords / perLoad;
+
+  const L: string[] = [];
+  const add = (s: string) => L.push(s);
+  add(`// Generated by src/engine/ops/intmatmul-dot4.ts: ${describeDot4Tiling(t)}; ${v.int8Codes ? 'INT8' : 'INT4'} codes${v.vecAB ? ' read as 16-byte vectors' : ''}, C${v.vecC ? ' as vec4' : ''}.`);
+  add('struct Params { M: u32, N: u32, words_per_row: u32, alpha: f32, accumulate: u32, has_bias: u32, step_a_at: u32, step_b_at: u32, has_row_scale: u32, }');
+  add('@group(0) @binding(0) var<uniform> p: Params;');
+  const ab = v.vecAB ? 'vec4<u32>' : 'u32';
+  add(`@group(0) @binding(1) var<storage, read> a: array<${ab}>;`);
+  add(`@group(0) @binding(2) var<storage, read> b: array<${ab}>;`);
+  add('@group(0) @binding(3) var<storage, read> step_a: array<f32>;');
+  add('@group(0) @binding(4) var<storage, read> step_b: array<f32>;');
+  add(`@group(0) @binding(5) var<storage, read_write> c: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`);
+  add('@group(0) @binding(6) var<storage, read> bias: array<f32>;');
+  add('@group(0) @binding(7) var<storage, read> row_scale: array<f32>;');
+  const buffers = t.doubleBuffer ? 2 : 1;
+  add(`// k-major tiles: [word of K][row / 4], the words of four rows per vector${buffers === 2 ? '; two of each' : ''}.`);
+  add(`var<workgroup> tile_a: array<vec4<u32>, ${bufA * buffers}>;`);
+  add(`var<workgroup> tile_b: array<vec4<u32>, ${bufB * buffers}>;`);
+  add('');
+  if (!v.int8Codes) {
+    add('// Four INT4 codes (the nibbles of the low 16 bits of w) as four sign-extended int8 lanes.');
+    add('fn int4_to_int8x4(w: u32) -> u32 {');
+    add('  var x = w & 0xffffu;');
+    add('  x = (x | (x << 8u)) & 0x00ff00ffu;');
+    add('  x = (x | (x << 4u)) & 0x0f0f0f0fu;');
+    add('  return x | ((x & 0x08080808u) * 0x1eu);');
+    add('}');
+    add('');
+  }
+  add(`@compute @workgroup_size(${T})`);
+  add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');
+  add(`  let row0 = wg.y * ${u(tileM)};`);
+  add(`  let col0 = wg.x * ${u(tileN)};`);
+  add(`  let tx = li % ${u(TX)};`);
+  add(`  let ty = li / ${u(TX)};`);
+  add(`  let row_loads = ${v.vecAB ? 'p.words_per_row / 4u' : 'p.words_per_row'}; // loads per code row in storage`);
+  for (let i = 0; i < threadM; i++) for (let j = 0; j < SN; j++) add(`  var acc_${i}_${j} = vec4<i32>();`);
+
+  type Operand = { name: 'a' | 'b'; outer: number; outer4: number; limit: string; origin: string; tile: string; buf: number };
+  const ops: Operand[] = [
+    { name: 'a', outer: tileM, outer4: TM4, limit: 'p.M', origin: 'row0', tile: 'tile_a', buf: bufA },
+    { name: 'b', outer: tileN, outer4: TN4, limit: 'p.N', origin: 'col0', tile: 'tile_b', buf: bufB },
+  ];
+  const countOf = (o: Operand) => o.outer * loadsPerRow;
+  const loadsOf = (o: Operand) => Math.ceil(countOf(o) / T);
+  const guardOf = (o: Operand, i: number) => (T * (i + 1) > countOf(o) ? `li < ${u(countOf(o) - T * i)}` : '');
+  for (const o of ops) {
+    add(`  // ${o.name.toUpperCase()}: ${countOf(o)} loads per slice (${loadsPerRow} per row); neighbouring invocations read along a row.`);
+    for (let i = 0; i < loadsOf(o); i++) {
+      add(`  let ${o.name}_oo${i} = (li + ${u(T * i)}) / ${u(loadsPerRow)};`);
+      add(`  let ${o.name}_kq${i} = (li + ${u(T * i)}) % ${u(loadsPerRow)};`);
+      add(`  var ${o.name}_r${i}: ${ab};`);
+    }
+  }
+  // Load of slice `slice` (a loop variable counting slices) into registers.
+  const emitLoad = (indent: string, slice: string) => {
+    for (const o of ops) {
+      for (let i = 0; i < loadsOf(o); i++) {
+        const g = `${o.origin} + ${o.name}_oo${i}`;
+        const q = `${slice} * ${u(loadsPerRow)} + ${o.name}_kq${i}`;
+        const guard = guardOf(o, i);
+        add(`${indent}${o.name}_r${i} = ${ab}();`);
+        add(`${indent}{ let q = ${q}; if (${guard ? `${guard} && ` : ''}${g} < ${o.limit} && q < row_loads) { ${o.name}_r${i} = ${o.name}[(${g}) * row_loads + q]; } }`);
+      }
+    }
+  };
+  // The staged words of one load, transposed into the k-major tile: word w of the load is K word kq·perLoad + w.
+  const emitStore = (indent: string, slot: (o: Operand) => string) => {
+    for (const o of ops) {
+      const base = slot(o);
+      for (let i = 0; i < loadsOf(o); i++) {
+        const r = `${o.name}_r${i}`;
+        const guard = guardOf(o, i);
+        const words: string[] = [];
+        for (let w = 0; w < perLoad; w++) {
+          const part = v.vecAB ? `${r}.${comps[v.int8Codes ? w : w >> 1]}` : r;
+          words.push(v.int8Codes ? part : `int4_to_int8x4(${w % 2 ? `${part} >> 16u` : part})`);
+        }
+        add(`${indent}${guard ? `if (${guard}) ` : ''}{ let at = ${base === '0u' ? '' : `${base} + `}${o.name}_kq${i} * ${u(perLoad * o.outer4)} + ${o.name}_oo${i} / 4u; let lane = ${o.name}_oo${i} % 4u;`);
+        add(`${indent}  ${words.map((wd, w) => `${o.tile}[at${w ? ` + ${u(w * o.outer4)}` : ''}][lane] = ${wd};`).join(' ')} }`);
+      }
+    }
+  };
+  const emitCompute = (indent: string, cur: string) => {
+    add(`${indent}let ca = ${cur === '0u' ? '0u' : `${cur} * ${u(bufA)}`};`);
+    add(`${indent}let cb = ${cur === '0u' ? '0u' : `${cur} * ${u(bufB)}`};`);
+    add(`${indent}for (var kw = 0u; kw < ${u(sliceWords)}; kw++) {`);
+    for (let s = 0; s < SM; s++) add(`${indent}  let av${s} = tile_a[ca + kw * ${u(TM4)} + ${s ? `${u(s * TY)} + ` : ''}ty];`);
+    for (let q = 0; q < SN; q++) add(`${indent}  let bv${q} = tile_b[cb + kw * ${u(TN4)} + ${q ? `${u(q * TX)} + ` : ''}tx];`);
+    for (let s = 0; s < SM; s++) {
+      for (let r = 0; r < 4; r++) {
+        const i = s * 4 + r;
+        for (let q = 0; q < SN; q++) {
+          const dots = comps.map((cp) => `dot4I8Packed(av${s}.${comps[r]}, bv${q}.${cp})`).join(', ');
+          add(`${indent}  acc_${i}_${q} += vec4<i32>(${dots});`);
+        }
+      }
+    }
+    add(`${indent}}`);
+  };
+
+  if (t.doubleBuffer) {
+    add('  // Slice 0 into tile 0; then each step fetches slice s + 1, multiplies tile s % 2, stores slice s + 1');
+    add('  // into the other tile (last read before the previous barrier) and meets one barrier.');
+    emitLoad('  ', '0u');
+    emitStore('  ', () => '0u');
+    add('  workgroupBarrier();');
+    add(`  let slices = (row_loads + ${u(loadsPerRow - 1)}) / ${u(loadsPerRow)};`);
+    add('  var cur = 0u;');
+    add('  for (var slice = 0u; slice < slices; slice++) {');
+    add('    let has_next = slice + 1u < slices;');
+    add('    if (has_next) {');
+    emitLoad('      ', '(slice + 1u)');
+    add('    }');
+    emitCompute('    ', 'cur');
+    add('    if (has_next) {');
+    emitStore('      ', (o) => `(1u - cur) * ${u(o.buf)}`);
+    add('    }');
+    add('    cur = 1u - cur;');
+    add('    workgroupBarrier();');
+    add('  }');
+  } else {
+    add(`  let slices = (row_loads + ${u(loadsPerRow - 1)}) / ${u(loadsPerRow)};`);
+    add('  for (var slice = 0u; slice < slices; slice++) {');
+    emitLoad('    ', 'slice');
+    emitStore('    ', () => '0u');
+    add('    workgroupBarrier();');
+    emitCompute('    ', '0u');
+    add('    workgroupBarrier();');
+    add('  }');
+  }
+
+  // Epilogue. Every read (row scales, bias, C where the product accumulates) comes before the first store:
+  // a read of C after a store to C cannot be moved ahead of it (the addresses might alias).
+  add('');
+  add('  let scale = p.alpha * abs(step_a[p.step_a_at]) * abs(step_b[p.step_b_at]);');
+  const rowOf = (s: number, r: number) => `row0 + ${s ? `${u(s * TY * 4)} + ` : ''}ty * 4u + ${u(r)}`;
+  const colOf = (q: number) => `col0 + ${q ? `${u(q * TX * 4)} + ` : ''}tx * 4u`;
+  for (let s = 0; s < SM; s++) {
+    for (let r = 0; r < 4; r++) {
+      const i = s * 4 + r;
+      add(`  let gm${i} = ${rowOf(s, r)};`);
+      add(`  var rs${i} = 1.0; if (p.has_row_scale != 0u && gm${i} < p.M) { rs${i} = row_scale[gm${i}]; }`);
+    }
+  }
+  for (let q = 0; q < SN; q++) {
+    add(`  let gn${q} = ${colOf(q)};`);
+    add(`  var bias${q} = vec4<f32>();`);
+    add(`  if (p.has_bias != 0u) { for (var e = 0u; e < 4u; e++) { if (gn${q} + e < p.N) { bias${q}[e] = bias[gn${q} + e]; } } }`);
+  }
+  for (let i = 0; i < threadM; i++) {
+    for (let q = 0; q < SN; q++) {
+      // In the built-in kernel's order: (f32(acc)·scale)·r[m] + bias[n] (+ C).
+      add(`  var o_${i}_${q} = vec4<f32>(acc_${i}_${q}) * scale * rs${i} + bias${q};`);
+      if (v.vecC) {
+        add(`  if (p.accumulate != 0u && gm${i} < p.M && gn${q} < p.N) { o_${i}_${q} += c[(gm${i} * p.N + gn${q}) / 4u]; }`);
+      } else {
+        add(`  if (p.accumulate != 0u && gm${i} < p.M) { for (var e = 0u; e < 4u; e++) { if (gn${q} + e < p.N) { o_${i}_${q}[e] += c[gm${i} * p.N + gn${q} + e]; } } }`);
+      }
+    }
+  }
+  for (let i = 0; i < threadM; i++) {
+    for (let q = 0; q < SN; q++) {
+      if (v.vecC) {
+        // N is a multiple of 4: the vector is wholly inside or outside.
+        add(`  if (gm${i} < p.M && gn${q} < p.N) { c[(gm${i} * p.N + gn${q}) / 4u] = o_${i}_${q}; }`);
+      } else {
+        add(`  if (gm${i} < p.M) { for (var e = 0u; e < 4u; e++) { if (gn${q} + e < p.N) { c[gm${i} * p.N + gn${q} + e] = o_${i}_${q}[e]; } } }`);
+      }
+    }
+  }
+  add('}');
+  return { name: dot4ShaderName(t, v), code: L.join('\n') };
+}
