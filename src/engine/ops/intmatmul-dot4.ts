@@ -34,17 +34,18 @@ export interface Dot4Tiling {
   doubleBuffer: boolean;
 }
 
-/** The tilings the start-up tuning and `npm run bench -- --int-tilings` try besides the built-in kernel. */
+/** The tilings the start-up tuning and `npm run bench -- --int-tilings` try besides the built-in kernel:
+ *  the best of 17 timed on an H100 at 4096³ (2026-12-05, docs/benchmarks.md "dot4I8Packed in generated
+ *  tilings"), where every 4×4-per-thread tiling with 64- or 128-code slices ran at 84–89 TOP/s against 63–75
+ *  for the built-in kernel, and larger thread tiles, deeper double-buffered slices or 8×8 per thread ran
+ *  slower (51–63); one 128×128 tiling stays for GPUs whose registers favour it. */
 export const DOT4_TILINGS: readonly Dot4Tiling[] = [
-  // The built-in kernel's 64×64 shape, with 16-byte loads and double buffering.
+  { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
+  { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 32, doubleBuffer: false },
+  { tileM: 32, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
+  { tileM: 64, tileN: 32, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
   { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: true },
-  // 128×128 with 8×8 per invocation (256 invocations), the f32 kernel's best shape, in 32- and 64-code slices.
-  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 8, doubleBuffer: false },
-  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 8, doubleBuffer: true },
   { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 16, doubleBuffer: false },
-  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 16, doubleBuffer: true },
-  // Half as many outputs per workgroup: twice the workgroups for the narrow products of training.
-  { tileM: 128, tileN: 64, threadM: 8, threadN: 4, sliceWords: 16, doubleBuffer: true },
 ];
 
 export function dot4TilingId(t: Dot4Tiling): string {
