@@ -39,10 +39,6 @@ const UNEVEN_SINGLE: MatmulTileConfig = { tileM: 16, tileN: 32, tileK: 4, thread
 /** Subgroups of 32 as 8×4 blocks of the 8×4 thread grid, k loop written out. */
 const SUBGROUP_UNROLLED: MatmulTileConfig = { tileM: 32, tileN: 16, tileK: 4, threadM: 4, threadN: 4, vectorLoads: true, doubleBuffer: true, warpN: 4, unrollK: true };
 const SCALAR_SINGLE: MatmulTileConfig = { tileM: 32, tileN: 16, tileK: 4, threadM: 8, threadN: 4, vectorLoads: false, doubleBuffer: false };
-/** The k-contiguous operands staged as 4×4 blocks transposed in registers: 16 blocks of A for 32 threads
- *  (half load), single-buffered; and double-buffered with 8-deep slices (two blocks along k per row quad). */
-const BLOCKS_SINGLE: MatmulTileConfig = { tileM: 16, tileN: 32, tileK: 4, threadM: 4, threadN: 4, vectorLoads: true, doubleBuffer: false, blockTranspose: true };
-const BLOCKS_DB: MatmulTileConfig = { tileM: 32, tileN: 16, tileK: 8, threadM: 4, threadN: 4, vectorLoads: true, doubleBuffer: true, blockTranspose: true };
 /** The cuBLAS-like shape the GPU candidates are built around: 256 threads, 8×8 per thread. */
 const LARGE: MatmulTileConfig = { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, warpN: 8 };
 
@@ -136,10 +132,6 @@ describe('generated tiled matmul vs float64', () => {
     [UNEVEN_SINGLE, LAYOUTS[2], fours],
     [SUBGROUP_UNROLLED, LAYOUTS[0], odds],
     [SUBGROUP_UNROLLED, LAYOUTS[2], fours],
-    // Blocks: A and B k-contiguous (NT), A only (NN).
-    [BLOCKS_SINGLE, LAYOUTS[0], fours],
-    [BLOCKS_DB, LAYOUTS[0], fours],
-    [BLOCKS_DB, LAYOUTS[1], fours],
   ];
   for (const [config, l, [sizes, c]] of runs) {
     const s = seed++;
@@ -185,8 +177,7 @@ describe('tile configs and variants', () => {
     expect(tileConfigProblem(LARGE, { maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupSizeX: 256 })).toMatch(/256 threads.*allows 128/);
     expect(tileConfigProblem({ ...LARGE, tileK: 16 }, { maxComputeWorkgroupStorageSize: 16384 })).toMatch(/32768 bytes.*16384/);
     expect(() => tiledMatmulShader({ ...SMALL_VEC_DB, threadN: 3 }, tiledVariant(SMALL_VEC_DB, { M: 4, N: 4, K: 4 }))).toThrow(/multiples of 4/);
-    expect(tileConfigProblem({ ...SCALAR_SINGLE, blockTranspose: true })).toMatch(/needs vectorLoads/);
-    for (const c of [SMALL_VEC_DB, STRIPS_N, STRIPS_M, UNEVEN_SINGLE, SCALAR_SINGLE, SUBGROUP_UNROLLED, BLOCKS_SINGLE, BLOCKS_DB, LARGE]) expect(tileConfigProblem(c)).toBeNull();
+    for (const c of [SMALL_VEC_DB, STRIPS_N, STRIPS_M, UNEVEN_SINGLE, SCALAR_SINGLE, SUBGROUP_UNROLLED, LARGE]) expect(tileConfigProblem(c)).toBeNull();
   });
 
   it('every GPU candidate is a valid config within 256 threads and 32 KiB, with a distinct id and a description', () => {
@@ -200,7 +191,7 @@ describe('tile configs and variants', () => {
   });
 
   it('keeps registers in named variables: no private arrays in the generated code', () => {
-    for (const c of [...MATMUL_TILE_CANDIDATES, SMALL_VEC_DB, STRIPS_N, STRIPS_M, UNEVEN_SINGLE, SCALAR_SINGLE, SUBGROUP_UNROLLED, BLOCKS_SINGLE, BLOCKS_DB]) {
+    for (const c of [...MATMUL_TILE_CANDIDATES, SMALL_VEC_DB, STRIPS_N, STRIPS_M, UNEVEN_SINGLE, SCALAR_SINGLE, SUBGROUP_UNROLLED]) {
       for (const l of LAYOUTS) {
         const { code } = tiledMatmulShader(c, tiledVariant(c, { M: 64, N: 64, K: 64, ...l }));
         // The only arrays are the storage bindings and the workgroup tiles.

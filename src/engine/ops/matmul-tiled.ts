@@ -45,10 +45,6 @@ export interface MatmulTileConfig {
   warpN?: number;
   /** Write the tileK steps of the inner loop out one by one instead of looping. */
   unrollK?: boolean;
-  /** An operand stored contiguous along k (A in NT and NN, B in NT) is staged in 4×4 blocks: a thread reads
-   *  four rows' vec4s and stores four vec4s of the k-major tile, transposed in registers, instead of one
-   *  vec4 stored as four scalars (2-way bank conflicts); needs vector loads. */
-  blockTranspose?: boolean;
 }
 
 /** What a dispatch specialises the code for besides the tile config: the layout, and which operands are
@@ -81,17 +77,13 @@ export const MATMUL_TILE_CANDIDATES: readonly MatmulTileConfig[] = [
   // The two that helped on the H200 (subgroup tiles: NN; the unrolled k loop: TN, 38.8 TFLOP/s), together.
   { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, warpN: 8, unrollK: true },
   { tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, warpN: 8 },
-  // The k-contiguous operands (the forward's both, ∇X's A) staged through 4×4 register blocks.
-  { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, blockTranspose: true },
-  { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, unrollK: true, blockTranspose: true },
-  { tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 8, vectorLoads: true, doubleBuffer: true, blockTranspose: true },
 ];
 
 /** A short id of the config, unique per config (it goes into the generated shader's name). */
 export function tileConfigId(c: MatmulTileConfig): string {
   return (
     `${c.tileM}x${c.tileN}x${c.tileK}_t${c.threadM}x${c.threadN}` +
-    `${c.vectorLoads ? '_v4' : ''}${c.doubleBuffer ? '_db' : ''}${c.warpN !== undefined ? `_w${c.warpN}` : ''}${c.unrollK ? '_u' : ''}${c.blockTranspose ? '_bt' : ''}`
+    `${c.vectorLoads ? '_v4' : ''}${c.doubleBuffer ? '_db' : ''}${c.warpN !== undefined ? `_w${c.warpN}` : ''}${c.unrollK ? '_u' : ''}`
   );
 }
 
@@ -105,7 +97,6 @@ export function describeTileConfig(c: MatmulTileConfig): string {
   ];
   if (c.warpN !== undefined) parts.push(`subgroup tile ${32 / c.warpN}×${c.warpN} threads`);
   if (c.unrollK) parts.push('k loop unrolled');
-  if (c.blockTranspose) parts.push('k-contiguous operands transposed in 4×4 register blocks');
   return parts.join(', ');
 }
 
@@ -125,7 +116,6 @@ export function tileConfigProblem(c: MatmulTileConfig, limits?: Partial<Record<s
   if (c.threadM % 4 || c.threadN % 4) return `outputs per thread must be multiples of 4, got ${c.threadM}×${c.threadN}`;
   if (c.tileM % c.threadM || c.tileN % c.threadN) return `the tile ${c.tileM}×${c.tileN} is not a whole number of ${c.threadM}×${c.threadN} thread tiles`;
   if (c.tileK % 4) return `tileK must be a multiple of 4, got ${c.tileK}`;
-  if (c.blockTranspose && !c.vectorLoads) return 'blockTranspose needs vectorLoads';
   const threads = threadCount(c);
   if (c.warpN !== undefined) {
     const tx = c.tileN / c.threadN;
@@ -231,19 +221,15 @@ export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): G
     base: string;
     tile: string;
     buf: number;
-    /** Staged in 4×4 blocks transposed in registers (blockTranspose on a vec4, k-contiguous operand). */
-    blocks: boolean;
   };
   const ops: Operand[] = [
-    { name: 'a', vec: v.vecA, kContiguous: !v.transA, outer: tileM, outer4: TM4, outerLimit: 'p.M', base: 'a_base', tile: 'tile_a', buf: bufA, blocks: false },
-    { name: 'b', vec: v.vecB, kContiguous: v.transB, outer: tileN, outer4: TN4, outerLimit: 'p.N', base: 'b_base', tile: 'tile_b', buf: bufB, blocks: false },
+    { name: 'a', vec: v.vecA, kContiguous: !v.transA, outer: tileM, outer4: TM4, outerLimit: 'p.M', base: 'a_base', tile: 'tile_a', buf: bufA },
+    { name: 'b', vec: v.vecB, kContiguous: v.transB, outer: tileN, outer4: TN4, outerLimit: 'p.N', base: 'b_base', tile: 'tile_b', buf: bufB },
   ];
-  for (const o of ops) o.blocks = Boolean(c.blockTranspose) && o.vec && o.kContiguous;
   const origin = (o: Operand) => (o.name === 'a' ? 'row0' : 'col0');
   // Values (vec4 or scalar) of a k-slice, loads per thread, and the condition under which a thread's
   // i-th load exists (when the values do not divide evenly among the threads: '' if every thread has it).
-  // A block operand's units are 4×4 blocks (4 rows × 4 values of k); the others' single loads.
-  const countOf = (o: Operand) => (o.outer * tileK) / (o.blocks ? 16 : o.vec ? 4 : 1);
+  const countOf = (o: Operand) => (o.outer * tileK) / (o.vec ? 4 : 1);
   const loadsOf = (o: Operand) => Math.ceil(countOf(o) / T);
   const guardOf = (o: Operand, i: number) => (T * (i + 1) > countOf(o) ? `li < ${u(countOf(o) - T * i)}` : '');
   for (const o of ops) {
@@ -252,15 +238,6 @@ export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): G
     for (let i = 0; i < loadsOf(o); i++) {
       const idx = `li + ${u(T * i)}`;
       // kk: row of the slice; oo: position along M or N (first of 4 when the vec4 runs along it).
-      if (o.blocks) {
-        // Block b: rows 4·(b / (tileK/4)) … + 3, k 4·(b % (tileK/4)) … + 3; neighbouring threads read
-        // neighbouring 16 bytes of the same rows.
-        const kPer = tileK / 4;
-        add(`  let ${o.name}_oo${i} = ((${idx}) / ${u(kPer)}) * 4u;`);
-        add(`  let ${o.name}_kk${i} = ((${idx}) % ${u(kPer)}) * 4u;`);
-        for (let j = 0; j < 4; j++) add(`  var ${o.name}_r${i}_${j}: vec4<f32>;`);
-        continue;
-      }
       if (o.kContiguous) {
         const kPer = tileK / per;
         add(`  let ${o.name}_oo${i} = (${idx}) / ${u(kPer)};`);
@@ -281,14 +258,6 @@ export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): G
         // Element index of (outer, k) in storage; a vec4 index is that / 4 (aligned: see tiledVariant).
         const at = o.kContiguous ? `${o.base} + (${g}) * p.K + ${gk}` : `${o.base} + (${gk}) * ${o.outerLimit} + ${g}`;
         const guard = guardOf(o, i);
-        if (o.blocks) {
-          for (let j = 0; j < 4; j++) {
-            const gj = `${g} + ${u(j)}`;
-            add(`${indent}${o.name}_r${i}_${j} = vec4<f32>();`);
-            add(`${indent}if (${guard ? `${guard} && ` : ''}${gj} < ${o.outerLimit} && ${gk} < p.K) { ${o.name}_r${i}_${j} = ${o.name}[(${o.base} + (${gj}) * p.K + ${gk}) / 4u]; }`);
-          }
-          continue;
-        }
         add(`${indent}${o.name}_r${i} = ${o.vec ? 'vec4<f32>()' : '0.0'};`);
         add(`${indent}if (${guard ? `${guard} && ` : ''}${g} < ${o.outerLimit} && ${gk} < p.K) { ${o.name}_r${i} = ${o.name}[${o.vec ? `(${at}) / 4u` : at}]; }`);
       }
@@ -304,15 +273,7 @@ export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): G
         const r = `${o.name}_r${i}`;
         const guard = guardOf(o, i);
         const open = guard ? `if (${guard}) { ` : '{ ';
-        if (o.blocks) {
-          // Value t of the four rows' vec4s is k row kk + t of the tile: one vec4 of 4 consecutive rows.
-          add(`${indent}${open}let at = ${buf} + ${kk} * ${u(o.outer4)} + ${oo} / 4u;`);
-          for (let t = 0; t < 4; t++) {
-            const parts = [0, 1, 2, 3].map((j) => `${o.name}_r${i}_${j}.${['x', 'y', 'z', 'w'][t]}`).join(', ');
-            add(`${indent}  ${o.tile}[at${t ? ` + ${u(t * o.outer4)}` : ''}] = vec4<f32>(${parts});`);
-          }
-          add(`${indent}}`);
-        } else if (o.vec && !o.kContiguous) {
+        if (o.vec && !o.kContiguous) {
           add(`${indent}${open}${o.tile}[${buf} + ${kk} * ${u(o.outer4)} + ${oo} / 4u] = ${r}; }`);
         } else if (o.vec) {
           // Four k rows of one column: transposed into the k-major tile.
