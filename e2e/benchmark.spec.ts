@@ -62,6 +62,10 @@ test('the benchmark runs FP32, INT8 and INT4 matmuls, checks every row and draws
   const table = page.getByTestId('bench-table');
   await expect(table).toContainText('256³');
   await expect(table).toContainText('f32 tiles');
+  // Each row names the fastest of its path's kernels (built-in and generated tilings) and how many were timed.
+  const kernels = await page.getByTestId('bench-kernel').allTextContents();
+  expect(kernels).toHaveLength(3 + 2 * paths.length);
+  for (const k of kernels) expect(k).toMatch(/fastest of \d+: (built-in kernel|\d+×\d+ tile)/);
   for (const p of paths) await expect(table).toContainText(p);
 
   // The chart: one bar per checked row, grouped at 256³, the path of each bar in the legend.

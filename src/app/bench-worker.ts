@@ -55,6 +55,7 @@ async function run(sizes: number[]): Promise<void> {
       hadamardBlock: 32,
       seed: BENCH_SEED,
       groups: ['f32', 'int'],
+      bestOfPath: true,
       onKernel: (kernel) => post({ type: 'kernel', kernel }),
       onRow: (row) => post({ type: 'row', row }),
     });

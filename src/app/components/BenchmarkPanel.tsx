@@ -104,7 +104,15 @@ function ResultsTable({ state }: { state: BenchState }) {
                 {kernelLabel(r.name)} <span className="muted small">({r.name})</span>
               </th>
               <td className="nowrap">{r.size}</td>
-              <td>{r.path}</td>
+              <td>
+                {r.path}
+                {typeof r.extra?.kernel === 'string' ? (
+                  <span className="muted small" data-testid="bench-kernel">
+                    {' '}
+                    — fastest of {String(r.extra.kernelsTimed ?? '?')}: {r.extra.kernel}
+                  </span>
+                ) : null}
+              </td>
               <td className="num nowrap">{r.checked ? formatRate(r.value, r.metric) : '—'}</td>
               <td className="num nowrap">{formatSeconds(r.seconds)}</td>
               <td>{r.timing === 'timestamp' ? 'GPU timestamps' : 'wall clock'}</td>
@@ -232,8 +240,10 @@ function BenchmarkBody() {
       <p>
         Runs the kernel benchmark of <code>npm run bench</code> on this GPU in its own worker: FP32 matrix products in the three layouts of a
         linear layer (forward X·Wᵀ, ∇X, ∇W) and the INT8 and INT4 integer products of the quantized layers, on every integer path the adapter
-        offers. Every result is compared with a CPU computation before it is timed; a result that fails its check is listed, not drawn. A
-        training run in this page shares the GPU and lowers the numbers.
+        offers. Each path is timed in its built-in kernel and in the generated tilings training picks from at start-up, and its row keeps the
+        fastest (named under Path), so FP32 is measured at its best and not only against simple kernels. Every result is compared with a CPU
+        computation before it is timed; a result that fails its check is listed, not drawn. A training run in this page shares the GPU and
+        lowers the numbers.
       </p>
       <fieldset className="choices bench-sizes" disabled={busy}>
         <legend id={sizesId}>Sizes n (n×n by n×n products)</legend>
