@@ -8,7 +8,8 @@
 #   bash scripts/gpu-session.sh kernels     f32 tile sweep at 4096³, integer tilings, every kernel path,
 #                                           fused vs separate attention
 #   bash scripts/gpu-session.sh train       tokens/s and memory, d2048/d1024/small, fp32/int8/int4, the
-#                                           engine's defaults (fused attention, tuned f32 tiles)
+#                                           engine's defaults (fused attention, tuned f32 tiles); INT4 at
+#                                           d2048 without subgroup matrices (the dot4I8Packed path)
 #   bash scripts/gpu-session.sh baseline    the same with separate attention and built-in tiles
 #   bash scripts/gpu-session.sh profile     per-kernel GPU time of a d2048 INT4 step and an FP32 step
 #   bash scripts/gpu-session.sh startup     start-up of a d2048 INT4 run, tuning fully, then remembered
@@ -52,6 +53,9 @@ case "$step" in
     # ran ~4× slower than alone (H200 and H100, 2026-12-05).
     node_ .gpu/bench.mjs --sections train,peer --models small --precisions fp32,int8,int4 --windows 5 --out "$out/train-small.json" > "$out/train-small.txt" 2>&1
     timeout 120 python3 bench/torch_bench.py --sections train --models small > "$out/torch-train.txt" 2>&1
+    # INT4 as a browser without subgroup matrices runs it: products on dot4I8Packed (its generated tilings
+    # tuned at start-up), the CLI's wall clock over 20 steps.
+    timeout 150 bash .gpu/run.sh .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision int4 --steps 20 --checkpoint-every 0 --measure-every 0 --experimental-features off > "$out/train-d2048-int4-dot4.txt" 2>&1
     targets
     ;;
   baseline)
