@@ -8,8 +8,9 @@
 // widened to int8 lanes as they are staged, which is exact). Correct for any M, N, K: rows past the matrix
 // and words past the row are staged as zero codes, outputs past it are not stored.
 //
-// The structure is the f32 kernel's (ops/matmul-tiled.ts), which took the f32 products from 15–25 to
-// 35–39 TFLOP/s on the H200, with int8x4 words in place of floats:
+// The structure is the f32 kernel's (ops/matmul-tiled.ts) with int8x4 words in place of floats. On an H100
+// (docs/benchmarks.md, "dot4I8Packed in generated tilings") the 4×4-per-thread tilings reach 84–89 TOP/s
+// against 63–75 for the built-in kernel, while 8×8 per thread, the f32 kernel's best, runs slower here:
 // - each thread owns threadM×threadN outputs as named vec4<i32> accumulators (arrays indexed in loops end
 //   up in local memory on NVIDIA's driver), in strips of 4 rows and 4 columns spaced a thread row apart,
 //   so the threads of a subgroup read consecutive 16-byte words of the workgroup tiles or the same one;
@@ -21,6 +22,7 @@
 // - optionally double-buffered: the next slice is fetched into registers before the current one is
 //   multiplied and stored into the other tile after it (one barrier per slice instead of two).
 import type { GeneratedShader } from '../gpu/kernels';
+import { int4ToInt8x4Wgsl } from './intmatmul-sgmat';
 
 export interface Dot4Tiling {
   /** Output rows and columns per workgroup. */
@@ -137,14 +139,7 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
   add(`var<workgroup> tile_b: array<vec4<u32>, ${bufB * buffers}>;`);
   add('');
   if (!v.int8Codes) {
-    add('// Four INT4 codes (the nibbles of the low 16 bits of w) as four sign-extended int8 lanes.');
-    add('fn int4_to_int8x4(w: u32) -> u32 {');
-    add('  var x = w & 0xffffu;');
-    add('  x = (x | (x << 8u)) & 0x00ff00ffu;');
-    add('  x = (x | (x << 4u)) & 0x0f0f0f0fu;');
-    add('  return x | ((x & 0x08080808u) * 0x1eu);');
-    add('}');
-    add('');
+    L.push(...int4ToInt8x4Wgsl('u32'));
   }
   add(`@compute @workgroup_size(${T})`);
   add('fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {');

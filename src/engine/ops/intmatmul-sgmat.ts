@@ -75,15 +75,24 @@ function storeResultWgsl(tile: string): string[] {
   ];
 }
 
+/** WGSL `int4_to_int8x4(w: u32) -> T`: the four INT4 codes in the low 16 bits of w as four sign-extended
+ *  int8 lanes (dot4I8Packed's and the i8 matrices' lane order), as a `u32` or bitcast to `i32` (the type of
+ *  the workgroup tile it is stored into). The generated integer kernels share it. */
+export function int4ToInt8x4Wgsl(type: 'u32' | 'i32'): string[] {
+  return [
+    '// Four INT4 codes (the nibbles of the low 16 bits of w) as four sign-extended int8 lanes.',
+    `fn int4_to_int8x4(w: u32) -> ${type} {`,
+    '  var x = w & 0xffffu;',
+    '  x = (x | (x << 8u)) & 0x00ff00ffu;   // nibbles 0,1 → byte 0; nibbles 2,3 → byte 2',
+    '  x = (x | (x << 4u)) & 0x0f0f0f0fu;   // one nibble per byte',
+    `  return ${type === 'i32' ? 'bitcast<i32>(x | ((x & 0x08080808u) * 0x1eu))' : 'x | ((x & 0x08080808u) * 0x1eu)'}; // sign bit → 0xf0 in its byte`,
+    '}',
+    '',
+  ];
+}
+
 const CODE_HELPERS = [
-  '// Four INT4 codes (the nibbles of the low 16 bits of w) as four sign-extended int8 lanes.',
-  'fn int4_to_int8x4(w: u32) -> i32 {',
-  '  var x = w & 0xffffu;',
-  '  x = (x | (x << 8u)) & 0x00ff00ffu;',
-  '  x = (x | (x << 4u)) & 0x0f0f0f0fu;',
-  '  return bitcast<i32>(x | ((x & 0x08080808u) * 0x1eu));',
-  '}',
-  '',
+  ...int4ToInt8x4Wgsl('i32'),
   '// 16-byte vector q of code row r; zero past the matrix and past the row.',
   'fn load_a(r: u32, q: u32, vecs: u32) -> vec4<u32> {',
   '  if (r < p.M && q < vecs) { return a[r * vecs + q]; }',
