@@ -37,7 +37,7 @@ describe('the benchmark panel\'s kernel run', () => {
     for (const r of result.rows) expect(r.checked, `${r.name} ${r.path}: ${r.check}`).toBe(true);
     // Every candidate this device can build was timed: f32 the built-in and both generated tiles; dot4 the
     // built-in and its three generated tilings; plain integer only its own.
-    const limits = gpu.device.limits as unknown as Record<string, number>;
+    const limits = gpu.device.limits;
     const timed: Record<string, string[]> = {
       'f32 tiles': ['built-in kernel', ...PATH_KERNELS.f32.filter((c) => tileConfigProblem(c, limits) === null).map(describeTileConfig)],
       dot4I8Packed: ['built-in kernel', ...PATH_KERNELS.dot4.filter((t) => dot4TilingProblem(t, limits) === null).map(describeDot4Tiling)],

@@ -275,7 +275,7 @@ async function benchMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions, t
         o.onKernel?.({ name, size: `${n}³`, path: v.path });
         try {
           const spec = { label: name, a, b, c, M: n, N: n, K: n, transA: layout === 'transA', transB: layout === 'transB', f16: v.f16 };
-          const tiles = o.bestOfPath && !v.f16 ? PATH_KERNELS.f32.filter((tc) => tileConfigProblem(tc, device.limits as unknown as Record<string, number>) === null) : [];
+          const tiles = o.bestOfPath && !v.f16 ? PATH_KERNELS.f32.filter((tc) => tileConfigProblem(tc, device.limits) === null) : [];
           const kernels: RowKernel[] = [
             { kernel: 'built-in kernel', build: () => matmul(k, spec) },
             ...tiles.map((tc) => ({ kernel: describeTileConfig(tc), build: () => tiledMatmul(k, spec, tc) })),
@@ -368,7 +368,7 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
         if (path === 'subgroup-matrix') {
           return (o.intTilings ? SGMAT_TILINGS : [SGMAT_BASE_TILING]).filter((tl) => sgmatWorkgroupBytes(tl) <= device.limits.maxComputeWorkgroupStorageSize).map((tiling) => ({ path, tiling }));
         }
-        const tiled = path === 'dot4' && o.intTilings ? DOT4_TILINGS.filter((tl) => dot4TilingProblem(tl, device.limits as unknown as Record<string, number>) === null) : [];
+        const tiled = path === 'dot4' && o.intTilings ? DOT4_TILINGS.filter((tl) => dot4TilingProblem(tl, device.limits) === null) : [];
         return [{ path }, ...tiled.map((dot4Tiling) => ({ path, dot4Tiling }))];
       });
       for (const { path, tiling, dot4Tiling } of variants) {
@@ -384,7 +384,7 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
             for (const u of PATH_KERNELS['subgroup-matrix'].filter(fits)) kernels.push({ kernel: describeSgmatTiling(u), build: () => intMatmul(k, { ...spec, tiling: u }) });
           }
           if (o.bestOfPath && path === 'dot4') {
-            for (const u of PATH_KERNELS.dot4.filter((x) => dot4TilingProblem(x, device.limits as unknown as Record<string, number>) === null)) {
+            for (const u of PATH_KERNELS.dot4.filter((x) => dot4TilingProblem(x, device.limits) === null)) {
               kernels.push({ kernel: describeDot4Tiling(u), build: () => intMatmul(k, { ...spec, dot4Tiling: u }) });
             }
           }

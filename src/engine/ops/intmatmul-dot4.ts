@@ -23,6 +23,7 @@
 //   multiplied and stored into the other tile after it (one barrier per slice instead of two).
 import type { GeneratedShader } from '../gpu/kernels';
 import { int4ToInt8x4Wgsl } from './intmatmul-sgmat';
+import type { WorkgroupLimits } from './matmul-tiled';
 
 export interface Dot4Tiling {
   /** Output rows and columns per workgroup. */
@@ -67,7 +68,7 @@ export function dot4WorkgroupBytes(t: Dot4Tiling): number {
 }
 
 /** Why the tiling cannot be generated, or cannot run within `limits`; null if it can. */
-export function dot4TilingProblem(t: Dot4Tiling, limits?: Partial<Record<string, number>>): string | null {
+export function dot4TilingProblem(t: Dot4Tiling, limits?: WorkgroupLimits): string | null {
   const ints = [t.tileM, t.tileN, t.threadM, t.threadN, t.sliceWords];
   if (!ints.every((v) => Number.isInteger(v) && v > 0)) return `tile sizes must be positive integers, got ${dot4TilingId(t)}`;
   if (t.threadM % 4 || t.threadN % 4) return `outputs per thread must be multiples of 4, got ${t.threadM}×${t.threadN}`;

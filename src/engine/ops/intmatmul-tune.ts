@@ -62,7 +62,7 @@ export function intMatmulCandidates(k: Kernels): IntMatmulChoice[] {
     }
     out.push({ path });
     if (path === 'dot4' && paths[0] === 'dot4') {
-      for (const dot4Tiling of DOT4_TILINGS) if (dot4TilingProblem(dot4Tiling, k.device.limits as unknown as Record<string, number>) === null) out.push({ path, dot4Tiling });
+      for (const dot4Tiling of DOT4_TILINGS) if (dot4TilingProblem(dot4Tiling, k.device.limits) === null) out.push({ path, dot4Tiling });
     }
   }
   const first = intMatmulPath(k.capabilities);

@@ -109,8 +109,15 @@ export function tileWorkgroupBytes(c: MatmulTileConfig): number {
   return (c.tileM + c.tileN) * c.tileK * 4 * (c.doubleBuffer ? 2 : 1);
 }
 
+/** The device limits a workgroup's shape and memory must fit (a GPUSupportedLimits has them). */
+export interface WorkgroupLimits {
+  readonly maxComputeInvocationsPerWorkgroup?: number;
+  readonly maxComputeWorkgroupSizeX?: number;
+  readonly maxComputeWorkgroupStorageSize?: number;
+}
+
 /** Why the config cannot be generated, or cannot run within `limits` (a device's limits); null if it can. */
-export function tileConfigProblem(c: MatmulTileConfig, limits?: Partial<Record<string, number>>): string | null {
+export function tileConfigProblem(c: MatmulTileConfig, limits?: WorkgroupLimits): string | null {
   const ints = [c.tileM, c.tileN, c.tileK, c.threadM, c.threadN];
   if (!ints.every((v) => Number.isInteger(v) && v > 0)) return `tile sizes must be positive integers, got ${tileConfigId(c)}`;
   if (c.threadM % 4 || c.threadN % 4) return `outputs per thread must be multiples of 4, got ${c.threadM}×${c.threadN}`;

@@ -317,7 +317,7 @@ async function tuneLayout(
   const generate = o.generate ?? tiledMatmulShader;
   const minSpeedup = o.minSpeedup ?? 1.02;
   const timing: TimingOptions = { warmups: 1, repeats: o.repeats ?? 5, targetPassSeconds: 0.02, maxPerPass: 200, ...o.timing };
-  const limits = device.limits as unknown as Record<string, number>;
+  const limits = device.limits;
   const flops = shapes.reduce((sum, s) => sum + 2 * (s.batch ?? 1) * s.M * s.N * s.K, 0);
   const valid = candidates.map((c) => tileConfigProblem(c, limits));
   const maxTileM = Math.max(64, ...candidates.filter((_, i) => !valid[i]).map((c) => c.tileM));

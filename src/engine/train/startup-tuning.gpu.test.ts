@@ -21,7 +21,7 @@ let gpu: GpuContext;
 let intNames: string[];
 beforeAll(async () => {
   gpu = await testGpu();
-  const fits = DOT4_TILINGS.filter((t) => dot4TilingProblem(t, gpu.device.limits as unknown as Record<string, number>) === null);
+  const fits = DOT4_TILINGS.filter((t) => dot4TilingProblem(t, gpu.device.limits) === null);
   expect(fits.length).toBeGreaterThan(0);
   intNames = ['dot4I8Packed', ...fits.map((t) => `dot4I8Packed, ${describeDot4Tiling(t)}`), 'plain integer'];
 });
