@@ -22,6 +22,9 @@ struct Params {
   qn: f32,     // Q_N: codes ≥ −Q_N
   qp: f32,     // Q_P: codes ≤ Q_P
   dequantize: u32, // 1: also write X̂ = |s|·code to binding 6 (lsq.wgsl dequantize's values)
+  // The pair entries (*_pair) only:
+  n2: u32,     // values of the second tensor
+  tiles: u32,  // tiles of the first tensor: ⌈n / 1024⌉
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -69,6 +72,42 @@ fn transform(wg: vec3u, lid: u32, block: u32, scale: f32) {
   for (var i = 0u; i < TILE / WG; i++) {
     let t = lid + i * WG;
     if (base + t < p.n) { y[base + t] = buf[t] * scale; }
+  }
+}
+
+// --- Two transforms with one block in one dispatch (the backward's ∇W·Hᵀ and ∇X·Hᵀ of a layer, eq. 4):
+// tiles [0, p.tiles) take x → y (p.n values), the rest x2 → y2 (p.n2 values). Which tensor a tile belongs
+// to depends only on its workgroup, so the barriers stay in uniform control flow.
+@group(0) @binding(4) var<storage, read> x2: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y2: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main_pair(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  transform_pair(wg, lid3.x, p.block, p.scale);
+}
+
+@compute @workgroup_size(WG)
+fn main_dynamic_pair(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let b = dynamic_block(lid3.x);
+  transform_pair(wg, lid3.x, b, INV_SQRT_POW2[min(countTrailingZeros(b), 10u)]);
+}
+
+fn transform_pair(wg: vec3u, lid: u32, block: u32, scale: f32) {
+  let tile = wg.x + wg.y * 65535u;
+  if (tile < p.tiles) {
+    transform(wg, lid, block, scale);
+    return;
+  }
+  let base = (tile - p.tiles) * TILE;
+  if (base >= p.n2) { return; }
+  // As butterflies() and transform(), over the second tensor's bindings.
+  let i = 4u * lid;
+  var a = vec4<f32>();
+  for (var r = 0u; r < 4u; r++) { if (base + i + r < p.n2) { a[r] = x2[base + i + r]; } }
+  butterfly_stages(lid, block, a);
+  for (var j = 0u; j < TILE / WG; j++) {
+    let t = lid + j * WG;
+    if (base + t < p.n2) { y2[base + t] = buf[t] * scale; }
   }
 }
 

@@ -24,7 +24,7 @@ import { bitSplit, codeRowNorms, lsqBackward, lsqDequantize, lssCombine, lssKept
 import { packLsqCodes, packSplitCodes, splitCodeShape } from '../ops/intgrad';
 import { biasBackward, matmul, weightGradient } from '../ops/matmul';
 import { hadamardBlockSearch, hadamardSearchScratch } from '../ops/hadamard-search';
-import { hadamardQuantize, hadamardTransform, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
+import { hadamardQuantize, hadamardTransform, hadamardTransformPair, intMatmul, intMatmulPath, intMatmulPathName, type IntMatmulSpec, lsqInitStep, lsqQuantize, packedCodeShape } from '../ops/quant';
 import type { ForwardProducts } from '../sparsity/forward';
 import { sharedScratch } from '../gpu/scratch';
 import type { Tensor } from '../tensor';
@@ -390,10 +390,8 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
           }),
         );
         if (transformed) {
-          backward.push(
-            hadamardTransform(k, `${name}.hadamard_grad_w`, dwMasked, l.dw, C, D, block),
-            hadamardTransform(k, `${name}.hadamard_grad_x`, dxMasked, l.dx, N, D, block),
-          );
+          // ∇W and ∇X in one dispatch (the same block).
+          backward.push(hadamardTransformPair(k, `${name}.hadamard_grads`, { x: dwMasked, y: l.dw, rows: C }, { x: dxMasked, y: l.dx, rows: N }, D, block));
         }
       }
       // The bias gradient stays exact f32 (not quantized), as in the official code.

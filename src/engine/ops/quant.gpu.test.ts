@@ -17,6 +17,7 @@ import {
   dequantize,
   hadamardQuantize,
   hadamardTransform,
+  hadamardTransformPair,
   intMatmul,
   lsqInitStep,
   lsqQuantize,
@@ -130,6 +131,28 @@ describe('hadamardTransform (paper §3.3, spec §2)', () => {
       const d = await buildChecked(h.device, () => hadamardTransform(h.kernels, 'hadamard', tx, ty, block, block, block));
       await h.run([d]);
       expectClose('I·H', await h.read(ty), ref.hadamardMatrix(block), 1e-6, 0.01);
+    });
+  }
+
+  // The pair entry (the backward's ∇W·Hᵀ and ∇X·Hᵀ in one dispatch): each tensor vs the reference, with
+  // the block given on the host and read from a buffer (the block search's choice), partial last tiles in
+  // both tensors, and nothing written past either output.
+  for (const [block, rows1, rows2, cols, dynamic] of [
+    [32, 37, 5, 160, false],
+    [128, 3, 9, 384, true],
+    [1024, 1, 3, 2048, false],
+  ] as const) {
+    it(`hadamardTransformPair, H_${block} ${dynamic ? 'from a buffer' : 'from the host'}: ${rows1}×${cols} and ${rows2}×${cols} as two transforms would`, async () => {
+      const rng = new SeededRandom(500 + block + rows1 + rows2);
+      const x1 = normals(rng, rows1 * cols);
+      const x2 = normals(rng, rows2 * cols, 2);
+      const [t1, t2] = [h.upload([rows1 * cols], x1, 'x1'), h.upload([rows2 * cols], x2, 'x2')];
+      const [y1, y2] = [h.empty([rows1 * cols + TAIL], 'y1'), h.empty([rows2 * cols + TAIL], 'y2')];
+      const b = dynamic ? h.upload([1], [block], 'block') : block;
+      const d = await buildChecked(h.device, () => hadamardTransformPair(h.kernels, 'pair', { x: t1, y: y1, rows: rows1 }, { x: t2, y: y2, rows: rows2 }, cols, b));
+      await h.run([d]);
+      expectClose('X₁H', withoutTail('y1', await h.read(y1), rows1 * cols), ref.blockHadamard(x1, rows1, cols, block), TOL_F32);
+      expectClose('X₂H', withoutTail('y2', await h.read(y2), rows2 * cols), ref.blockHadamard(x2, rows2, cols, block), TOL_F32);
     });
   }
 

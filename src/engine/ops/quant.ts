@@ -65,9 +65,45 @@ export function hadamardTransform(k: Kernels, label: string, x: Tensor, y: Tenso
   return k.dispatch({ shader: 'hadamard', entry: 'main', label, uniforms: hadamardUniforms(n, block, 1 / Math.sqrt(block)), bindings: [x, y], workgroups });
 }
 
-/** hadamard.wgsl's Params: the transform's fields, then the fused quantizer's (bits, Q_N, Q_P). */
-export function hadamardUniforms(n: number, block: number, scale: number, quantizer?: { bits: number; qn: number; qp: number; dequantize?: boolean }): UniformValue[] {
-  return [n, block, f32(scale), 0, quantizer?.bits ?? 0, f32(quantizer?.qn ?? 0), f32(quantizer?.qp ?? 0), quantizer?.dequantize ? 1 : 0];
+/** One transform, then a second with the same block in the same dispatch (hadamard.wgsl main_pair): the
+ *  backward's ∇W·Hᵀ and ∇X·Hᵀ of a layer, one dispatch instead of two. */
+export function hadamardTransformPair(
+  k: Kernels,
+  label: string,
+  first: { x: Tensor; y: Tensor; rows: number },
+  second: { x: Tensor; y: Tensor; rows: number },
+  cols: number,
+  block: number | Tensor,
+): Dispatch {
+  const ns = [first, second].map((t, i) => {
+    const what = i === 0 ? 'first' : 'second';
+    positiveInteger(label, t.rows, `${what} rows`);
+    need(label, t.x, t.rows * cols, `${what} x`);
+    need(label, t.y, t.rows * cols, `${what} y`);
+    return t.rows * cols;
+  });
+  positiveInteger(label, cols, 'cols');
+  const tiles = Math.ceil(ns[0] / HADAMARD_MAX_SIZE);
+  const workgroups = gridRows(tiles + Math.ceil(ns[1] / HADAMARD_MAX_SIZE));
+  const pair = { n2: ns[1], tiles };
+  if (typeof block !== 'number') {
+    need(label, block, 1, 'block');
+    return k.dispatch({ shader: 'hadamard', entry: 'main_dynamic_pair', label, uniforms: hadamardUniforms(ns[0], 0, 0, undefined, pair), bindings: [first.x, first.y, block, second.x, second.y], workgroups });
+  }
+  checkHadamardBlock(label, cols, block);
+  return k.dispatch({ shader: 'hadamard', entry: 'main_pair', label, uniforms: hadamardUniforms(ns[0], block, 1 / Math.sqrt(block), undefined, pair), bindings: [first.x, first.y, null, second.x, second.y], workgroups });
+}
+
+/** hadamard.wgsl's Params: the transform's fields, then the fused quantizer's (bits, Q_N, Q_P), then the
+ *  pair entries' (the second tensor's length, the first's tiles). */
+export function hadamardUniforms(
+  n: number,
+  block: number,
+  scale: number,
+  quantizer?: { bits: number; qn: number; qp: number; dequantize?: boolean },
+  pair?: { n2: number; tiles: number },
+): UniformValue[] {
+  return [n, block, f32(scale), 0, quantizer?.bits ?? 0, f32(quantizer?.qn ?? 0), f32(quantizer?.qp ?? 0), quantizer?.dequantize ? 1 : 0, pair?.n2 ?? 0, pair?.tiles ?? 0];
 }
 
 function checkHadamardBlock(label: string, cols: number, block: number): void {
