@@ -178,7 +178,7 @@ export function quantizedScheme(precision: Precision, o: QuantizedOptions): Line
         // X·H and W·H, written out only where something reads them: the first step's step-size
         // initialisation and the measurements. Every other pass quantizes straight from the transform.
         const transforms = o.forward === 'hq'
-          ? [hadamardTransform(k, `${name}.hadamard_x`, l.x, xh, N, D, block), hadamardTransform(k, `${name}.hadamard_w`, l.w, wh, C, D, block)]
+          ? [hadamardTransformPair(k, `${name}.hadamard_xw`, { x: l.x, y: xh, rows: N }, { x: l.w, y: wh, rows: C }, D, block)]
           : [];
         // Step sizes start at 2·mean|XH|/√Q_P of the first batch (official code `QZ` 604–615, paper A.4).
         // Without the transform W is a slice of the parameter buffer that s_W also lives in, and one
