@@ -77,6 +77,12 @@ export function beats(x: { ok: boolean; seconds: number }, best: { ok: boolean; 
 
 /** Checks and times each kernel; the fastest that passed its check (else the first, failed or not) and how
  *  many were timed. `reset` runs before each kernel so a stale result cannot pass the next one's check. */
+interface Measured {
+  kernel: string;
+  check: CheckResult;
+  time: Awaited<ReturnType<PassTimer['time']>>;
+}
+
 async function fastestOf(
   device: GPUDevice,
   kernels: readonly RowKernel[],
@@ -84,8 +90,8 @@ async function fastestOf(
   check: () => Promise<CheckResult>,
   timer: PassTimer,
   timing: TimingOptions,
-): Promise<{ kernel: string; check: CheckResult; time: Awaited<ReturnType<PassTimer['time']>>; timed: number }> {
-  let best: { kernel: string; check: CheckResult; time: Awaited<ReturnType<PassTimer['time']>>; timed: number } | null = null;
+): Promise<Measured & { timed: number }> {
+  let best: Measured | null = null;
   let firstError: unknown = null;
   let timed = 0;
   for (const kn of kernels) {
@@ -96,7 +102,7 @@ async function fastestOf(
       const checked = await check();
       const time = await timer.time(work, timing);
       timed++;
-      if (!best || beats({ ok: checked.ok, seconds: time.seconds }, { ok: best.check.ok, seconds: best.time.seconds })) best = { kernel: kn.kernel, check: checked, time, timed: 0 };
+      if (!best || beats({ ok: checked.ok, seconds: time.seconds }, { ok: best.check.ok, seconds: best.time.seconds })) best = { kernel: kn.kernel, check: checked, time };
     } catch (e) {
       // A generated kernel this device cannot build is skipped; the built-in one's failure is the row's.
       if (kn === kernels[0]) firstError = e;

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Capabilities } from '../gpu/device';
 import { testGpu } from '../gpu/test-device';
 import { type GpuHarness, TAIL, buildChecked, expectExact, gpuHarness, roundF32, withoutTail } from '../gpu/test-utils';
+import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import { DOT4_TILINGS, describeDot4Tiling, dot4IntMatmulShader, dot4TilingProblem, dot4Variant, dot4WorkgroupBytes } from './intmatmul-dot4';
 import { type CodeFormat, intMatmul, packedWordsPerRow } from './quant';
@@ -17,29 +18,9 @@ beforeAll(async () => {
   capabilities = (await testGpu()).capabilities;
 });
 
-/** Codes [rows, K] packed as lsqQuantize writes them: two's complement, INT4 code j in bits 4·(j % 8) of
- *  word ⌊j/8⌋, INT8 code j in bits 8·(j % 4) of word ⌊j/4⌋, rows padded with zero codes. */
-function pack(codes: Int32Array, rows: number, K: number, format: CodeFormat): Uint32Array {
-  const bits = format === 'int4' ? 4 : 8;
-  const perWord = 32 / bits;
-  const words = Math.ceil(K / perWord);
-  const out = new Uint32Array(rows * words);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < K; j++) out[r * words + Math.floor(j / perWord)] |= ((codes[r * K + j] & ((1 << bits) - 1)) << (bits * (j % perWord))) >>> 0;
-  }
-  return out;
-}
-
+/** A·Bᵀ of integer codes in float64 (exact: the sums are far below 2^53). */
 function product(a: Int32Array, b: Int32Array, M: number, N: number, K: number): Float64Array {
-  const c = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += a[m * K + k] * b[n * K + k];
-      c[m * N + n] = s;
-    }
-  }
-  return c;
+  return ref.matmul(Float64Array.from(a), Float64Array.from(b), M, K, N, false, true);
 }
 
 describe('generated dot4I8Packed integer kernels', () => {
@@ -67,8 +48,8 @@ describe('generated dot4I8Packed integer kernels', () => {
             b[K + k] = hi - 1;
           }
           const words = packedWordsPerRow(K, format);
-          const ta = h.upload([M, words], pack(a, M, K, format), 'A codes');
-          const tb = h.upload([N, words], pack(b, N, K, format), 'B codes');
+          const ta = h.upload([M, words], ref.packCodeRows(a, M, K, format === 'int4' ? 4 : 8), 'A codes');
+          const tb = h.upload([N, words], ref.packCodeRows(b, N, K, format === 'int4' ? 4 : 8), 'B codes');
           const one = h.upload([1], [1], 'one');
           const minusOne = h.upload([1], [-1], 'minus one');
           const [sA, sB, alpha] = [Math.fround(0.0371), Math.fround(0.0123), Math.fround(1.75)];

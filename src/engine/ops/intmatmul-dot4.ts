@@ -23,7 +23,7 @@
 //   multiplied and stored into the other tile after it (one barrier per slice instead of two).
 import type { GeneratedShader } from '../gpu/kernels';
 import { int4ToInt8x4Wgsl } from './intmatmul-sgmat';
-import type { WorkgroupLimits } from './matmul-tiled';
+import { type WorkgroupLimits, emitStagedLoop } from './matmul-tiled';
 
 export interface Dot4Tiling {
   /** Output rows and columns per workgroup. */
@@ -214,36 +214,17 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
     add(`${indent}}`);
   };
 
-  if (t.doubleBuffer) {
-    add('  // Slice 0 into tile 0; then each step fetches slice s + 1, multiplies tile s % 2, stores slice s + 1');
-    add('  // into the other tile (last read before the previous barrier) and meets one barrier.');
-    emitLoad('  ', '0u');
-    emitStore('  ', () => '0u');
-    add('  workgroupBarrier();');
-    add(`  let slices = (row_loads + ${u(loadsPerRow - 1)}) / ${u(loadsPerRow)};`);
-    add('  var cur = 0u;');
-    add('  for (var slice = 0u; slice < slices; slice++) {');
-    add('    let has_next = slice + 1u < slices;');
-    add('    if (has_next) {');
-    emitLoad('      ', '(slice + 1u)');
-    add('    }');
-    emitCompute('    ', 'cur');
-    add('    if (has_next) {');
-    emitStore('      ', (o) => `(1u - cur) * ${u(o.buf)}`);
-    add('    }');
-    add('    cur = 1u - cur;');
-    add('    workgroupBarrier();');
-    add('  }');
-  } else {
-    add(`  let slices = (row_loads + ${u(loadsPerRow - 1)}) / ${u(loadsPerRow)};`);
-    add('  for (var slice = 0u; slice < slices; slice++) {');
-    emitLoad('    ', 'slice');
-    emitStore('    ', () => '0u');
-    add('    workgroupBarrier();');
-    emitCompute('    ', '0u');
-    add('    workgroupBarrier();');
-    add('  }');
-  }
+  add(`  let slices = (row_loads + ${u(loadsPerRow - 1)}) / ${u(loadsPerRow)};`);
+  emitStagedLoop(add, {
+    doubleBuffer: t.doubleBuffer,
+    header: 'for (var slice = 0u; slice < slices; slice++)',
+    current: 'slice',
+    next: '(slice + 1u)',
+    hasNext: 'slice + 1u < slices',
+    load: emitLoad,
+    store: (indent, other) => emitStore(indent, (o) => (other ? `(1u - cur) * ${u(o.buf)}` : '0u')),
+    compute: emitCompute,
+  });
 
   // Epilogue. Every read (row scales, bias, C where the product accumulates) comes before the first store:
   // a read of C after a store to C cannot be moved ahead of it (the addresses might alias).

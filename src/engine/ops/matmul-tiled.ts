@@ -160,6 +160,57 @@ export function tiledShaderName(c: MatmulTileConfig, v: TiledMatmulVariant): str
   return `matmul_tiled_${tileConfigId(c)}_${layout}_a${v.vecA ? 4 : 1}b${v.vecB ? 4 : 1}c${v.vecC ? 4 : 1}`;
 }
 
+/** The slice loop of a generated tiled kernel (this file's f32 one and ops/intmatmul-dot4.ts): per slice of
+ *  the reduction, load it from storage into registers, store it into the workgroup tile, multiply the tile.
+ *  Single-buffered: load, store, barrier, multiply, barrier. Double-buffered: slice 0 goes into tile 0
+ *  first; then each step loads slice s + 1, multiplies tile s % 2 and stores slice s + 1 into the other tile
+ *  (last read before the previous barrier), one barrier a step; `cur` names the tile being multiplied. */
+export interface StagedLoop {
+  doubleBuffer: boolean;
+  /** The loop header, e.g. `for (var k0 = 0u; k0 < p.K; k0 += 8u)`. */
+  header: string;
+  /** The current slice inside the loop, the next one, and whether there is a next one (WGSL expressions). */
+  current: string;
+  next: string;
+  hasNext: string;
+  /** Code for: registers ← storage slice `slice`; tile ← registers (the other tile: `other`); the products
+   *  over the tile `cur` ('0u' single-buffered). */
+  load(indent: string, slice: string): void;
+  store(indent: string, other: boolean): void;
+  compute(indent: string, cur: string): void;
+}
+
+export function emitStagedLoop(add: (line: string) => void, l: StagedLoop): void {
+  if (!l.doubleBuffer) {
+    add(`  ${l.header} {`);
+    l.load('    ', l.current);
+    l.store('    ', false);
+    add('    workgroupBarrier();');
+    l.compute('    ', '0u');
+    add('    workgroupBarrier();');
+    add('  }');
+    return;
+  }
+  add('  // Slice 0 into tile 0; then each step fetches slice s + 1, multiplies tile s % 2, stores slice s + 1');
+  add('  // into the other tile (last read before the previous barrier) and meets one barrier.');
+  l.load('  ', '0u');
+  l.store('  ', false);
+  add('  workgroupBarrier();');
+  add('  var cur = 0u;');
+  add(`  ${l.header} {`);
+  add(`    let has_next = ${l.hasNext};`);
+  add('    if (has_next) {');
+  l.load('      ', l.next);
+  add('    }');
+  l.compute('    ', 'cur');
+  add('    if (has_next) {');
+  l.store('      ', true);
+  add('    }');
+  add('    cur = 1u - cur;');
+  add('    workgroupBarrier();');
+  add('  }');
+}
+
 /** The WGSL module (entry `main`) for one config and variant. */
 export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): GeneratedShader {
   const problem = tileConfigProblem(c);
@@ -319,34 +370,16 @@ export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): G
     }
   };
 
-  if (c.doubleBuffer) {
-    add('  // Slice 0 into tile 0; then each step fetches slice s + 1, multiplies tile s % 2, stores slice s + 1');
-    add('  // into the other tile (last read before the previous barrier) and meets one barrier.');
-    emitLoad('  ', '0u');
-    emitStore('  ', () => '0u');
-    add('  workgroupBarrier();');
-    add('  var cur = 0u;');
-    add(`  for (var k0 = 0u; k0 < p.K; k0 += ${u(tileK)}) {`);
-    add(`    let has_next = k0 + ${u(tileK)} < p.K;`);
-    add('    if (has_next) {');
-    emitLoad('      ', `k0 + ${u(tileK)}`);
-    add('    }');
-    emitCompute('    ', 'cur');
-    add('    if (has_next) {');
-    emitStore('      ', (o) => `(1u - cur) * ${u(o.buf)}`);
-    add('    }');
-    add('    cur = 1u - cur;');
-    add('    workgroupBarrier();');
-    add('  }');
-  } else {
-    add(`  for (var k0 = 0u; k0 < p.K; k0 += ${u(tileK)}) {`);
-    emitLoad('    ', 'k0');
-    emitStore('    ', () => '0u');
-    add('    workgroupBarrier();');
-    emitCompute('    ', '0u');
-    add('    workgroupBarrier();');
-    add('  }');
-  }
+  emitStagedLoop(add, {
+    doubleBuffer: c.doubleBuffer,
+    header: `for (var k0 = 0u; k0 < p.K; k0 += ${u(tileK)})`,
+    current: 'k0',
+    next: `k0 + ${u(tileK)}`,
+    hasNext: `k0 + ${u(tileK)} < p.K`,
+    load: emitLoad,
+    store: (indent, other) => emitStore(indent, (o) => (other ? `(1u - cur) * ${u(o.buf)}` : '0u')),
+    compute: emitCompute,
+  });
 
   // Epilogue: thread row i = strip s, row r sits at s·(TY·4) + ty·4 + r of the tile; column strip t at
   // t·(TX·4) + tx·4.

@@ -61,17 +61,7 @@ function unpackCodes(words: Uint32Array, rows: number, K: number, format: CodeFo
 }
 
 function packCodes(codes: Int32Array, rows: number, K: number, format: CodeFormat): Uint32Array {
-  const bits = BITS[format];
-  const perWord = 32 / bits;
-  const wordsPerRow = Math.ceil(K / perWord);
-  const words = new Uint32Array(rows * wordsPerRow);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < K; j++) {
-      const field = codes[r * K + j] & ((1 << bits) - 1);
-      words[r * wordsPerRow + Math.floor(j / perWord)] |= field << (bits * (j % perWord));
-    }
-  }
-  return words;
+  return ref.packCodeRows(codes, rows, K, format === 'int4' ? 4 : 8);
 }
 
 

@@ -12,4 +12,5 @@ export { rowNorms, lssProbabilities, sampledWeightGrad, sampledActGrad, lssWeigh
 export type { LssVariant, LssResult } from './lss';
 export { minmaxQuantize, luqQuantize } from './baselines';
 export { int8Quantize, int8Dequantize, stochasticInt8 } from './int8';
+export { packCodeRows } from './packing';
 export { float64ToF16Bits, f16BitsToFloat64, roundToF16, roundArrayToF16 } from './fp16';
