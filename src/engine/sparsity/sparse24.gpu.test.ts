@@ -13,6 +13,7 @@ import { type GpuHarness, expectClose, expectExact, gpuHarness, roundF32 } from 
 import { matmul } from '../ops/matmul';
 import { intMatmul, intMatmulPaths, packedWordsPerRow, type CodeFormat, type IntMatmulPath } from '../ops/quant';
 import { compress24Ref, decompress24Ref, groupViolations, pruneMaskRef, sparse24ProductRef } from '../reference/sparsity';
+import { packCodeRows } from '../reference/quant/packing';
 import { SeededRandom } from '../reference/test-helpers';
 import { applyMask, compress24, compressedShape, pruneMask, sparseIntMatmul, sparseMatmul } from './ops';
 
@@ -190,17 +191,7 @@ describe('compressed 2:4 product, f32', () => {
 
 /** Packs integer codes rows along K as intMatmul takes them (INT8: 4 per word, INT4: 8 nibbles). */
 function packCodes(codes: Int32Array, rows: number, K: number, format: CodeFormat): Uint32Array {
-  const per = format === 'int8' ? 4 : 8;
-  const bits = 32 / per;
-  const words = packedWordsPerRow(K, format);
-  const out = new Uint32Array(rows * words);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < K; j++) {
-      const field = codes[r * K + j] & ((1 << bits) - 1);
-      out[r * words + Math.floor(j / per)] |= field << (bits * (j % per));
-    }
-  }
-  return out;
+  return packCodeRows(codes, rows, K, format === 'int4' ? 4 : 8);
 }
 
 describe('compressed 2:4 product on integer codes', () => {
