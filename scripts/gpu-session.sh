@@ -13,6 +13,7 @@
 #   bash scripts/gpu-session.sh baseline    the same with separate attention and built-in tiles
 #   bash scripts/gpu-session.sh profile     per-kernel GPU time of a d2048 INT4 step and an FP32 step
 #   bash scripts/gpu-session.sh startup     start-up of a d2048 INT4 run, tuning fully, then remembered
+#   bash scripts/gpu-session.sh int-repeat  the integer tilings twice, in two processes, with the clocks logged
 #   bash scripts/gpu-session.sh targets     the targets from the files under $OUT (also printed after
 #                                           essentials and train)
 #   bash scripts/gpu-session.sh essentials  when machines are scarce: cuBLAS, the f32 tile sweep, the integer
@@ -76,11 +77,24 @@ case "$step" in
     done
     grep -ho "built in .*" "$out"/startup-d2048-int4-*.txt
     ;;
+  int-repeat)
+    # The integer tilings at 4096³ in two processes of their own, the GPU's clocks, power and throttle
+    # reasons logged every 100 ms and each kernel's log line stamped: whether a subgroup-matrix kernel that
+    # runs 3× slower in one process than in the next is slow throughout (its passes, passMicroseconds in the
+    # JSON) and whether the clocks say why.
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,pstate,clocks_throttle_reasons.active --format=csv -lms 100 > "$out/clocks.csv" 2>&1 &
+    smi=$!
+    for i in 1 2; do
+      timeout 240 bash .gpu/run.sh .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096-$i.json" 2>&1 |
+        while IFS= read -r line; do echo "$(date +%H:%M:%S.%N | cut -c1-12) $line"; done > "$out/int-tilings-4096-$i.txt"
+    done
+    kill $smi
+    ;;
   targets)
     targets
     ;;
   *)
-    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile|startup|targets" >&2
+    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile|startup|int-repeat|targets" >&2
     exit 2
     ;;
 esac

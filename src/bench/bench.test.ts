@@ -53,6 +53,13 @@ describe('npm run bench -- --quick (in-process)', () => {
       for (const name of ['hadamard', 'lsq quantize int4', 'hq quantize int4']) expect(names.has(`${name}@${n}×${n}`)).toBe(true);
     }
     expect(formatRows(report.rows).split('\n')).toHaveLength(report.rows.length + 2);
+    // Every matmul row keeps each timed pass's time per dispatch; the row's time is their median.
+    for (const r of report.rows.filter((x) => /matmul/i.test(x.name))) {
+      const passes = String(r.extra?.passMicroseconds).split(' ').map(Number);
+      expect(passes.length, `${r.name} ${r.path}`).toBe(quickOptions().kernelTiming.repeats);
+      const median = [...passes].sort((a, b) => a - b)[passes.length >> 1]; // an odd count of passes
+      expect(Math.abs(r.seconds * 1e6 - median) / median, `${r.name} ${r.path}`).toBeLessThan(1e-3); // 4 digits kept
+    }
   });
 
   it('training: every precision takes timed steps with sane losses, and reports its GPU memory', async () => {

@@ -129,6 +129,12 @@ export interface BenchResults {
   skipped: SkippedBench[];
 }
 
+/** Each timed pass's microseconds per repetition, in the order they ran: kept in the row so a result file
+ *  shows whether a kernel ran at one speed throughout (docs/benchmarks.md compares processes with it). */
+function passMicroseconds(samples: readonly number[]): string {
+  return samples.map((x) => (x * 1e6).toPrecision(4)).join(' ');
+}
+
 /** Cheap uniform random numbers for large operands (xorshift32); not the engine's Rng, which is built for
  *  reproducible training streams and is slower per value. */
 export class FastRandom {
@@ -292,7 +298,7 @@ async function benchMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions, t
           addRow(out, o, {
             section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: v.path, metric: 'TFLOP/s', value: (2 * n ** 3) / t.seconds / 1e12,
             seconds: t.seconds, timing: t.method, checked: check.ok, check: check.text,
-            extra: { use, dispatchesPerPass: t.perPass, ...(o.bestOfPath ? { kernel: r.kernel, kernelsTimed: r.timed } : {}) },
+            extra: { use, dispatchesPerPass: t.perPass, passMicroseconds: passMicroseconds(t.samples), ...(o.bestOfPath ? { kernel: r.kernel, kernelsTimed: r.timed } : {}) },
           });
           o.log?.(`kernel ${name} ${n}³: ${((2 * n ** 3) / t.seconds / 1e12).toPrecision(3)} TFLOP/s (${check.ok ? 'checked' : 'CHECK FAILED'})`);
         } catch (e) {
@@ -402,7 +408,7 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
           addRow(out, o, {
             section: 'kernel', device: adapterName(ctx), name, size: `${n}³`, path: pathName, metric: 'TOP/s', value,
             seconds: time.seconds, timing: time.method, checked: check.ok, check: check.text,
-            extra: { dispatchesPerPass: time.perPass, ...(o.bestOfPath ? { kernel: r.kernel, kernelsTimed: r.timed } : {}) },
+            extra: { dispatchesPerPass: time.perPass, passMicroseconds: passMicroseconds(time.samples), ...(o.bestOfPath ? { kernel: r.kernel, kernelsTimed: r.timed } : {}) },
           });
           o.log?.(`kernel ${name} ${pathName} ${n}³: ${value.toPrecision(3)} TOP/s (${check.ok ? 'checked' : 'CHECK FAILED'})`);
         } catch (e) {

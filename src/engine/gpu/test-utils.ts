@@ -149,6 +149,20 @@ export function expectExact(label: string, gpu: ArrayLike<number>, expected: Arr
   expect(mismatches, `${label}: ${mismatches} mismatches, first at [${first}]: gpu ${gpu[first]}, expected ${expected[first]}`).toBe(0);
 }
 
+/** The integer kernels' epilogue: C[m, n] = scale·sum[m, n]·rows[m] + bias[n] + c0[m, n] (steps, alpha,
+ *  row scales, bias, accumulation into C), within the f32 rounding of the scale product, the row scale and
+ *  two additions (a compiler may fuse one). */
+export function expectIntEpilogue(label: string, got: ArrayLike<number>, sums: ArrayLike<number>, e: { N: number; scale: number; rows: ArrayLike<number>; bias: ArrayLike<number>; c0: ArrayLike<number> }): void {
+  let bad = -1;
+  for (let i = 0; i < sums.length && bad < 0; i++) {
+    const m = Math.floor(i / e.N);
+    const expected = Math.fround(Math.fround(sums[i] * e.scale) * e.rows[m]) + e.bias[i % e.N] + e.c0[i];
+    const magnitude = Math.abs(sums[i] * e.scale * e.rows[m]) + Math.abs(e.bias[i % e.N]) + Math.abs(e.c0[i]);
+    if (!(Math.abs(got[i] - expected) <= 4 * 2 ** -23 * magnitude)) bad = i;
+  }
+  expect(bad, `${label}: C[${bad}] = ${got[bad]}`).toBe(-1);
+}
+
 /** Outputs are allocated with TAIL extra values past what a kernel may write: they must stay NaN. */
 export const TAIL = 301;
 const NAN_WORD = 0x7fc00000; // the f32 NaN that GpuHarness.empty writes

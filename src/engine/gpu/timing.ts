@@ -14,6 +14,9 @@ export interface PassTiming {
   /** Repetitions of the work inside each timed pass, and timed passes. */
   perPass: number;
   repeats: number;
+  /** Seconds of one repetition in each timed pass, in the order they ran (the spread the median hides:
+   *  a kernel that is slow in one process and fast in the next shows here whether it changes mid-run). */
+  samples: number[];
 }
 
 export interface TimingOptions {
@@ -104,7 +107,8 @@ export class PassTimer {
       wallTimes.push(wall);
     }
     const useGpu = this.method === 'timestamp' && gpuTimes.every(Number.isFinite);
-    return { seconds: median(useGpu ? gpuTimes : wallTimes) / perPass, method: useGpu ? 'timestamp' : 'wall', perPass, repeats: o.repeats };
+    const samples = (useGpu ? gpuTimes : wallTimes).map((t) => t / perPass);
+    return { seconds: median(samples), method: useGpu ? 'timestamp' : 'wall', perPass, repeats: o.repeats, samples };
   }
 
   destroy(): void {

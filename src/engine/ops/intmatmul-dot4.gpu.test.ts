@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Capabilities } from '../gpu/device';
 import { testGpu } from '../gpu/test-device';
-import { type GpuHarness, TAIL, buildChecked, expectExact, gpuHarness, roundF32, withoutTail } from '../gpu/test-utils';
+import { type GpuHarness, TAIL, buildChecked, expectExact, expectIntEpilogue, gpuHarness, roundF32, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import { DOT4_TILINGS, describeDot4Tiling, dot4IntMatmulShader, dot4TilingProblem, dot4Variant, dot4WorkgroupBytes } from './intmatmul-dot4';
@@ -71,16 +71,7 @@ describe('generated dot4I8Packed integer kernels', () => {
           const sums = product(a, b, M, N, K);
           expectExact(`${label}: A·Bᵀ`, withoutTail('C', await h.read(cInt), M * N), sums);
           const full = withoutTail('C', await h.read(cFull), M * N);
-          const scale = Math.fround(Math.fround(alpha * sA) * sB);
-          let bad = -1;
-          for (let i = 0; i < M * N && bad < 0; i++) {
-            const m = Math.floor(i / N);
-            const expected = Math.fround(Math.fround(sums[i] * scale) * rows[m]) + bias[i % N] + c0[i];
-            const magnitude = Math.abs(sums[i] * scale * rows[m]) + Math.abs(bias[i % N]) + Math.abs(c0[i]);
-            // f32 rounding of the scale product, the row scale and two additions (a compiler may fuse one).
-            if (!(Math.abs(full[i] - expected) <= 4 * 2 ** -23 * magnitude)) bad = i;
-          }
-          expect(bad, `${label}: C[${bad}] = ${full[bad]}`).toBe(-1);
+          expectIntEpilogue(label, full, sums, { N, scale: Math.fround(Math.fround(alpha * sA) * sB), rows, bias, c0 });
         }
       });
     }
