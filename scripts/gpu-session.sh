@@ -14,6 +14,9 @@
 #   bash scripts/gpu-session.sh profile     per-kernel GPU time of a d2048 INT4 step and an FP32 step
 #   bash scripts/gpu-session.sh startup     start-up of a d2048 INT4 run, tuning fully, then remembered
 #   bash scripts/gpu-session.sh int-repeat  the integer tilings twice, in two processes, with the clocks logged
+#   bash scripts/gpu-session.sh ceilings    the instruction ceilings (f32 fma, dot4I8Packed, subgroup matrices on registers
+#                                           and in the tiled kernels' inner loops) next to the kernels they bound, one
+#                                           process, with the clocks logged
 #   bash scripts/gpu-session.sh targets     the issue's targets from the files under $OUT (also printed after
 #                                           essentials and train)
 #   bash scripts/gpu-session.sh essentials  when machines are scarce: cuBLAS, the f32 tile sweep, the integer
@@ -76,6 +79,17 @@ case "$step" in
       node_ .gpu/train.mjs --dataset names --layers 2 --d-model 2048 --heads 32 --d-ff 8192 --context 256 --batch 32 --precision int4 --steps 2 --checkpoint-every 0 --tuning-cache "$out/tuning-cache.json" > "$out/startup-d2048-int4-$i.txt" 2>&1
     done
     grep -ho "built in .*" "$out"/startup-d2048-int4-*.txt
+    ;;
+  ceilings)
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$out/gpu.txt" 2>&1
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv -lms 200 > "$out/ceilings-clocks.csv" 2>&1 &
+    smi=$!
+    timeout 200 bash .gpu/run.sh .gpu/bench.mjs --sections ceilings --repeats 5 --out "$out/ceilings.json" > "$out/ceilings.txt" 2>&1
+    timeout 200 bash .gpu/run.sh .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096.json" > "$out/int-tilings-4096.txt" 2>&1
+    timeout 150 bash .gpu/run.sh .gpu/bench.mjs tune --sizes 4096 --out "$out/tune-4096.json" > "$out/tune-4096.txt" 2>&1
+    timeout 60 bash .gpu/run.sh .gpu/bench.mjs --sections ceilings --repeats 5 --out "$out/ceilings-2.json" > "$out/ceilings-2.txt" 2>&1
+    kill $smi
+    grep -h "ceiling" "$out"/ceilings.txt "$out"/ceilings-2.txt | grep -v '^|'
     ;;
   int-repeat)
     # The integer tilings at 4096³ in two processes of their own, the GPU's clocks, power and throttle

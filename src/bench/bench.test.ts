@@ -62,6 +62,19 @@ describe('npm run bench -- --quick (in-process)', () => {
     }
   });
 
+  it('ceilings: every instruction kernel the adapter offers is checked exactly and timed; the others are skipped with the reason', async () => {
+    const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['ceilings'] });
+    expect(unexpectedSkips(report)).toEqual([]);
+    expectSound(report.rows);
+    const names = report.rows.map((r) => `${r.name}: ${r.path.split(':')[0]}`);
+    expect(names).toContain('ceiling f32 fma: registers');
+    expect(names).toContain("ceiling f32 fma: the tiled kernel's inner loop");
+    if (gpu.capabilities.packed4x8IntegerDotProduct) expect(names.filter((n) => n.startsWith('ceiling dot4I8Packed'))).toHaveLength(3);
+    const matrixRows = names.filter((n) => n.startsWith('ceiling subgroup-matrix')).length;
+    expect(matrixRows + report.skipped.filter((s) => s.name.startsWith('ceiling subgroup-matrix')).length).toBe(2);
+    for (const r of report.rows) expect(Number(r.extra?.operationsPerRun)).toBeGreaterThan(0);
+  });
+
   it('training: every precision takes timed steps with sane losses, and reports its GPU memory', async () => {
     const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['train'] });
     expect(unexpectedSkips(report)).toEqual([]);

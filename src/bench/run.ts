@@ -7,11 +7,12 @@ import { DAWN_TIMING_FLAGS } from '../engine/gpu/node';
 import { CliError } from '../cli/args';
 import { KERNEL_GROUPS, type KernelGroup, runKernelBenches } from './kernels';
 import { type AttentionBenchShape, runAttentionBenches } from './attention';
+import { runCeilingBenches } from './ceilings';
 import type { BenchReport } from './rows';
 import type { TimingOptions } from '../engine/gpu/timing';
 import { QUICK_TRAIN_MODELS, TRAIN_MODELS, TRAIN_PRECISIONS, runTrainBenches, type TrainBenchModel } from './train';
 
-export const SECTIONS = ['kernels', 'attention', 'train', 'peer'] as const;
+export const SECTIONS = ['kernels', 'ceilings', 'attention', 'train', 'peer'] as const;
 /** Quick: one tiny causal attention shape (both kernels run and are checked; not a speed result). */
 const QUICK_ATTENTION_SHAPES: readonly AttentionBenchShape[] = [{ B: 2, nHead: 2, T: 40, hs: 16 }];
 export type SectionName = (typeof SECTIONS)[number];
@@ -95,7 +96,8 @@ export function helpText(): string {
     'Usage: npm run bench -- [flags]',
     '',
     'Kernel throughput (matmul f32/f16 in the forward and both backward layouts, intMatmul INT8/INT4 on the',
-    'dot4I8Packed and plain paths, Hadamard transform, LSQ quantize), attention forward and backward (fused',
+    'dot4I8Packed and plain paths, Hadamard transform, LSQ quantize), instruction ceilings (f32 fma,',
+    'dot4I8Packed, i8 subgroup matrices on registers and in the tiled kernels\' inner loops), attention forward and backward (fused',
     'and separate kernels, B32·32 heads·64 at T 256 and 1024), end-to-end training tokens/s per',
     'precision, and the same GPT in TF.js (WebGPU backend) as a peer. Every result is checked against a CPU',
     'computation before it is timed. See docs/benchmarks.md.',
@@ -222,6 +224,11 @@ export async function runBenchmarks(ctx: GpuContext, o: BenchOptions, args: read
   };
   if (o.sections.includes('kernels')) {
     const r = await runKernelBenches(ctx, { sizes: o.sizes, timing: o.kernelTiming, checkSamples: o.checkSamples, hadamardBlock: o.hadamardBlock, seed: o.seed, groups: o.groups, intTilings: o.intTilings, log });
+    report.rows.push(...r.rows);
+    report.skipped.push(...r.skipped);
+  }
+  if (o.sections.includes('ceilings')) {
+    const r = await runCeilingBenches(ctx, { scale: o.quick ? 'quick' : 'full', timing: o.kernelTiming, log });
     report.rows.push(...r.rows);
     report.skipped.push(...r.skipped);
   }
