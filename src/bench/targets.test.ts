@@ -23,6 +23,31 @@ function byTarget(verdicts: TargetVerdict[], start: string): TargetVerdict {
   return v;
 }
 
+describe('ceilings in the kernel verdicts', () => {
+  it('a missed kernel target names the same GPU\'s ceilings and the kernel\'s share of each; quick rows and met targets do not', () => {
+    const rows = [
+      kernel('intMatmul int4', 'dot4I8Packed', 80),
+      kernel('intMatmul int8', 'dot4I8Packed', 90),
+      kernel('ceiling dot4I8Packed', 'registers: 16 independent chains per invocation', 120, 'full GPU'),
+      kernel('ceiling dot4I8Packed', "the tiled kernel's inner loop: 64×64 tile, 4×4 per thread, operands from workgroup memory", 100, 'full GPU'),
+      kernel('ceiling dot4I8Packed', 'registers: 16 independent chains per invocation', 0.01, 'quick'),
+      kernel('intMatmul int4', 'i8 subgroup matrices', 420),
+      kernel('intMatmul int8', 'i8 subgroup matrices', 450),
+      kernel('ceiling subgroup-matrix i8', 'registers: 2 left × 4 right', 600, 'full GPU'),
+    ];
+    const verdicts = evaluateTargets(parseTargetInputs([JSON.stringify({ rows })]));
+    const dot4 = byTarget(verdicts, 'INT4 and INT8 matmul at 4096³ ≥ 100');
+    expect(dot4.status).toBe('missed');
+    // The better format (90) against each ceiling: 90/120 = 75%, 90/100 = 90%.
+    expect(dot4.note).toContain('on registers 120 TOP/s (this kernel at 75%)');
+    expect(dot4.note).toContain('inner loop 64×64 tile, 4×4 per thread 100 TOP/s (this kernel at 90%)');
+    expect(dot4.note).not.toContain('0.01');
+    const sgmat = byTarget(verdicts, 'INT4 and INT8 matmul at 4096³ ≥ 400');
+    expect(sgmat.status).toBe('met');
+    expect(sgmat.note).toBe('');
+  });
+});
+
 describe('evaluateTargets', () => {
   const engine = {
     rows: [

@@ -112,6 +112,23 @@ function atLeast(target: string, measured: string, value: number, goal: number):
     : { target, measured, status: 'missed', note: `short by ${fmt(goal / value)}× (${fmt(100 * (1 - value / goal), 2)}% below the target)` };
 }
 
+/** The adapter's measured ceilings for one instruction (`npm run bench -- --sections ceilings`), in words,
+ *  for a missed kernel target: how far the kernel is from what the instruction and the tiled kernels' inner
+ *  loop allow on the same GPU. Empty where the files hold none. */
+export function ceilingNote(rows: readonly BenchRow[], name: string, unit: string, ours: number): string {
+  const ceilings = rows.filter((r) => r.section === 'kernel' && r.name === name && r.size === CEILING_SIZE);
+  if (!ceilings.length) return '';
+  const label = (r: BenchRow) => (r.path.startsWith('registers') ? 'on registers' : r.path.replace(/^the tiled kernel's inner loop: /, 'inner loop ').split(/, (operands|4 \+ 4)/)[0]);
+  return `; ceilings on this GPU: ${ceilings.map((r) => `${label(r)} ${fmt(r.value)} ${unit} (this kernel at ${fmt((100 * ours) / r.value, 2)}%)`).join(', ')}`;
+}
+
+/** The size the ceilings report at full scale (`quick` rows are not speed results). */
+const CEILING_SIZE = 'full GPU';
+
+function withCeilings(v: TargetVerdict, note: string): TargetVerdict {
+  return v.status === 'missed' && note ? { ...v, note: v.note + note } : v;
+}
+
 function notMeasured(target: string, run: string): TargetVerdict {
   return { target, measured: '—', status: 'not measured', note: run };
 }
@@ -143,19 +160,19 @@ export function evaluateTargets(inputs: TargetInputs): TargetVerdict[] {
     } else {
       const worst = parts.reduce((a, b) => (a.ours / a.cublas <= b.ours / b.cublas ? a : b));
       const measured = parts.map((p) => `${p.use}: ${fmt(p.ours)} vs ${fmt(p.cublas)} TFLOP/s (${fmt((100 * p.ours) / p.cublas, 2)}%)`).join('; ');
-      verdicts.push(atLeast(target, measured, worst.ours / worst.cublas, 0.9));
+      verdicts.push(withCeilings(atLeast(target, measured, worst.ours / worst.cublas, 0.9), ceilingNote(engine, 'ceiling f32 fma', 'TFLOP/s', worst.ours)));
     }
   }
 
   // Integer products at 4096³, per path: the better of INT4 and INT8 codes is not enough, each format counts.
-  for (const [path, goal, label] of [['i8 subgroup matrices', 400, 'subgroup matrices'], ['dot4I8Packed', 100, 'dot4I8Packed']] as const) {
+  for (const [path, goal, label, ceiling] of [['i8 subgroup matrices', 400, 'subgroup matrices', 'ceiling subgroup-matrix i8'], ['dot4I8Packed', 100, 'dot4I8Packed', 'ceiling dot4I8Packed']] as const) {
     const target = `INT4 and INT8 matmul at ${size} ≥ ${goal} TOP/s through ${label}`;
     const per = (format: string) => best(engine.filter((r) => r.section === 'kernel' && r.name === `intMatmul ${format}` && r.size === size && r.path.startsWith(path)).map((r) => r.value));
     const [int4, int8] = [per('int4'), per('int8')];
     if (int4 === null || int8 === null) {
       verdicts.push(notMeasured(target, `needs \`npm run bench -- --sections kernels --groups int --sizes ${TARGET_KERNEL_SIZE}\`${path === 'i8 subgroup matrices' ? ' (with --int-tilings for every tiling) on an adapter with subgroup matrices' : ''}`));
     } else {
-      verdicts.push(atLeast(target, `int4 ${fmt(int4)}, int8 ${fmt(int8)} TOP/s`, Math.min(int4, int8), goal));
+      verdicts.push(withCeilings(atLeast(target, `int4 ${fmt(int4)}, int8 ${fmt(int8)} TOP/s`, Math.min(int4, int8), goal), ceilingNote(engine, ceiling, 'TOP/s', Math.max(int4, int8))));
     }
   }
 
@@ -236,7 +253,7 @@ export function targetsHelpText(): string {
     'Usage: npm run bench -- targets FILE...',
     '',
     "Judges the fast-engine issue's targets from result files of one GPU session: the bench's --out JSON",
-    '(kernels, train, peer sections), the tile sweep\'s (`npm run bench -- tune --out F`) and the output of',
+    '(kernels, ceilings, train, peer sections), the tile sweep\'s (`npm run bench -- tune --out F`) and the output of',
     '`python3 bench/torch_bench.py` (JSON lines). Prints each target as met, missed (and by how much) or not',
     'measured by the files given (and what to run). Reads files only; needs no GPU.',
   ].join('\n');
