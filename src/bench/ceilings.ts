@@ -181,10 +181,14 @@ interface StagedPattern {
   threadN: number;
   /** K steps per staged slice: floats (f32) or int8x4 words (dot4). */
   steps: number;
+  /** dot4: one i32 per output (acc += dot4I8Packed(a, b)) instead of vec4 lanes adding a vec4 of products
+   *  (Dot4Tiling.scalarAccumulators). */
+  scalarAcc?: boolean;
 }
 
 const F32_STAGED: StagedPattern = { kind: 'f32', tileM: 128, tileN: 128, threadM: 8, threadN: 8, steps: 8 };
 const DOT4_STAGED_4X4: StagedPattern = { kind: 'dot4', tileM: 64, tileN: 64, threadM: 4, threadN: 4, steps: 16 };
+const DOT4_STAGED_4X4_SCALAR: StagedPattern = { ...DOT4_STAGED_4X4, scalarAcc: true };
 const DOT4_STAGED_8X8: StagedPattern = { kind: 'dot4', tileM: 128, tileN: 128, threadM: 8, threadN: 8, steps: 16 };
 
 function stagedGeometry(s: StagedPattern) {
@@ -194,7 +198,7 @@ function stagedGeometry(s: StagedPattern) {
 }
 
 function stagedId(s: StagedPattern): string {
-  return `${s.kind}_${s.tileM}x${s.tileN}_t${s.threadM}x${s.threadN}_k${s.steps}`;
+  return `${s.kind}_${s.tileM}x${s.tileN}_t${s.threadM}x${s.threadN}_k${s.steps}${s.scalarAcc ? '_sa' : ''}`;
 }
 
 function stagedShader(s: StagedPattern): GeneratedShader {
@@ -217,7 +221,10 @@ function stagedShader(s: StagedPattern): GeneratedShader {
   add('  workgroupBarrier();');
   add(`  let tx = li % ${u(g.TX)};`);
   add(`  let ty = li / ${u(g.TX)};`);
-  for (let i = 0; i < s.threadM; i++) for (let j = 0; j < g.SN; j++) add(`  var acc_${i}_${j} = ${f ? 'vec4<f32>' : 'vec4<i32>'}();`);
+  const scalar = !f && s.scalarAcc === true;
+  for (let i = 0; i < s.threadM; i++) {
+    for (let j = 0; j < g.SN; j++) add(scalar ? `  ${COMPS.map((_, e) => `var acc_${i}_${j}_${e} = 0i;`).join(' ')}` : `  var acc_${i}_${j} = ${f ? 'vec4<f32>' : 'vec4<i32>'}();`);
+  }
   add('  var cur = 0u;');
   add('  for (var it = 0u; it < p.iterations; it++) {');
   add(`    let ca = cur * ${u(g.bufA)};`);
@@ -230,6 +237,7 @@ function stagedShader(s: StagedPattern): GeneratedShader {
       const i = q * 4 + r;
       for (let t = 0; t < g.SN; t++) {
         if (f) add(`      acc_${i}_${t} = fma(vec4<f32>(av${q}.${COMPS[r]}), bv${t}, acc_${i}_${t});`);
+        else if (scalar) add(`      ${COMPS.map((c, e) => `acc_${i}_${t}_${e} += dot4I8Packed(av${q}.${COMPS[r]}, bv${t}.${c});`).join(' ')}`);
         else add(`      acc_${i}_${t} += vec4<i32>(${COMPS.map((c) => `dot4I8Packed(av${q}.${COMPS[r]}, bv${t}.${c})`).join(', ')});`);
       }
     }
@@ -237,7 +245,12 @@ function stagedShader(s: StagedPattern): GeneratedShader {
   add('    }');
   add('    cur = 1u - cur;');
   add('  }');
-  for (let i = 0; i < s.threadM; i++) for (let t = 0; t < g.SN; t++) add(`  out[(li * ${u(s.threadM)} + ${u(i)}) * ${u(g.SN)} + ${u(t)}] = acc_${i}_${t};`);
+  for (let i = 0; i < s.threadM; i++) {
+    for (let t = 0; t < g.SN; t++) {
+      const acc = scalar ? `vec4<i32>(${COMPS.map((_, e) => `acc_${i}_${t}_${e}`).join(', ')})` : `acc_${i}_${t}`;
+      add(`  out[(li * ${u(s.threadM)} + ${u(i)}) * ${u(g.SN)} + ${u(t)}] = ${acc};`);
+    }
+  }
   add('}');
   return { name: `ceiling_staged_${stagedId(s)}`, code: L.join('\n') };
 }
@@ -388,9 +401,9 @@ export const CEILING_CASES: readonly CeilingCase[] = [
       };
     },
   },
-  ...[F32_STAGED, DOT4_STAGED_4X4, DOT4_STAGED_8X8].map((s): CeilingCase => ({
+  ...[F32_STAGED, DOT4_STAGED_4X4, DOT4_STAGED_4X4_SCALAR, DOT4_STAGED_8X8].map((s): CeilingCase => ({
     name: s.kind === 'f32' ? 'ceiling f32 fma' : 'ceiling dot4I8Packed',
-    path: `the tiled kernel's inner loop: ${s.tileM}×${s.tileN} tile, ${s.threadM}×${s.threadN} per thread, operands from workgroup memory`,
+    path: `the tiled kernel's inner loop: ${s.tileM}×${s.tileN} tile, ${s.threadM}×${s.threadN} per thread${s.scalarAcc ? ', scalar accumulators' : ''}, operands from workgroup memory`,
     metric: s.kind === 'f32' ? 'TFLOP/s' : 'TOP/s',
     needs: s.kind === 'f32' ? undefined : 'dot4',
     build: (k, memory, scale) => {

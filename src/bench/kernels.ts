@@ -59,7 +59,8 @@ export const PATH_KERNELS = {
     { tileM: 64, tileN: 64, tileK: 8, threadM: 8, threadN: 4, vectorLoads: true, doubleBuffer: true },
   ] as readonly MatmulTileConfig[],
   'subgroup-matrix': SGMAT_TILINGS.filter((t) => !t.doubleBuffer && t.sliceK === 32 && t.subgroupsM * t.subgroupsN > 1 && t.subgroupsM * t.subgroupsN <= 4),
-  dot4: DOT4_TILINGS.filter((t) => !t.doubleBuffer && t.threadM === 4 && t.sliceWords === 16 && t.tileM * t.tileN >= 2048),
+  // Not the scalar-accumulator variant until a GPU has timed it (the start-up tuning and --int-tilings try it).
+  dot4: DOT4_TILINGS.filter((t) => !t.doubleBuffer && !t.scalarAccumulators && t.threadM === 4 && t.sliceWords === 16 && t.tileM * t.tileN >= 2048),
 } as const;
 
 /** A kernel a row may be measured with: its description and how to build its dispatch. */

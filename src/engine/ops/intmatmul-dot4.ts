@@ -35,15 +35,22 @@ export interface Dot4Tiling {
   /** int8x4 words (4 codes) of K per staged slice: a multiple of 8 (one 16-byte vector of INT4 codes). */
   sliceWords: number;
   doubleBuffer: boolean;
+  /** Each output's accumulator a scalar i32 (acc += dot4I8Packed(a, b), the form the GPU's dot-product
+   *  instruction with an accumulator input matches directly) rather than a lane of a vec4 that adds a vec4
+   *  of four products; the same sums either way. */
+  scalarAccumulators?: boolean;
 }
 
 /** The tilings the start-up tuning and `npm run bench -- --int-tilings` try besides the built-in kernel:
  *  the best of 17 timed on an H100 at 4096³ (2026-12-05, docs/benchmarks.md "dot4I8Packed in generated
  *  tilings"), where every 4×4-per-thread tiling with 64- or 128-code slices ran at 84–89 TOP/s against 63–75
  *  for the built-in kernel, and larger thread tiles, deeper double-buffered slices or 8×8 per thread ran
- *  slower (51–63); one 128×128 tiling stays for GPUs whose registers favour it. */
+ *  slower (51–63); one 128×128 tiling stays for GPUs whose registers favour it. The scalar-accumulator
+ *  variant of the first (added 2026-12-05, not yet timed on a GPU) tests whether the vec4 form costs
+ *  instructions around each dot4I8Packed: `npm run bench -- --sections ceilings` times both inner loops. */
 export const DOT4_TILINGS: readonly Dot4Tiling[] = [
   { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
+  { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
   { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 32, doubleBuffer: false },
   { tileM: 32, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
   { tileM: 64, tileN: 32, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
@@ -52,11 +59,11 @@ export const DOT4_TILINGS: readonly Dot4Tiling[] = [
 ];
 
 export function dot4TilingId(t: Dot4Tiling): string {
-  return `${t.tileM}x${t.tileN}_t${t.threadM}x${t.threadN}_k${t.sliceWords * 4}${t.doubleBuffer ? '_db' : ''}`;
+  return `${t.tileM}x${t.tileN}_t${t.threadM}x${t.threadN}_k${t.sliceWords * 4}${t.doubleBuffer ? '_db' : ''}${t.scalarAccumulators ? '_sa' : ''}`;
 }
 
 export function describeDot4Tiling(t: Dot4Tiling): string {
-  return `${t.tileM}×${t.tileN} tile, ${t.threadM}×${t.threadN} per thread, ${t.sliceWords * 4}-code slices, ${t.doubleBuffer ? 'double' : 'single'}-buffered`;
+  return `${t.tileM}×${t.tileN} tile, ${t.threadM}×${t.threadN} per thread, ${t.sliceWords * 4}-code slices, ${t.doubleBuffer ? 'double' : 'single'}-buffered${t.scalarAccumulators ? ', scalar accumulators' : ''}`;
 }
 
 function invocations(t: Dot4Tiling): number {
@@ -149,7 +156,15 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
   add(`  let tx = li % ${u(TX)};`);
   add(`  let ty = li / ${u(TX)};`);
   add(`  let row_loads = ${v.vecAB ? 'p.words_per_row / 4u' : 'p.words_per_row'}; // loads per code row in storage`);
-  for (let i = 0; i < threadM; i++) for (let j = 0; j < SN; j++) add(`  var acc_${i}_${j} = vec4<i32>();`);
+  const scalar = t.scalarAccumulators === true;
+  for (let i = 0; i < threadM; i++) {
+    for (let j = 0; j < SN; j++) {
+      if (scalar) add(`  ${comps.map((_, e) => `var acc_${i}_${j}_${e} = 0i;`).join(' ')}`);
+      else add(`  var acc_${i}_${j} = vec4<i32>();`);
+    }
+  }
+  // Output strip (i, j) of the accumulators as one vec4<i32>.
+  const accOf = (i: number, j: number) => (scalar ? `vec4<i32>(${comps.map((_, e) => `acc_${i}_${j}_${e}`).join(', ')})` : `acc_${i}_${j}`);
 
   type Operand = { name: 'a' | 'b'; outer: number; outer4: number; limit: string; origin: string; tile: string; buf: number };
   const ops: Operand[] = [
@@ -206,8 +221,12 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
       for (let r = 0; r < 4; r++) {
         const i = s * 4 + r;
         for (let q = 0; q < SN; q++) {
-          const dots = comps.map((cp) => `dot4I8Packed(av${s}.${comps[r]}, bv${q}.${cp})`).join(', ');
-          add(`${indent}  acc_${i}_${q} += vec4<i32>(${dots});`);
+          if (scalar) {
+            add(`${indent}  ${comps.map((cp, e) => `acc_${i}_${q}_${e} += dot4I8Packed(av${s}.${comps[r]}, bv${q}.${cp});`).join(' ')}`);
+          } else {
+            const dots = comps.map((cp) => `dot4I8Packed(av${s}.${comps[r]}, bv${q}.${cp})`).join(', ');
+            add(`${indent}  acc_${i}_${q} += vec4<i32>(${dots});`);
+          }
         }
       }
     }
@@ -247,7 +266,7 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
   for (let i = 0; i < threadM; i++) {
     for (let q = 0; q < SN; q++) {
       // In the built-in kernel's order: (f32(acc)·scale)·r[m] + bias[n] (+ C).
-      add(`  var o_${i}_${q} = vec4<f32>(acc_${i}_${q}) * scale * rs${i} + bias${q};`);
+      add(`  var o_${i}_${q} = vec4<f32>(${accOf(i, q)}) * scale * rs${i} + bias${q};`);
       if (v.vecC) {
         add(`  if (p.accumulate != 0u && gm${i} < p.M && gn${q} < p.N) { o_${i}_${q} += c[(gm${i} * p.N + gn${q}) / 4u]; }`);
       } else {
