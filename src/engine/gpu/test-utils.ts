@@ -175,3 +175,36 @@ export function withoutTail<T extends Float64Array | Uint32Array>(label: string,
   expect(untouched, `${label}: the kernel wrote past its ${n} values`).toBe(TAIL);
   return a.subarray(0, n) as T;
 }
+
+/**
+ * The WGSL that stands in for subgroup-matrix operations on CPU adapters (which have none), appended to a
+ * kernel whose loads became `vec2<u32>(offset, stride)` and whose multiplies and stores call `emu_mma` and
+ * `emu_store_<array>`. It follows the WGSL subgroup-matrix definitions the kernels rely on: offsets and
+ * strides count i32 words of 4 int8 lanes; a left matrix (16 rows × 32 codes, row-major) has row r at
+ * offset + r·stride of `left`; a right matrix (32 × 16, column-major) has column c at offset + c·stride of
+ * `right`; a row-major store of a 16×16 result puts entry (r, c) at offset + 16r + c. Invocation `emu_lane`
+ * of a subgroup holds entries lane + 32q (q < 8) of each result (row lane / 16 + 2q, column lane % 16), so
+ * every entry is written once, by one invocation. The kernel sets emu_lane and emu_n (8: the words of K, a
+ * value the compiler cannot see, so that CPU adapters do not unroll the loop, which took them minutes).
+ */
+export function emulatedMatrixWgsl(o: { left: string; right: string; stores: readonly string[] }): string {
+  const storeFns = o.stores.map((t) => `
+fn emu_store_${t}(offset: u32, acc: array<i32, 8>) {
+  ${Array.from({ length: 8 }, (_, q) => `${t}[offset + emu_lane + ${32 * q}u] = acc[${q}];`).join(' ')}
+}`).join('\n');
+  return `
+var<private> emu_lane: u32;
+var<private> emu_n: u32;
+fn emu_mma(l: vec2<u32>, r: vec2<u32>, acc: array<i32, 8>) -> array<i32, 8> {
+  var res = acc;
+  let row0 = l.x + (emu_lane / 16u) * l.y;
+  let col = r.x + (emu_lane % 16u) * r.y;
+  for (var w = 0u; w < emu_n; w++) {
+    let y = bitcast<u32>(${o.right}[col + w]);
+    ${Array.from({ length: 8 }, (_, q) => `res[${q}] += dot4I8Packed(bitcast<u32>(${o.left}[row0 + ${2 * q}u * l.y + w]), y);`).join('\n    ')}
+  }
+  return res;
+}
+${storeFns}
+`;
+}

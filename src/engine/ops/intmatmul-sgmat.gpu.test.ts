@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device';
 import { f32 } from '../gpu/kernels';
 import { testGpu } from '../gpu/test-device';
-import { type GpuHarness, TAIL, buildChecked, expectExact, expectIntEpilogue, gpuHarness, roundF32, withoutTail } from '../gpu/test-utils';
+import { type GpuHarness, TAIL, buildChecked, emulatedMatrixWgsl, expectExact, expectIntEpilogue, gpuHarness, roundF32, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
 import { SGMAT_TILINGS, type SubgroupMatrixTiling, describeSgmatTiling, sgmatWorkgroupBytes, subgroupMatrixIntMatmulWgsl, subgroupMatrixTiledWgsl } from './intmatmul-sgmat';
@@ -48,29 +48,8 @@ function withEmulatedMatrices(code: string): string {
     .replace(/subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>\(&tile_b, /g, 'vec2<u32>(')
     .replaceAll('subgroupMatrixMultiplyAccumulate(', 'emu_mma(')
     .replace(/subgroupMatrixStore<row_major>\(&(\w+), (\w+), (\w+), 16u\);/g, 'emu_store_$1($2, $3);');
-  const storeFns = stores.map((t) => `
-fn emu_store_${t}(offset: u32, acc: array<i32, 8>) {
-  ${Array.from({ length: 8 }, (_, q) => `${t}[offset + emu_lane + ${32 * q}u] = acc[${q}];`).join(' ')}
-}`).join('\n');
   return `${body}
-var<private> emu_lane: u32;
-// 8, unknown to the compiler, so that CPU adapters do not unroll the loop below.
-var<private> emu_n: u32;
-// l, r: (offset, stride) of a left matrix in tile_a and a right matrix in tile_b. Entry lane + 32q of the
-// product is row lane / 16 + 2q, column lane % 16; one loop over the 8 words of K, the 8 entries written
-// out (a loop per entry, 128 per staged slice once inlined, took CPU adapters minutes to compile).
-fn emu_mma(l: vec2<u32>, r: vec2<u32>, acc: array<i32, 8>) -> array<i32, 8> {
-  var out = acc;
-  let row0 = l.x + (emu_lane / 16u) * l.y;
-  let col = r.x + (emu_lane % 16u) * r.y;
-  for (var w = 0u; w < emu_n; w++) {
-    let y = bitcast<u32>(tile_b[col + w]);
-    ${Array.from({ length: 8 }, (_, q) => `out[${q}] += dot4I8Packed(bitcast<u32>(tile_a[row0 + ${2 * q}u * l.y + w]), y);`).join('\n    ')}
-  }
-  return out;
-}
-${storeFns}
-`;
+${emulatedMatrixWgsl({ left: 'tile_a', right: 'tile_b', stores })}`;
 }
 
 /** A·Bᵀ of integer codes in float64 (exact: the sums are far below 2^53). */
