@@ -19,7 +19,7 @@ import { type CodeFormat, type IntMatmulPath, hadamardQuantize, hadamardTransfor
 import { blockHadamard } from '../engine/reference/quant/hadamard';
 import { roundToF16 } from '../engine/reference/quant/fp16';
 import { Q_N, Q_P } from '../engine/reference/quant/constants';
-import { DOT4_TILINGS, type Dot4Tiling, describeDot4Tiling, dot4TilingProblem } from '../engine/ops/intmatmul-dot4';
+import { DOT4_EXPERIMENTAL_TILINGS, DOT4_TILINGS, type Dot4Tiling, describeDot4Tiling, dot4TilingProblem } from '../engine/ops/intmatmul-dot4';
 import { SGMAT_BASE_TILING, SGMAT_TILINGS, type SubgroupMatrixTiling, describeSgmatTiling, sgmatWorkgroupBytes } from '../engine/ops/intmatmul-sgmat';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
 import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
@@ -381,7 +381,7 @@ async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions
         if (path === 'subgroup-matrix') {
           return (o.intTilings ? SGMAT_TILINGS : [SGMAT_BASE_TILING]).filter((tl) => sgmatWorkgroupBytes(tl) <= device.limits.maxComputeWorkgroupStorageSize).map((tiling) => ({ path, tiling }));
         }
-        const tiled = path === 'dot4' && o.intTilings ? DOT4_TILINGS.filter((tl) => dot4TilingProblem(tl, device.limits) === null) : [];
+        const tiled = path === 'dot4' && o.intTilings ? [...DOT4_TILINGS, ...DOT4_EXPERIMENTAL_TILINGS].filter((tl) => dot4TilingProblem(tl, device.limits) === null) : [];
         return [{ path }, ...tiled.map((dot4Tiling) => ({ path, dot4Tiling }))];
       });
       for (const { path, tiling, dot4Tiling } of variants) {

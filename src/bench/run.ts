@@ -109,7 +109,7 @@ export function helpText(): string {
     `  --models LIST          training models: ${Object.keys(TRAIN_MODELS).join(', ')} (default: all)`,
     `  --precisions LIST      training precisions (default ${TRAIN_PRECISIONS.join(',')})`,
     `  --groups LIST          kernel groups: ${KERNEL_GROUPS.join(',')} (default: all)`,
-    '  --int-tilings          integer products in every tiling: subgroup matrices (multi-subgroup variants) and dot4I8Packed (generated tiles)',
+    '  --int-tilings          integer products in every tiling: subgroup matrices (multi-subgroup variants) and dot4I8Packed (generated tiles, the experimental ones too)',
     '  --attention-kernel K   training runs: auto, fused or separate (default auto)',
     '  --matmul-tuning M      training runs: auto (tune f32 tiles at start-up) or off (default auto)',
     '  --repeats N            timed passes per kernel (median; default 7)',

@@ -8,7 +8,7 @@ import { testGpu } from '../gpu/test-device';
 import { type GpuHarness, TAIL, buildChecked, expectExact, expectIntEpilogue, gpuHarness, roundF32, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
-import { DOT4_TILINGS, describeDot4Tiling, dot4IntMatmulShader, dot4TilingProblem, dot4Variant, dot4WorkgroupBytes } from './intmatmul-dot4';
+import { DOT4_EXPERIMENTAL_TILINGS, DOT4_TILINGS, describeDot4Tiling, dot4IntMatmulShader, dot4TilingProblem, dot4Variant, dot4WorkgroupBytes } from './intmatmul-dot4';
 import { type CodeFormat, intMatmul, packedWordsPerRow } from './quant';
 
 let h: GpuHarness;
@@ -31,7 +31,7 @@ describe('generated dot4I8Packed integer kernels', () => {
     [129, 67, 64],
     [70, 90, 100],
   ];
-  for (const tiling of DOT4_TILINGS) {
+  for (const tiling of [...DOT4_TILINGS, ...DOT4_EXPERIMENTAL_TILINGS]) {
     for (const format of ['int4', 'int8'] as CodeFormat[]) {
       it(`${describeDot4Tiling(tiling)}, ${format}: exact sums, then alpha·|sA|·|sB|·r[m]·sum + bias + C`, async () => {
         expect(capabilities.packed4x8IntegerDotProduct, 'the adapter lacks packed_4x8_integer_dot_product').toBe(true);
@@ -78,7 +78,7 @@ describe('generated dot4I8Packed integer kernels', () => {
   }
 
   it('each tiling reports its workgroup memory; tilings that break a limit say which', () => {
-    for (const t of DOT4_TILINGS) {
+    for (const t of [...DOT4_TILINGS, ...DOT4_EXPERIMENTAL_TILINGS]) {
       expect(dot4TilingProblem(t)).toBeNull();
       const bytes = dot4WorkgroupBytes(t);
       expect(dot4TilingProblem(t, { maxComputeWorkgroupStorageSize: bytes })).toBeNull();

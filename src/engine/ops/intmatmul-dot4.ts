@@ -58,6 +58,17 @@ export const DOT4_TILINGS: readonly Dot4Tiling[] = [
   { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 16, doubleBuffer: false },
 ];
 
+/** Tilings only `npm run bench -- --int-tilings` times (not start-up candidates until a GPU has shown them
+ *  faster): the scalar-accumulator form of the best 4×4 tilings and of the larger thread tiles, whose slowness
+ *  (51–63 TOP/s) the vec4 form may cause as much as their size (docs/benchmarks.md, "instruction ceilings"). */
+export const DOT4_EXPERIMENTAL_TILINGS: readonly Dot4Tiling[] = [
+  { tileM: 32, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
+  { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 32, doubleBuffer: false, scalarAccumulators: true },
+  { tileM: 64, tileN: 128, threadM: 4, threadN: 8, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
+  { tileM: 128, tileN: 64, threadM: 8, threadN: 4, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
+  { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
+];
+
 export function dot4TilingId(t: Dot4Tiling): string {
   return `${t.tileM}x${t.tileN}_t${t.threadM}x${t.threadN}_k${t.sliceWords * 4}${t.doubleBuffer ? '_db' : ''}${t.scalarAccumulators ? '_sa' : ''}`;
 }
