@@ -19,8 +19,8 @@
 #                                           process, with the clocks logged
 #   bash scripts/gpu-session.sh targets     the targets from the files under $OUT (also printed after
 #                                           essentials and train)
-#   bash scripts/gpu-session.sh essentials  when machines are scarce: cuBLAS, the f32 tile sweep, the integer
-#                                           tilings and the attention kernels at 4096, in one call that stays
+#   bash scripts/gpu-session.sh essentials  when machines are scarce: cuBLAS, the instruction ceilings, the f32 tile
+#                                           sweep, the integer tilings and the attention kernels, in one call that stays
 #                                           under the 10-minute limit (each command has its own time limit,
 #                                           so what finished comes back even if one hangs)
 # Every step writes its JSON and log under $OUT (which the run tool brings back).
@@ -46,7 +46,8 @@ case "$step" in
   essentials)
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$out/gpu.txt" 2>&1
     timeout 60 python3 bench/torch_bench.py --sections kernels --sizes 4096 > "$out/torch-kernels.txt" 2>&1
-    timeout 210 bash .gpu/run.sh .gpu/bench.mjs tune --sizes 4096 --out "$out/tune-4096.json" > "$out/tune-4096.txt" 2>&1
+    timeout 50 bash .gpu/run.sh .gpu/bench.mjs --sections ceilings --repeats 5 --out "$out/ceilings.json" > "$out/ceilings.txt" 2>&1
+    timeout 190 bash .gpu/run.sh .gpu/bench.mjs tune --sizes 4096 --out "$out/tune-4096.json" > "$out/tune-4096.txt" 2>&1
     timeout 170 bash .gpu/run.sh .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096.json" > "$out/int-tilings-4096.txt" 2>&1
     timeout 110 bash .gpu/run.sh .gpu/bench.mjs --sections attention --repeats 5 --out "$out/attention.json" > "$out/attention.txt" 2>&1
     targets
