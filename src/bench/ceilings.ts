@@ -18,7 +18,7 @@ import { type Dispatch, type GeneratedShader, Kernels, f32 } from '../engine/gpu
 import { GpuMemory, readBytes, writeTensor } from '../engine/gpu/memory';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
 import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
-import { FastRandom, runOnce } from './kernels';
+import { FastRandom, buildChecked, passMicroseconds, runOnce } from './kernels';
 
 /** A ceiling kernel ready to run: its dispatch, the operations one run performs, and its check. */
 interface BuiltCeiling {
@@ -384,7 +384,7 @@ export const CEILING_CASES: readonly CeilingCase[] = [
       };
     },
   },
-  // As many accumulators as fit without spilling (8), and as many as the tiled kernels hold (16).
+  // 8 accumulators, and 16: as many as the tiled kernels hold (a drop there would be register pressure).
   ...([[2, 4], [4, 4]] as const).map(([lefts, rights]): CeilingCase => ({
     name: 'ceiling subgroup-matrix i8',
     path: `registers: ${lefts} left × ${rights} right 16×16×32 matrices, ${lefts * rights} independent accumulators per subgroup`,
@@ -494,7 +494,7 @@ async function benchEach(ctx: GpuContext, o: CeilingBenchOptions, timer: PassTim
   for (const c of CEILING_CASES) {
     const size = o.scale === 'quick' ? 'quick' : 'full GPU';
     if (c.needs === 'dot4' && !ctx.capabilities.packed4x8IntegerDotProduct) {
-      out.skipped.push({ section: 'kernel', name: c.name, size, reason: 'WGSL packed_4x8_integer_dot_product is missing' });
+      out.skipped.push({ section: 'kernel', name: `${c.name} (${c.path})`, size, reason: 'WGSL packed_4x8_integer_dot_product is missing' });
       continue;
     }
     if (c.needs === 'subgroupMatrix' && !ctx.capabilities.subgroupMatrixI8) {
@@ -504,10 +504,7 @@ async function benchEach(ctx: GpuContext, o: CeilingBenchOptions, timer: PassTim
     const memory = new GpuMemory(device);
     try {
       const k = new Kernels(device, memory, ctx.capabilities);
-      device.pushErrorScope('validation');
-      const built = c.build(k, memory, o.scale);
-      const invalid = await device.popErrorScope();
-      if (invalid) throw new Error(`WebGPU validation error: ${invalid.message.split('\n')[0]}`);
+      const built = await buildChecked(device, () => c.build(k, memory, o.scale));
       await runOnce(device, built.work);
       const check = await built.check();
       const time = await timer.time(built.work, o.timing);
@@ -515,7 +512,7 @@ async function benchEach(ctx: GpuContext, o: CeilingBenchOptions, timer: PassTim
       const row: BenchRow = {
         section: 'kernel', device: adapterName(ctx), name: c.name, size, path: c.path, metric: c.metric, value,
         seconds: time.seconds, timing: time.method, checked: check.ok, check: check.text,
-        extra: { operationsPerRun: built.ops, dispatchesPerPass: time.perPass },
+        extra: { operationsPerRun: built.ops, dispatchesPerPass: time.perPass, passMicroseconds: passMicroseconds(time.samples) },
       };
       out.rows.push(row);
       o.log?.(`kernel ${c.name} (${c.path}): ${value.toPrecision(3)} ${c.metric} (${check.ok ? 'checked' : 'CHECK FAILED'})`);

@@ -132,7 +132,7 @@ export interface BenchResults {
 
 /** Each timed pass's microseconds per repetition, in the order they ran: kept in the row so a result file
  *  shows whether a kernel ran at one speed throughout (docs/benchmarks.md compares processes with it). */
-function passMicroseconds(samples: readonly number[]): string {
+export function passMicroseconds(samples: readonly number[]): string {
   return samples.map((x) => (x * 1e6).toPrecision(4)).join(' ');
 }
 
