@@ -19,6 +19,8 @@ import { GpuMemory, readBytes, writeTensor } from '../engine/gpu/memory';
 import { adapterName, type BenchRow, type SkippedBench } from './rows';
 import { PassTimer, type TimingOptions } from '../engine/gpu/timing';
 import { FastRandom, buildChecked, passMicroseconds, runOnce } from './kernels';
+import { dot4AccumulatorOf, dot4AccumulatorsWgsl, dot4StepWgsl } from '../engine/ops/intmatmul-dot4';
+import { f32StepWgsl, threadTiling } from '../engine/ops/matmul-tiled';
 
 /** A ceiling kernel ready to run: its dispatch, the operations one run performs, and its check. */
 interface BuiltCeiling {
@@ -42,7 +44,6 @@ export interface CeilingCase {
 export type CeilingScale = 'full' | 'quick';
 
 const u = (n: number) => `${n}u`;
-const COMPS = ['x', 'y', 'z', 'w'];
 
 /** Signed byte `j` (0–3) of a word, as dot4I8Packed reads it. */
 function byteOf(word: number, j: number): number {
@@ -191,9 +192,8 @@ const DOT4_STAGED_4X4_SCALAR: StagedPattern = { ...DOT4_STAGED_4X4, scalarAcc: t
 const DOT4_STAGED_8X8: StagedPattern = { kind: 'dot4', tileM: 128, tileN: 128, threadM: 8, threadN: 8, steps: 16 };
 
 function stagedGeometry(s: StagedPattern) {
-  const TX = s.tileN / s.threadN;
-  const TY = s.tileM / s.threadM;
-  return { TX, TY, T: TX * TY, TM4: s.tileM / 4, TN4: s.tileN / 4, SM: s.threadM / 4, SN: s.threadN / 4, bufA: s.steps * (s.tileM / 4), bufB: s.steps * (s.tileN / 4) };
+  const g = threadTiling(s);
+  return { ...g, T: g.TX * g.TY, bufA: s.steps * g.TM4, bufB: s.steps * g.TN4 };
 }
 
 function stagedId(s: StagedPattern): string {
@@ -221,31 +221,20 @@ function stagedShader(s: StagedPattern): GeneratedShader {
   add(`  let tx = li % ${u(g.TX)};`);
   add(`  let ty = li / ${u(g.TX)};`);
   const scalar = !f && s.scalarAcc === true;
-  for (let i = 0; i < s.threadM; i++) {
-    for (let j = 0; j < g.SN; j++) add(scalar ? `  ${COMPS.map((_, e) => `var acc_${i}_${j}_${e} = 0i;`).join(' ')}` : `  var acc_${i}_${j} = ${f ? 'vec4<f32>' : 'vec4<i32>'}();`);
-  }
+  if (f) for (let i = 0; i < s.threadM; i++) for (let j = 0; j < g.SN; j++) add(`  var acc_${i}_${j} = vec4<f32>();`);
+  else for (const line of dot4AccumulatorsWgsl(g, scalar, '  ')) add(line);
   add('  for (var it = 0u; it < p.iterations; it++) {');
   add(`    let cur = (it * p.alternate) & 1u; // ${ALTERNATE_NOTE}`);
   add(`    let ca = cur * ${u(g.bufA)};`);
   add(`    let cb = cur * ${u(g.bufB)};`);
   add(`    for (var kk = 0u; kk < ${u(s.steps)}; kk++) {`);
-  for (let q = 0; q < g.SM; q++) add(`      let av${q} = tile_a[ca + kk * ${u(g.TM4)} + ${q ? `${u(q * g.TY)} + ` : ''}ty];`);
-  for (let t = 0; t < g.SN; t++) add(`      let bv${t} = tile_b[cb + kk * ${u(g.TN4)} + ${t ? `${u(t * g.TX)} + ` : ''}tx];`);
-  for (let q = 0; q < g.SM; q++) {
-    for (let r = 0; r < 4; r++) {
-      const i = q * 4 + r;
-      for (let t = 0; t < g.SN; t++) {
-        if (f) add(`      acc_${i}_${t} = fma(vec4<f32>(av${q}.${COMPS[r]}), bv${t}, acc_${i}_${t});`);
-        else if (scalar) add(`      ${COMPS.map((c, e) => `acc_${i}_${t}_${e} += dot4I8Packed(av${q}.${COMPS[r]}, bv${t}.${c});`).join(' ')}`);
-        else add(`      acc_${i}_${t} += vec4<i32>(${COMPS.map((c) => `dot4I8Packed(av${q}.${COMPS[r]}, bv${t}.${c})`).join(', ')});`);
-      }
-    }
-  }
+  // The kernels' own inner step (ops/matmul-tiled.ts, ops/intmatmul-dot4.ts).
+  for (const line of f ? f32StepWgsl(g, '      ', 'kk') : dot4StepWgsl(g, scalar, '      ', 'kk')) add(line);
   add('    }');
   add('  }');
   for (let i = 0; i < s.threadM; i++) {
     for (let t = 0; t < g.SN; t++) {
-      const acc = scalar ? `vec4<i32>(${COMPS.map((_, e) => `acc_${i}_${t}_${e}`).join(', ')})` : `acc_${i}_${t}`;
+      const acc = f ? `acc_${i}_${t}` : dot4AccumulatorOf(i, t, scalar);
       add(`  out[(li * ${u(s.threadM)} + ${u(i)}) * ${u(g.SN)} + ${u(t)}] = ${acc};`);
     }
   }

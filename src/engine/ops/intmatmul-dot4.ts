@@ -23,7 +23,7 @@
 //   multiplied and stored into the other tile after it (one barrier per slice instead of two).
 import type { GeneratedShader } from '../gpu/kernels';
 import { int4ToInt8x4Wgsl } from './intmatmul-sgmat';
-import { type WorkgroupLimits, emitStagedLoop } from './matmul-tiled';
+import { type ThreadTiling, type WorkgroupLimits, emitStagedLoop, threadTiling, tileOperandsWgsl } from './matmul-tiled';
 
 export interface Dot4Tiling {
   /** Output rows and columns per workgroup. */
@@ -118,22 +118,54 @@ export function dot4ShaderName(t: Dot4Tiling, v: Dot4Variant): string {
   return `intmatmul_dot4_${dot4TilingId(t)}_${v.int8Codes ? 'int8' : 'int4'}_ab${v.vecAB ? 4 : 1}c${v.vecC ? 4 : 1}`;
 }
 
+const COMPS = ['x', 'y', 'z', 'w'];
+
+/** The accumulators of a thread's 4·SM × 4·SN outputs: named vec4<i32> acc_i_j, or with scalar
+ *  accumulators four i32 acc_i_j_e each (arrays indexed in loops end up in local memory on NVIDIA's driver). */
+export function dot4AccumulatorsWgsl(g: ThreadTiling, scalar: boolean, indent: string): string[] {
+  const L: string[] = [];
+  for (let i = 0; i < 4 * g.SM; i++) {
+    for (let j = 0; j < g.SN; j++) L.push(scalar ? `${indent}${COMPS.map((_, e) => `var acc_${i}_${j}_${e} = 0i;`).join(' ')}` : `${indent}var acc_${i}_${j} = vec4<i32>();`);
+  }
+  return L;
+}
+
+/** Output strip (i, j) of the accumulators as one vec4<i32>. */
+export function dot4AccumulatorOf(i: number, j: number, scalar: boolean): string {
+  return scalar ? `vec4<i32>(${COMPS.map((_, e) => `acc_${i}_${j}_${e}`).join(', ')})` : `acc_${i}_${j}`;
+}
+
+/** One word `kw` of K of the dot4 kernel's inner loop: the thread's vec4<u32> of the k-major tiles (tile_a
+ *  from `ca`, tile_b from `cb`, at thread position tx, ty — names the caller defines) and 4·SM × 4·SN
+ *  dot4I8Packed into the accumulators. Shared with the bench's ceiling of this loop (src/bench/ceilings.ts). */
+export function dot4StepWgsl(g: ThreadTiling, scalar: boolean, indent: string, kw: string): string[] {
+  const L = tileOperandsWgsl(g, indent, kw);
+  for (let s = 0; s < g.SM; s++) {
+    for (let r = 0; r < 4; r++) {
+      const i = s * 4 + r;
+      for (let q = 0; q < g.SN; q++) {
+        if (scalar) {
+          L.push(`${indent}${COMPS.map((cp, e) => `acc_${i}_${q}_${e} += dot4I8Packed(av${s}.${COMPS[r]}, bv${q}.${cp});`).join(' ')}`);
+        } else {
+          L.push(`${indent}acc_${i}_${q} += vec4<i32>(${COMPS.map((cp) => `dot4I8Packed(av${s}.${COMPS[r]}, bv${q}.${cp})`).join(', ')});`);
+        }
+      }
+    }
+  }
+  return L;
+}
+
 /** The WGSL module (entry `main`) of one tiling and variant. */
 export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedShader {
   const problem = dot4TilingProblem(t);
   if (problem) throw new Error(`dot4 integer matmul ${dot4TilingId(t)}: ${problem}`);
   const { tileM, tileN, threadM, threadN, sliceWords } = t;
   const T = invocations(t);
-  const TX = tileN / threadN;
-  const TY = tileM / threadM;
-  const TM4 = tileM / 4;
-  const TN4 = tileN / 4;
-  const SM = threadM / 4;
-  const SN = threadN / 4;
+  const g = threadTiling(t);
+  const { TX, TY, TM4, TN4, SM, SN } = g;
   const bufA = sliceWords * TM4; // vec4<u32> of one staged A slice
   const bufB = sliceWords * TN4;
   const u = (n: number) => `${n}u`;
-  const comps = ['x', 'y', 'z', 'w'];
   // int8x4 words one load yields: a 16-byte vector holds 4 words of INT8 codes or 4 of INT4 (8 widened);
   // a scalar word 1 of INT8 or 2 widened of INT4. Loads per staged row, and storage words one load spans.
   const perLoad = (v.vecAB ? 4 : 1) * (v.int8Codes ? 1 : 2);
@@ -168,14 +200,7 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
   add(`  let ty = li / ${u(TX)};`);
   add(`  let row_loads = ${v.vecAB ? 'p.words_per_row / 4u' : 'p.words_per_row'}; // loads per code row in storage`);
   const scalar = t.scalarAccumulators === true;
-  for (let i = 0; i < threadM; i++) {
-    for (let j = 0; j < SN; j++) {
-      if (scalar) add(`  ${comps.map((_, e) => `var acc_${i}_${j}_${e} = 0i;`).join(' ')}`);
-      else add(`  var acc_${i}_${j} = vec4<i32>();`);
-    }
-  }
-  // Output strip (i, j) of the accumulators as one vec4<i32>.
-  const accOf = (i: number, j: number) => (scalar ? `vec4<i32>(${comps.map((_, e) => `acc_${i}_${j}_${e}`).join(', ')})` : `acc_${i}_${j}`);
+  for (const line of dot4AccumulatorsWgsl(g, scalar, '  ')) add(line);
 
   type Operand = { name: 'a' | 'b'; outer: number; outer4: number; limit: string; origin: string; tile: string; buf: number };
   const ops: Operand[] = [
@@ -214,7 +239,7 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
         const guard = guardOf(o, i);
         const words: string[] = [];
         for (let w = 0; w < perLoad; w++) {
-          const part = v.vecAB ? `${r}.${comps[v.int8Codes ? w : w >> 1]}` : r;
+          const part = v.vecAB ? `${r}.${COMPS[v.int8Codes ? w : w >> 1]}` : r;
           words.push(v.int8Codes ? part : `int4_to_int8x4(${w % 2 ? `${part} >> 16u` : part})`);
         }
         add(`${indent}${guard ? `if (${guard}) ` : ''}{ let at = ${base === '0u' ? '' : `${base} + `}${o.name}_kq${i} * ${u(perLoad * o.outer4)} + ${o.name}_oo${i} / 4u; let lane = ${o.name}_oo${i} % 4u;`);
@@ -226,21 +251,7 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
     add(`${indent}let ca = ${cur === '0u' ? '0u' : `${cur} * ${u(bufA)}`};`);
     add(`${indent}let cb = ${cur === '0u' ? '0u' : `${cur} * ${u(bufB)}`};`);
     add(`${indent}for (var kw = 0u; kw < ${u(sliceWords)}; kw++) {`);
-    for (let s = 0; s < SM; s++) add(`${indent}  let av${s} = tile_a[ca + kw * ${u(TM4)} + ${s ? `${u(s * TY)} + ` : ''}ty];`);
-    for (let q = 0; q < SN; q++) add(`${indent}  let bv${q} = tile_b[cb + kw * ${u(TN4)} + ${q ? `${u(q * TX)} + ` : ''}tx];`);
-    for (let s = 0; s < SM; s++) {
-      for (let r = 0; r < 4; r++) {
-        const i = s * 4 + r;
-        for (let q = 0; q < SN; q++) {
-          if (scalar) {
-            add(`${indent}  ${comps.map((cp, e) => `acc_${i}_${q}_${e} += dot4I8Packed(av${s}.${comps[r]}, bv${q}.${cp});`).join(' ')}`);
-          } else {
-            const dots = comps.map((cp) => `dot4I8Packed(av${s}.${comps[r]}, bv${q}.${cp})`).join(', ');
-            add(`${indent}  acc_${i}_${q} += vec4<i32>(${dots});`);
-          }
-        }
-      }
-    }
+    for (const line of dot4StepWgsl(g, scalar, `${indent}  `, 'kw')) add(line);
     add(`${indent}}`);
   };
 
@@ -277,7 +288,7 @@ export function dot4IntMatmulShader(t: Dot4Tiling, v: Dot4Variant): GeneratedSha
   for (let i = 0; i < threadM; i++) {
     for (let q = 0; q < SN; q++) {
       // In the built-in kernel's order: (f32(acc)·scale)·r[m] + bias[n] (+ C).
-      add(`  var o_${i}_${q} = vec4<f32>(${accOf(i, q)}) * scale * rs${i} + bias${q};`);
+      add(`  var o_${i}_${q} = vec4<f32>(${dot4AccumulatorOf(i, q, scalar)}) * scale * rs${i} + bias${q};`);
       if (v.vecC) {
         add(`  if (p.accumulate != 0u && gm${i} < p.M && gn${q} < p.N) { o_${i}_${q} += c[(gm${i} * p.N + gn${q}) / 4u]; }`);
       } else {

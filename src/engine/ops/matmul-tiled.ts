@@ -211,18 +211,56 @@ export function emitStagedLoop(add: (line: string) => void, l: StagedLoop): void
   add('  }');
 }
 
+/** How a workgroup tile is split among its threads, as the generated f32 and dot4 kernels split it: each
+ *  thread owns threadM×threadN outputs in strips of 4 rows (TY thread rows apart) and 4 columns (TX thread
+ *  columns apart); the k-major workgroup tiles hold TM4 / TN4 vec4 per step of K. */
+export interface ThreadTiling {
+  TX: number;
+  TY: number;
+  TM4: number;
+  TN4: number;
+  /** Row strips and vec4 column strips per thread (threadM / 4, threadN / 4). */
+  SM: number;
+  SN: number;
+}
+
+export function threadTiling(t: { tileM: number; tileN: number; threadM: number; threadN: number }): ThreadTiling {
+  return { TX: t.tileN / t.threadN, TY: t.tileM / t.threadM, TM4: t.tileM / 4, TN4: t.tileN / 4, SM: t.threadM / 4, SN: t.threadN / 4 };
+}
+
+/** A thread's operands for one step `k` of K: av0… (its row strips) from tile_a at `ca`, bv0… (its column
+ *  strips) from tile_b at `cb`, as the f32 and dot4 kernels read their k-major tiles. */
+export function tileOperandsWgsl(g: ThreadTiling, indent: string, k: string): string[] {
+  const u = (n: number) => `${n}u`;
+  const L: string[] = [];
+  for (let s = 0; s < g.SM; s++) L.push(`${indent}let av${s} = tile_a[ca + ${k} * ${u(g.TM4)} + ${s ? `${u(s * g.TY)} + ` : ''}ty];`);
+  for (let t = 0; t < g.SN; t++) L.push(`${indent}let bv${t} = tile_b[cb + ${k} * ${u(g.TN4)} + ${t ? `${u(t * g.TX)} + ` : ''}tx];`);
+  return L;
+}
+
+/** One step `kk` of K of the f32 kernel's inner loop: the thread's vec4 of the k-major tiles (tile_a from
+ *  `ca`, tile_b from `cb`, at thread position tx, ty — names the caller defines) and 4·SM × 4·SN fma into the
+ *  named vec4 accumulators acc_i_t. Shared with the bench's ceiling of this loop (src/bench/ceilings.ts). */
+export function f32StepWgsl(g: ThreadTiling, indent: string, kk: string): string[] {
+  const comps = ['x', 'y', 'z', 'w'];
+  const L = tileOperandsWgsl(g, indent, kk);
+  for (let s = 0; s < g.SM; s++) {
+    for (let r = 0; r < 4; r++) {
+      const i = s * 4 + r;
+      L.push(`${indent}${Array.from({ length: g.SN }, (_, t) => `acc_${i}_${t} = fma(vec4<f32>(av${s}.${comps[r]}), bv${t}, acc_${i}_${t});`).join(' ')}`);
+    }
+  }
+  return L;
+}
+
 /** The WGSL module (entry `main`) for one config and variant. */
 export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): GeneratedShader {
   const problem = tileConfigProblem(c);
   if (problem) throw new Error(`tiled matmul ${tileConfigId(c)}: ${problem}`);
   const { tileM, tileN, tileK, threadM, threadN } = c;
   const T = threadCount(c);
-  const TX = tileN / threadN; // threads along N
-  const TY = tileM / threadM; // threads along M
-  const TM4 = tileM / 4;
-  const TN4 = tileN / 4;
-  const SM = threadM / 4; // row strips per thread
-  const SN = threadN / 4; // vec4 column strips per thread
+  const g = threadTiling(c);
+  const { TX, TY, TM4, TN4, SM, SN } = g;
   const bufA = tileK * TM4; // vec4s of one A tile
   const bufB = tileK * TN4;
   const buffers = c.doubleBuffer ? 2 : 1;
@@ -343,16 +381,8 @@ export function tiledMatmulShader(c: MatmulTileConfig, v: TiledMatmulVariant): G
       }
     }
   };
-  const comps = ['x', 'y', 'z', 'w'];
   const emitStep = (indent: string, kk: string) => {
-    for (let s = 0; s < SM; s++) add(`${indent}let av${s} = tile_a[ca + ${kk} * ${u(TM4)} + ${s ? `${u(s * TY)} + ` : ''}ty];`);
-    for (let t = 0; t < SN; t++) add(`${indent}let bv${t} = tile_b[cb + ${kk} * ${u(TN4)} + ${t ? `${u(t * TX)} + ` : ''}tx];`);
-    for (let s = 0; s < SM; s++) {
-      for (let r = 0; r < 4; r++) {
-        const i = s * 4 + r;
-        add(`${indent}${Array.from({ length: SN }, (_, t) => `acc_${i}_${t} = fma(vec4<f32>(av${s}.${comps[r]}), bv${t}, acc_${i}_${t});`).join(' ')}`);
-      }
-    }
+    for (const line of f32StepWgsl(g, indent, kk)) add(line);
   };
   const emitCompute = (indent: string, cur: string) => {
     add(`${indent}let ca = ${cur === '0u' ? '0u' : `${cur} * ${u(bufA)}`};`);
