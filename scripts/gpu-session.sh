@@ -86,8 +86,9 @@ case "$step" in
     nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv -lms 200 > "$out/ceilings-clocks.csv" 2>&1 &
     smi=$!
     # Time limits that add up to under the device tool's 10 minutes, so the files of what finished come back.
-    timeout 90 bash .gpu/run.sh .gpu/bench.mjs --sections ceilings --repeats 5 --out "$out/ceilings.json" > "$out/ceilings.txt" 2>&1
-    timeout 240 bash .gpu/run.sh .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096.json" > "$out/int-tilings-4096.txt" 2>&1
+    timeout 45 python3 bench/torch_bench.py --sections kernels --sizes 4096 > "$out/torch-kernels.txt" 2>&1
+    timeout 80 bash .gpu/run.sh .gpu/bench.mjs --sections ceilings --repeats 5 --out "$out/ceilings.json" > "$out/ceilings.txt" 2>&1
+    timeout 220 bash .gpu/run.sh .gpu/bench.mjs --sections kernels --groups int --int-tilings --sizes 4096 --repeats 5 --out "$out/int-tilings-4096.json" > "$out/int-tilings-4096.txt" 2>&1
     timeout 150 bash .gpu/run.sh .gpu/bench.mjs tune --sizes 4096 --out "$out/tune-4096.json" > "$out/tune-4096.txt" 2>&1
     timeout 60 bash .gpu/run.sh .gpu/bench.mjs --sections ceilings --repeats 5 --out "$out/ceilings-2.json" > "$out/ceilings-2.txt" 2>&1
     kill $smi
@@ -110,7 +111,7 @@ case "$step" in
     targets
     ;;
   *)
-    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile|startup|int-repeat|targets" >&2
+    echo "usage: bash scripts/gpu-session.sh prepare|kernels|essentials|train|baseline|profile|startup|int-repeat|ceilings|targets" >&2
     exit 2
     ;;
 esac

@@ -47,24 +47,15 @@ export const QUICK_SIZES = [64, 96];
 /** Quick: tiny problems, every output entry checked, one timed pass each; proves the benches run. */
 export function quickOptions(): BenchOptions {
   return {
+    ...defaultOptions(),
     quick: true,
-    sections: [...SECTIONS],
     sizes: QUICK_SIZES,
     models: Object.values(QUICK_TRAIN_MODELS),
-    precisions: [...TRAIN_PRECISIONS],
     kernelTiming: { warmups: 1, repeats: 1, targetPassSeconds: 0, maxPerPass: 1 },
     checkSamples: 0,
-    hadamardBlock: 32,
     warmupSteps: 1,
     stepsPerWindow: 2,
     windows: 1,
-    seed: 1,
-    groups: [...KERNEL_GROUPS],
-    intTilings: false,
-    attentionKernel: DEFAULT_TRAIN.attentionKernel ?? 'auto',
-    matmulTuning: DEFAULT_TRAIN.matmulTuning ?? 'auto',
-    out: null,
-    help: false,
   };
 }
 
