@@ -62,6 +62,12 @@ describe('npm run bench -- --quick (in-process)', () => {
     }
   });
 
+  it('kernels with --int-paths: only the integer paths asked for', async () => {
+    const report = await runBenchmarks(gpu, { ...parseBenchArgs(['--quick', '--sections', 'kernels', '--groups', 'int', '--int-paths', 'plain', '--sizes', '64']) });
+    expectSound(report.rows);
+    expect(report.rows.map((r) => `${r.name} ${r.path}`)).toEqual(['intMatmul int8 plain integer', 'intMatmul int4 plain integer']);
+  });
+
   it('ceilings: every instruction kernel the adapter offers is checked exactly and timed; the others are skipped with the reason', async () => {
     const report = await runBenchmarks(gpu, { ...quickOptions(), sections: ['ceilings'] });
     expect(unexpectedSkips(report)).toEqual([]);
@@ -136,6 +142,8 @@ describe('bench flags', () => {
     }
     const q = parseBenchArgs(['--quick', '--sizes', '32,48', '--precisions', 'fp32,int4', '--sections', 'kernels', '--out', 'x.json']);
     expect(q).toMatchObject({ quick: true, sizes: [32, 48], precisions: ['fp32', 'int4'], sections: ['kernels'], out: 'x.json', checkSamples: 0 });
+    expect(full.intPaths).toBeNull();
+    expect(parseBenchArgs(['--int-paths', 'subgroup-matrix,plain']).intPaths).toEqual(['subgroup-matrix', 'plain']);
   });
 
   it('rejects bad input with a message that says what to change', () => {
@@ -143,6 +151,7 @@ describe('bench flags', () => {
     expect(() => parseBenchArgs(['--precisions', 'fp8'])).toThrow(/choose from/);
     expect(() => parseBenchArgs(['--models', 'huge'])).toThrow(/d256/);
     expect(() => parseBenchArgs(['--hadamard-block', '24'])).toThrow(/power of two/);
+    expect(() => parseBenchArgs(['--int-paths', 'dp4a'])).toThrow(/--int-paths: unknown dp4a; choose from subgroup-matrix, dot4, plain/);
     expect(() => parseBenchArgs(['--nope'])).toThrow(CliError);
   });
 

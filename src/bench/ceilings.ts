@@ -272,10 +272,11 @@ function stagedReference(s: StagedPattern, src: Float32Array | Uint32Array, iter
 /** The subgroup-matrix kernels' inner loop (ops/intmatmul-sgmat.ts, subgroupMatrixTiledWgsl): four subgroups
  *  share a 128×128 tile, each owning 64×64 as 4×4 results; per 32 codes of K each loads four left and four
  *  right matrices from workgroup memory and issues 16 multiply-accumulates. Two 32-code chunks of each row,
- *  taken in turn by the trips, laid out as the kernels lay out their slices: with `sliceK` 64 the two halves
- *  of one staged 64-code row (rows 16 words apart); with 32 two staged slices of 32-code rows (8 words apart,
- *  as the double-buffered kernels keep them). The kernels with 64-code slices ran at ~40% of those with 32
- *  (docs/benchmarks.md): the pair shows whether the row stride alone does that. */
+ *  taken in turn by the trips, in one of two layouts: `sliceK` 32, two planes of 32-code rows 8 words apart
+ *  (how every kernel stages its slices since 2026-12-05, whatever their depth); `sliceK` 64, the two halves
+ *  of one 64-code row, rows 16 words apart (how the first 64-code kernels staged them). Those kernels ran at
+ *  ~40% of the 32-code ones; on an H100 this pair showed the row stride alone costs 5.7× (1,080 vs 190 TOP/s),
+ *  which is why the kernels now stage every slice as 32-code planes. */
 const SGMAT_ROWS = 128;
 /** i32 words per operand tile in workgroup memory: 128 rows × 64 codes either way. */
 const SGMAT_TILE_WORDS = SGMAT_ROWS * 16;
@@ -429,7 +430,7 @@ export const CEILING_CASES: readonly CeilingCase[] = [
   })),
   ...([32, 64] as const).map((sliceK): CeilingCase => ({
     name: 'ceiling subgroup-matrix i8',
-    path: `the tiled kernel's inner loop: 128×128 tile, 4 subgroups of 4×4 results, ${sliceK}-code slices, 4 + 4 matrix loads from workgroup memory per 16 products`,
+    path: `the tiled kernel's inner loop: 128×128 tile, 4 subgroups of 4×4 results, ${sliceK === 32 ? 'rows 8 words apart (32-code planes, the kernels\' layout)' : 'rows 16 words apart (64-code rows, the first 64-code kernels\' layout)'}, 4 + 4 matrix loads from workgroup memory per 16 products`,
     metric: 'TOP/s',
     needs: 'subgroupMatrix',
     build: (k, memory, scale, shaderOf = (x) => x) => {

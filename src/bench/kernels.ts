@@ -42,6 +42,8 @@ export interface KernelBenchOptions {
   onRow?: (row: BenchRow) => void;
   /** The subgroup-matrix integer path in every tiling of SGMAT_TILINGS, not only the engine's default. */
   intTilings?: boolean;
+  /** Only these integer paths (default: every path the adapter offers). */
+  intPaths?: readonly IntMatmulPath[];
   /** One row per path holding the fastest of its built-in kernel and the generated ones in PATH_KERNELS
    *  (each checked, then timed; the row's `extra.kernel` says which won): what the engine's start-up tuning
    *  would pick among them, rather than the simple built-in kernel (the f32 one runs at 40% of the
@@ -340,7 +342,7 @@ function checkIntMatmul(aw: Uint32Array, bw: Uint32Array, c: Float32Array, n: nu
 
 async function benchIntMatmuls(ctx: GpuContext, n: number, o: KernelBenchOptions, timer: PassTimer, out: BenchResults): Promise<void> {
   const device = ctx.device;
-  const paths = intMatmulPaths(ctx.capabilities);
+  const paths = intMatmulPaths(ctx.capabilities).filter((path) => !o.intPaths || o.intPaths.includes(path));
   if (!ctx.capabilities.subgroupMatrixI8) {
     out.skipped.push({ section: 'kernel', name: 'intMatmul subgroup-matrix', size: `${n}³`, reason: 'no i8 16×16×32 subgroup matrices with subgroups of 32 (Dawn: allow_unsafe_apis; Chrome: "Unsafe WebGPU")' });
   }

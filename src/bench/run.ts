@@ -10,6 +10,7 @@ import { type AttentionBenchShape, runAttentionBenches } from './attention';
 import { runCeilingBenches } from './ceilings';
 import type { BenchReport } from './rows';
 import type { TimingOptions } from '../engine/gpu/timing';
+import { INT_MATMUL_PATHS, type IntMatmulPath } from '../engine/ops/quant';
 import { QUICK_TRAIN_MODELS, TRAIN_MODELS, TRAIN_PRECISIONS, runTrainBenches, type TrainBenchModel } from './train';
 
 export const SECTIONS = ['kernels', 'ceilings', 'attention', 'train', 'peer'] as const;
@@ -35,6 +36,8 @@ export interface BenchOptions {
   groups: KernelGroup[];
   /** The integer subgroup-matrix path in every tiling, not only the engine's default. */
   intTilings: boolean;
+  /** Integer kernel paths to time (default: every path the adapter offers). */
+  intPaths: readonly IntMatmulPath[] | null;
   attentionKernel: AttentionKernelChoice;
   matmulTuning: MatmulTuningChoice;
   out: string | null;
@@ -75,6 +78,7 @@ export function defaultOptions(): BenchOptions {
     seed: 1,
     groups: [...KERNEL_GROUPS],
     intTilings: false,
+    intPaths: null,
     attentionKernel: DEFAULT_TRAIN.attentionKernel ?? 'auto',
     matmulTuning: DEFAULT_TRAIN.matmulTuning ?? 'auto',
     out: null,
@@ -101,6 +105,7 @@ export function helpText(): string {
     `  --precisions LIST      training precisions (default ${TRAIN_PRECISIONS.join(',')})`,
     `  --groups LIST          kernel groups: ${KERNEL_GROUPS.join(',')} (default: all)`,
     '  --int-tilings          integer products in every tiling: subgroup matrices (multi-subgroup variants) and dot4I8Packed (generated tiles, the experimental ones too)',
+    `  --int-paths LIST       integer paths to time: ${INT_MATMUL_PATHS.join(',')} (default: every path the adapter offers)`,
     '  --attention-kernel K   training runs: auto, fused or separate (default auto)',
     '  --matmul-tuning M      training runs: auto (tune f32 tiles at start-up) or off (default auto)',
     '  --repeats N            timed passes per kernel (median; default 7)',
@@ -153,6 +158,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         repeats: { type: 'string' },
         groups: { type: 'string' },
         'int-tilings': { type: 'boolean' },
+        'int-paths': { type: 'string' },
         'attention-kernel': { type: 'string' },
         'matmul-tuning': { type: 'string' },
         'check-samples': { type: 'string' },
@@ -180,6 +186,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (v.precisions) o.precisions = listOf('precisions', v.precisions, PRECISIONS);
   if (v.groups) o.groups = listOf('groups', v.groups, KERNEL_GROUPS);
   if (v['int-tilings']) o.intTilings = true;
+  if (v['int-paths']) o.intPaths = listOf('int-paths', v['int-paths'], INT_MATMUL_PATHS);
   if (v['attention-kernel']) o.attentionKernel = listOf('attention-kernel', v['attention-kernel'], ATTENTION_KERNEL_CHOICES)[0];
   if (v['matmul-tuning']) o.matmulTuning = listOf('matmul-tuning', v['matmul-tuning'], MATMUL_TUNING_CHOICES)[0];
   if (v.repeats) o.kernelTiming = { ...o.kernelTiming, repeats: positiveInt('repeats', v.repeats) };
@@ -214,7 +221,7 @@ export async function runBenchmarks(ctx: GpuContext, o: BenchOptions, args: read
     skipped: [],
   };
   if (o.sections.includes('kernels')) {
-    const r = await runKernelBenches(ctx, { sizes: o.sizes, timing: o.kernelTiming, checkSamples: o.checkSamples, hadamardBlock: o.hadamardBlock, seed: o.seed, groups: o.groups, intTilings: o.intTilings, log });
+    const r = await runKernelBenches(ctx, { sizes: o.sizes, timing: o.kernelTiming, checkSamples: o.checkSamples, hadamardBlock: o.hadamardBlock, seed: o.seed, groups: o.groups, intTilings: o.intTilings, intPaths: o.intPaths ?? undefined, log });
     report.rows.push(...r.rows);
     report.skipped.push(...r.skipped);
   }

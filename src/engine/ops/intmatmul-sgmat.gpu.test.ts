@@ -59,13 +59,15 @@ function product(a: Int32Array, b: Int32Array, M: number, N: number, K: number):
 
 /** One kernel per way of stepping through K (CPU adapters take one to two minutes to compile each emulated
  *  kernel, so not every tiling of SGMAT_TILINGS): the single-subgroup kernel (its own generator); four
- *  subgroups with 32-code slices, with 64-code slices (two matrix steps per slice, the last slice half past
- *  the row), and double-buffered; INT4 codes (widened while staged) and INT8 codes between them. */
+ *  subgroups with 32-code slices, with 64-code slices (two matrix steps per slice in two 32-code planes, the
+ *  last slice half past the row), with 128-code slices (four planes, INT8 vectors filling half a plane row;
+ *  the last slice a quarter inside the row), and double-buffered; INT4 codes (widened while staged) and INT8 codes between them. */
 const KERNELS: { name: string; tiling?: SubgroupMatrixTiling; format: CodeFormat }[] = [
   { name: 'single-subgroup kernel (64×64 tile, K slices of 32, next slice prefetched)', format: 'int4' },
   ...([
     [{ subgroupsM: 2, subgroupsN: 2, sliceK: 32 }, 'int8'],
     [{ subgroupsM: 2, subgroupsN: 2, sliceK: 64 }, 'int4'],
+    [{ subgroupsM: 2, subgroupsN: 2, sliceK: 128 }, 'int8'],
     [{ subgroupsM: 2, subgroupsN: 2, sliceK: 32, doubleBuffer: true }, 'int8'],
   ] as [SubgroupMatrixTiling, CodeFormat][]).map(([tiling, format]) => ({ name: describeSgmatTiling(tiling), tiling, format })),
 ];

@@ -183,8 +183,11 @@ export function subgroupMatrixIntMatmulWgsl(o: SubgroupMatrixKernelOptions): str
 export interface SubgroupMatrixTiling {
   subgroupsM: 1 | 2 | 4;
   subgroupsN: 1 | 2 | 4;
-  /** Codes of each staged row: 32 (one matrix step per barrier pair) or 64 (two). */
-  sliceK: 32 | 64;
+  /** Codes of each staged row: 32 (one matrix step per barrier pair), 64 (two) or 128 (four). A slice is
+   *  staged as 32-code planes (each plane's rows 8 words apart), whatever its depth: the matrix loads read
+   *  rows 16 words apart (64 codes in a row) 5.7× slower than rows 8 words apart (the inner-loop ceilings,
+   *  H100 2026-12-05), which is what held the first 64-code kernels at ~40% of the 32-code ones. */
+  sliceK: 32 | 64 | 128;
   /** Two staged slices: the next slice is stored into the other buffer while the current one is
    *  multiplied, one barrier per slice instead of two (twice the workgroup memory of the tiles). */
   doubleBuffer?: boolean;
@@ -203,6 +206,12 @@ export const SGMAT_TILINGS: readonly SubgroupMatrixTiling[] = [
   { subgroupsM: 2, subgroupsN: 2, sliceK: 64 },
   { subgroupsM: 4, subgroupsN: 2, sliceK: 32 },
   { subgroupsM: 2, subgroupsN: 4, sliceK: 32 },
+  // Deeper slices in 32-code planes: two or four matrix steps per barrier pair, twice or four times the
+  // loads in flight per invocation (the inner loop alone runs 3.5× faster than the 32-code kernel, so the
+  // staging — global loads and barriers — is what the kernel waits on; H100 2026-12-05).
+  { subgroupsM: 2, subgroupsN: 2, sliceK: 128 },
+  { subgroupsM: 4, subgroupsN: 2, sliceK: 64 },
+  { subgroupsM: 2, subgroupsN: 4, sliceK: 64 },
   // Double-buffered: 25–40% slower than single-buffered on an H100 (2026-12-05) in all three shapes tried
   // (64×128, 128×128, 128×256); one kept as a start-up candidate for GPUs where a second staged slice pays.
   { subgroupsM: 2, subgroupsN: 2, sliceK: 32, doubleBuffer: true },
@@ -233,7 +242,8 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
   const lanes = 32 * S;
   const BM = 64 * SM;
   const BN = 64 * SN;
-  const rowWords = o.sliceK / 4; // i32 words (4 int8 codes each) per staged row
+  const rowWords = o.sliceK / 4; // i32 words (4 int8 codes each) per staged row of a slice
+  const planeRowWords = 8; // a row of one 32-code plane: the matrix loads' stride
   const codesPerVec = o.int8Codes ? 16 : 32; // codes in one 16-byte vector of packed codes
   const vecsPerRow = o.sliceK / codesPerVec;
   const wordsPerVec = codesPerVec / 4; // staged words one vector widens to
@@ -288,7 +298,15 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
     for (const op of operands) {
       for (let t = 0; t < op.perLane; t++) {
         const v = `${op.regs}${t}`;
-        const at = `${slot === '0u' ? '' : `${slot} * ${op.words}u + `}(${rowOf(t)}) * ${rowWords}u + ${wordsPerVec}u * (${vecOf(t)})`;
+        // Word w of row r lies in plane w / 8 (planes of rows·8 words), at r·8 + w % 8; a vector's 4 or 8
+        // words never straddle two planes.
+        const plane = op.words / chunks;
+        const inPlane = chunks === 1
+          ? `(${rowOf(t)}) * ${rowWords}u + ${wordsPerVec}u * (${vecOf(t)})`
+          : wordsPerVec === planeRowWords
+            ? `(${vecOf(t)}) * ${plane}u + (${rowOf(t)}) * ${planeRowWords}u`
+            : `((${vecOf(t)}) / 2u) * ${plane}u + (${rowOf(t)}) * ${planeRowWords}u + ${wordsPerVec}u * ((${vecOf(t)}) % 2u)`;
+        const at = `${slot === '0u' ? '' : `${slot} * ${op.words}u + `}${inPlane}`;
         const words = o.int8Codes
           ? ['x', 'y', 'z', 'w'].map((cc, k) => `${op.tile}[w0 + ${k}u] = bitcast<i32>(${v}.${cc});`)
           : ['x', 'y', 'z', 'w'].map((cc, k) => `${op.tile}[w0 + ${2 * k}u] = int4_to_int8x4(${v}.${cc}); ${op.tile}[w0 + ${2 * k + 1}u] = int4_to_int8x4(${v}.${cc} >> 16u);`);
@@ -300,8 +318,10 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
   const multiply = (indent: string, a0: string, b0: string) => {
     for (let ch = 0; ch < chunks; ch++) {
       add(`${indent}{`);
-      for (let i = 0; i < FRAGMENTS; i++) add(`${indent}  let l${i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tile_a, ${a0}(sub_row + ${16 * i}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
-      for (let j = 0; j < FRAGMENTS; j++) add(`${indent}  let r${j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tile_b, ${b0}(sub_col + ${16 * j}u) * ${rowWords}u + ${8 * ch}u, ${rowWords}u);`);
+      const planeA = ch === 0 ? '' : `${ch * BM * planeRowWords}u + `;
+      const planeB = ch === 0 ? '' : `${ch * BN * planeRowWords}u + `;
+      for (let i = 0; i < FRAGMENTS; i++) add(`${indent}  let l${i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tile_a, ${a0}${planeA}(sub_row + ${16 * i}u) * ${planeRowWords}u, ${planeRowWords}u);`);
+      for (let j = 0; j < FRAGMENTS; j++) add(`${indent}  let r${j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tile_b, ${b0}${planeB}(sub_col + ${16 * j}u) * ${planeRowWords}u, ${planeRowWords}u);`);
       for (let i = 0; i < FRAGMENTS; i++) for (let j = 0; j < FRAGMENTS; j++) add(`${indent}  acc${i}${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}${j});`);
       add(`${indent}}`);
     }

@@ -275,7 +275,8 @@ export function lsqInitStep(k: Kernels, label: string, x: Tensor, step: Tensor, 
 
 /** 'subgroup-matrix': i8 subgroup matrices (tensor cores; shaders/intmatmul_sgmat.wgsl); 'dot4': WGSL
  *  dot4I8Packed (DP4a where the GPU has it); 'plain': i32 multiply-adds, runs everywhere. */
-export type IntMatmulPath = 'subgroup-matrix' | 'dot4' | 'plain';
+export const INT_MATMUL_PATHS = ['subgroup-matrix', 'dot4', 'plain'] as const;
+export type IntMatmulPath = (typeof INT_MATMUL_PATHS)[number];
 
 /** The integer paths this device can run, fastest first. */
 export function intMatmulPaths(capabilities: Partial<Capabilities>): IntMatmulPath[] {
