@@ -113,13 +113,20 @@ function atLeast(target: string, measured: string, value: number, goal: number):
 }
 
 /** The adapter's measured ceilings for one instruction (`npm run bench -- --sections ceilings`), in words,
- *  for a missed kernel target: how far the kernel is from what the instruction and the tiled kernels' inner
- *  loop allow on the same GPU. Empty where the files hold none. */
+ *  for a missed kernel target: how far the kernel is from what the instruction allows on the same GPU — the
+ *  highest rate measured with operands on registers, and the highest of the tiled kernels' inner loops (what
+ *  a kernel of that loop could reach if its staging cost nothing). Empty where the files hold none. */
 export function ceilingNote(rows: readonly BenchRow[], name: string, unit: string, ours: number): string {
   const ceilings = rows.filter((r) => r.section === 'kernel' && r.name === name && r.size === CEILING_SIZE);
-  if (!ceilings.length) return '';
-  const label = (r: BenchRow) => (r.path.startsWith('registers') ? 'on registers' : r.path.replace(/^the tiled kernel's inner loop: /, 'inner loop ').split(/, (operands|4 \+ 4)/)[0]);
-  return `; ceilings on this GPU: ${ceilings.map((r) => `${label(r)} ${fmt(r.value)} ${unit} (this kernel at ${fmt((100 * ours) / r.value, 2)}%)`).join(', ')}`;
+  const highest = (onRegisters: boolean) =>
+    ceilings.filter((r) => r.path.startsWith('registers') === onRegisters).reduce<BenchRow | null>((a, r) => (a && a.value >= r.value ? a : r), null);
+  const parts: string[] = [];
+  for (const [r, label] of [[highest(true), 'on registers'], [highest(false), 'in a tiled inner loop']] as const) {
+    if (!r) continue;
+    const what = label === 'on registers' ? '' : ` (${r.path.replace(/^the tiled kernel's inner loop: /, '').split(/, (operands|4 \+ 4)/)[0]})`;
+    parts.push(`${label} ${fmt(r.value)} ${unit}${what}: this kernel at ${Math.round((100 * ours) / r.value)}%`);
+  }
+  return parts.length ? `; ceilings on this GPU: ${parts.join('; ')}` : '';
 }
 
 /** The size the ceilings report at full scale (`quick` rows are not speed results). */
