@@ -45,12 +45,10 @@ export interface Dot4Tiling {
  *  the best of 17 timed on an H100 at 4096³ (2026-12-05, docs/benchmarks.md "dot4I8Packed in generated
  *  tilings"), where every 4×4-per-thread tiling with 64- or 128-code slices ran at 84–89 TOP/s against 63–75
  *  for the built-in kernel, and larger thread tiles, deeper double-buffered slices or 8×8 per thread ran
- *  slower (51–63); one 128×128 tiling stays for GPUs whose registers favour it. The scalar-accumulator
- *  variant of the first (added 2026-12-05, not yet timed on a GPU) tests whether the vec4 form costs
- *  instructions around each dot4I8Packed: `npm run bench -- --sections ceilings` times both inner loops. */
+ *  slower (51–63); one 128×128 tiling stays for GPUs whose registers favour it. These run at 99.5% of their
+ *  inner loop's ceiling on an H100 (`npm run bench -- --sections ceilings`, docs/benchmarks.md "session 11"). */
 export const DOT4_TILINGS: readonly Dot4Tiling[] = [
   { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
-  { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
   { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 32, doubleBuffer: false },
   { tileM: 32, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
   { tileM: 64, tileN: 32, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false },
@@ -58,10 +56,13 @@ export const DOT4_TILINGS: readonly Dot4Tiling[] = [
   { tileM: 128, tileN: 128, threadM: 8, threadN: 8, sliceWords: 16, doubleBuffer: false },
 ];
 
-/** Tilings only `npm run bench -- --int-tilings` times (not start-up candidates until a GPU has shown them
- *  faster): the scalar-accumulator form of the best 4×4 tilings and of the larger thread tiles, whose slowness
- *  (51–63 TOP/s) the vec4 form may cause as much as their size (docs/benchmarks.md, "instruction ceilings"). */
+/** Tilings only `npm run bench -- --int-tilings` times, kept as the record of a hypothesis a GPU refuted: the
+ *  scalar-accumulator form (`acc += dot4I8Packed(a, b)` per output rather than vec4 lanes) of the best 4×4
+ *  tilings and of the larger thread tiles ran within ±0.5% of the vec4 form on an H100 (88.7 vs 88.4 TOP/s
+ *  at 64×64; 53–63 for 4×8, 8×4 and 8×8 as before), and so did its inner loop alone (89.3 vs 89.4):
+ *  the driver folds the vec4 form's add into the instruction too (docs/benchmarks.md "session 11"). */
 export const DOT4_EXPERIMENTAL_TILINGS: readonly Dot4Tiling[] = [
+  { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
   { tileM: 32, tileN: 64, threadM: 4, threadN: 4, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },
   { tileM: 64, tileN: 64, threadM: 4, threadN: 4, sliceWords: 32, doubleBuffer: false, scalarAccumulators: true },
   { tileM: 64, tileN: 128, threadM: 4, threadN: 8, sliceWords: 16, doubleBuffer: false, scalarAccumulators: true },

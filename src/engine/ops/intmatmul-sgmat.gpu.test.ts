@@ -15,7 +15,7 @@ import { testGpu } from '../gpu/test-device';
 import { type GpuHarness, TAIL, buildChecked, emulatedMatrixWgsl, expectExact, expectIntEpilogue, gpuHarness, roundF32, withoutTail } from '../gpu/test-utils';
 import * as ref from '../reference';
 import { SeededRandom } from '../reference/test-helpers';
-import { SGMAT_TILINGS, type SubgroupMatrixTiling, describeSgmatTiling, sgmatWorkgroupBytes, subgroupMatrixIntMatmulWgsl, subgroupMatrixTiledWgsl } from './intmatmul-sgmat';
+import { SGMAT_EXPERIMENTAL_TILINGS, SGMAT_TILINGS, type SubgroupMatrixTiling, describeSgmatTiling, sgmatWorkgroupBytes, subgroupMatrixIntMatmulWgsl, subgroupMatrixTiledWgsl } from './intmatmul-sgmat';
 import { type CodeFormat, packedWordsPerRow } from './quant';
 
 let gpu: GpuContext;
@@ -82,7 +82,7 @@ describe('integer kernels on subgroup matrices, the matrix operations emulated',
     [70, 90, 160],
   ];
   it('every kernel emulated here is one the engine has', () => {
-    for (const { tiling } of KERNELS) if (tiling) expect(SGMAT_TILINGS).toContainEqual(tiling);
+    for (const { tiling } of KERNELS) if (tiling) expect([...SGMAT_TILINGS, ...SGMAT_EXPERIMENTAL_TILINGS]).toContainEqual(tiling);
   });
   for (const { name, tiling, format } of KERNELS) {
     it(`${name}, ${format}: exact sums, then alpha·|sA|·|sB|·r[m]·sum + bias + C`, async () => {
@@ -146,7 +146,7 @@ fn stand_in_store(acc: vec4<i32>) -> i32 { return acc.x + acc.y + acc.z + acc.w;
 }
 
 describe('multi-subgroup integer kernels (subgroup matrices)', () => {
-  for (const tiling of SGMAT_TILINGS) {
+  for (const tiling of [...SGMAT_TILINGS, ...SGMAT_EXPERIMENTAL_TILINGS]) {
     for (const int8Codes of [false, true]) {
       it(`${describeSgmatTiling(tiling)}, ${int8Codes ? 'INT8' : 'INT4'} codes: compiles with stand-ins; valid where its workgroup memory fits`, async () => {
         const code = subgroupMatrixTiledWgsl({ int8Codes, ...tiling });

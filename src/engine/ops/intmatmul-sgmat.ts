@@ -206,15 +206,18 @@ export const SGMAT_TILINGS: readonly SubgroupMatrixTiling[] = [
   { subgroupsM: 2, subgroupsN: 2, sliceK: 64 },
   { subgroupsM: 4, subgroupsN: 2, sliceK: 32 },
   { subgroupsM: 2, subgroupsN: 4, sliceK: 32 },
-  // Deeper slices in 32-code planes: two or four matrix steps per barrier pair, twice or four times the
-  // loads in flight per invocation (the inner loop alone runs 3.5× faster than the 32-code kernel, so the
-  // staging — global loads and barriers — is what the kernel waits on; H100 2026-12-05).
-  { subgroupsM: 2, subgroupsN: 2, sliceK: 128 },
-  { subgroupsM: 4, subgroupsN: 2, sliceK: 64 },
-  { subgroupsM: 2, subgroupsN: 4, sliceK: 64 },
   // Double-buffered: 25–40% slower than single-buffered on an H100 (2026-12-05) in all three shapes tried
   // (64×128, 128×128, 128×256); one kept as a start-up candidate for GPUs where a second staged slice pays.
   { subgroupsM: 2, subgroupsN: 2, sliceK: 32, doubleBuffer: true },
+];
+
+/** Tilings only `npm run bench -- --int-tilings` times: deeper slices in 32-code planes on larger tiles,
+ *  slower than 128×128 with 64-code slices on an H100 (2026-12-05: 128-code slices 172 / 200 TOP/s INT8 /
+ *  INT4; 256×128 and 128×256 with 64-code slices 297–300 / 250–258, against 335 / 275). */
+export const SGMAT_EXPERIMENTAL_TILINGS: readonly SubgroupMatrixTiling[] = [
+  { subgroupsM: 2, subgroupsN: 2, sliceK: 128 },
+  { subgroupsM: 4, subgroupsN: 2, sliceK: 64 },
+  { subgroupsM: 2, subgroupsN: 4, sliceK: 64 },
 ];
 
 export function describeSgmatTiling(t: SubgroupMatrixTiling): string {
