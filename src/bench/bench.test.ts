@@ -66,6 +66,8 @@ describe('npm run bench -- --quick (in-process)', () => {
     const report = await runBenchmarks(gpu, { ...parseBenchArgs(['--quick', '--sections', 'kernels', '--groups', 'int', '--int-paths', 'plain', '--sizes', '64']) });
     expectSound(report.rows);
     expect(report.rows.map((r) => `${r.name} ${r.path}`)).toEqual(['intMatmul int8 plain integer', 'intMatmul int4 plain integer']);
+    // Paths not asked for are neither run nor reported as skipped.
+    expect(report.skipped.filter((x) => /intMatmul (dot4|subgroup)/.test(x.name))).toEqual([]);
   });
 
   it('ceilings: every instruction kernel the adapter offers is checked exactly and timed; the others are skipped with the reason', async () => {

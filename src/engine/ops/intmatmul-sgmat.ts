@@ -302,7 +302,8 @@ export function subgroupMatrixTiledWgsl(o: { int8Codes: boolean } & SubgroupMatr
       for (let t = 0; t < op.perLane; t++) {
         const v = `${op.regs}${t}`;
         // Word w of row r lies in plane w / 8 (planes of rows·8 words), at r·8 + w % 8; a vector's 4 or 8
-        // words never straddle two planes.
+        // words never straddle two planes. One plane (32-code slices) is the row-major layout, written as
+        // such so those kernels' code, which the H100 numbers were measured on, stays as it was.
         const plane = op.words / chunks;
         const inPlane = chunks === 1
           ? `(${rowOf(t)}) * ${rowWords}u + ${wordsPerVec}u * (${vecOf(t)})`
